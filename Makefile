@@ -1,0 +1,51 @@
+# gonghui-workflow — the two set-up commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+PG_URL ?= postgresql+psycopg://root@127.0.0.1:5432/test
+
+.PHONY: run test test-pg bench bench-full fuzz lint typecheck check-definitions clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## make run: venv, install, schema, demo data, then API + scheduler + UI on http://127.0.0.1:5000
+run: $(STAMP)
+	$(BIN)/gonghui init-db
+	$(BIN)/gonghui seed-demo
+	$(BIN)/gonghui run --host 127.0.0.1 --port 5000
+
+## make test: venv, install, the whole suite (SQLite; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-pg: $(STAMP)
+	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m bench --quick
+
+bench-full: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m bench --full
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=2000 $(BIN)/pytest tests/api/test_fuzz.py $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check workflow api tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check-definitions: $(STAMP)
+	$(BIN)/gonghui definitions check
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,74 @@
+"""The Flask application: ``create_app`` builds it; nothing is created at import time."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from api import problems, transactions
+from api.config import Config, from_environment
+from api.extensions import db, migrate, smorest
+from api.lifecycles import check_against, load_all
+from workflow.definitions import Catalog
+from workflow.engine import Engine
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(Config)
+    app.config.update(from_environment())
+    app.config.update(config or {})
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'gonghui.sqlite3'}"
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    load_all()
+    catalog = Catalog.from_directory(app.config["DEFINITIONS_DIR"])
+    check_against(catalog)
+    app.extensions["gonghui.engine"] = Engine(catalog)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    _sqlite_pragmas(app)
+    smorest.init_app(app)
+    _register_blueprints(app)
+    problems.register(app)
+    transactions.register(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from api.lifecycles import LIFECYCLES
+    from api.views import auth, cases, definitions, health, org_units, reports
+
+    for module in (auth, org_units, definitions, cases, reports):
+        smorest.register_blueprint(module.blp)
+    for lifecycle in LIFECYCLES.values():
+        for blueprint in lifecycle.blueprints:
+            smorest.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)
+    app.before_request(health.start_timer)
+    app.after_request(health.count_request)
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """WAL and a busy timeout, so that the scheduler thread and requests share the SQLite file."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        @event.listens_for(db.engine, "connect")
+        def on_connect(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()

@@ -1,0 +1,116 @@
+"""Who is calling: bearer tokens for the API, the session cookie for the UI, and the caller's scope.
+
+Tokens are random strings shown once; only their SHA-256 is stored. Session tokens expire after
+``TOKEN_TTL_HOURS``; service tokens (counters) live until revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, g, request
+from werkzeug.exceptions import Forbidden, Unauthorized
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from api.clock import now
+from api.extensions import db
+from api.models import ApiToken, OrgUnit, User
+
+PASSWORD_METHOD = "scrypt"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller; ``org_path`` bounds what it may see."""
+
+    user_id: int
+    username: str
+    roles: frozenset[str]
+    org_unit: str
+    org_unit_id: int
+    org_path: str
+    level: str
+
+    def sees(self, org_path: str) -> bool:
+        return org_path.startswith(self.org_path)
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        unit = user.org_unit
+        return cls(user.id, user.username, frozenset(user.roles), unit.code, unit.id, unit.path, unit.level)
+
+
+def hash_password(password: str) -> str:
+    method = current_app.config.get("PASSWORD_METHOD", PASSWORD_METHOD) if current_app else PASSWORD_METHOD
+    return generate_password_hash(password, method=method)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def verify_credentials(username: str, password: str) -> User | None:
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)  # same work whether or not the user exists
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+_DUMMY_HASH = generate_password_hash("not-a-password", method=PASSWORD_METHOD)
+
+
+def issue_token(user: User, *, kind: str = "session", label: str | None = None,
+                at: datetime | None = None) -> tuple[str, ApiToken]:
+    at = at or now()
+    token = secrets.token_urlsafe(32)
+    expires = None if kind == "service" else at + timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
+    record = ApiToken(token_hash=_digest(token), user_id=user.id, kind=kind, label=label, expires_at=expires,
+                      created_at=at)
+    db.session.add(record)
+    db.session.flush()
+    return token, record
+
+
+def principal_from_token(token: str) -> Principal | None:
+    record = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if record is None or record.revoked_at is not None or not record.user.active:
+        return None
+    if record.expires_at is not None and record.expires_at <= now():
+        return None
+    return Principal.of(record.user)
+
+
+def bearer_principal() -> Principal:
+    """The caller of an API request, or 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    principal = principal_from_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if principal is None:
+        error = Unauthorized("缺少有效的访问令牌（Authorization: Bearer <token>），或令牌已过期、已吊销")
+        error.data = {"headers": {"WWW-Authenticate": 'Bearer realm="gonghui"'}}  # type: ignore[attr-defined]
+        raise error
+    return principal
+
+
+def current() -> Principal:
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        principal = bearer_principal()
+        g.principal = principal
+    return principal
+
+
+def require_role(*roles: str) -> Principal:
+    principal = current()
+    if not principal.roles & set(roles):
+        raise Forbidden(f"需要以下角色之一：{', '.join(roles)}")
+    return principal
+
+
+def unit_by_code(code: str) -> OrgUnit | None:
+    return db.session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))

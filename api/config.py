@@ -1,0 +1,56 @@
+"""Configuration: a class of defaults, overridden by ``GONGHUI_*`` environment variables and ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI: str | None = None          # default: SQLite in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SECRET_KEY = "dev-only-change-me"
+    DEFINITIONS_DIR = str(ROOT / "definitions")
+    MAX_CONTENT_LENGTH = 1024 * 1024                     # 1 MiB: a larger body is 413
+    TOKEN_TTL_HOURS = 12
+    CLOCK = staticmethod(utc_now)                          # tests inject a frozen clock
+    TIMEZONE = "Asia/Shanghai"
+    SCHEDULER_ENABLED = False                              # `gonghui run` and `gonghui scheduler` turn it on
+    SWEEP_INTERVAL_SECONDS = 30
+    SWEEP_BATCH = 500
+    WORKLIST_LIMIT = 200
+    API_TITLE = "工会工作流 API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    API_SPEC_OPTIONS = {
+        "info": {"description": "温岭市总工会 基层工会组建、劳动争议调解、职工医疗互助、职工反映问题 案件工作流"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    }
+    JSON_AS_ASCII = False
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+
+def from_environment() -> dict[str, Any]:
+    """Settings taken from the environment: ``DATABASE_URL`` and every ``GONGHUI_<NAME>``."""
+    settings: dict[str, Any] = {}
+    if os.environ.get("DATABASE_URL"):
+        settings["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    for name, value in os.environ.items():
+        if name.startswith("GONGHUI_"):
+            key = name.removeprefix("GONGHUI_")
+            settings[key] = int(value) if value.isdigit() else value
+    return settings

@@ -1,0 +1,77 @@
+"""Demo data of API.md: the Wenling org tree and its users. Safe to run twice (upserts by code/username)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api.auth import hash_password
+from api.models import OrgUnit, User
+
+CITY = ("wenling", "温岭市总工会")
+STREETS = [
+    ("taiping", "太平街道"), ("chengdong", "城东街道"), ("chengxi", "城西街道"), ("chengbei", "城北街道"),
+    ("hengfeng", "横峰街道"), ("zeguo", "泽国镇"), ("daxi", "大溪镇"), ("songmen", "松门镇"),
+    ("ruoheng", "箬横镇"), ("xinhe", "新河镇"), ("shitang", "石塘镇"), ("binhai", "滨海镇"),
+    ("wenqiao", "温峤镇"), ("chengnan", "城南镇"), ("shiqiaotou", "石桥头镇"), ("wugen", "坞根镇"),
+]
+STREET_NAMES = {f"{name}总工会": code for code, name in STREETS}
+ENTERPRISES = [
+    ("cd-e001", "温岭市东海鞋业有限公司工会", "chengdong", "91331081158813992N"),
+    ("cd-e002", "温岭市华泰泵业有限公司工会", "chengdong", "913310818698797363"),
+    ("cd-c001", "城东街道万昌社区联合工会", "chengdong", None),
+    ("dx-e001", "温岭市大溪机电有限公司工会", "daxi", "91331081091141705K"),
+]
+USERS = [
+    ("city_admin", "wenling", ["admin", "reviewer"], "市总工会管理员"),
+    ("chengdong_clerk", "chengdong", ["clerk"], "城东街道工会干事"),
+    ("chengdong_mediator", "chengdong", ["mediator"], "城东街道调解员"),
+    ("daxi_clerk", "daxi", ["clerk"], "大溪镇工会干事"),
+    ("ent_clerk", "cd-e001", ["clerk", "mediator"], "东海鞋业工会干事"),
+    ("counter_chengbei", "chengbei", ["counter"], "城北街道服务站窗口"),
+    ("chengbei_reviewer", "chengbei", ["reviewer"], "城北街道审核员"),
+]
+DEMO_PASSWORD = "demo"
+
+
+def upsert_unit(session: Session, code: str, name: str, level: str, parent: OrgUnit | None, now: datetime,
+                uscc: str | None = None) -> OrgUnit:
+    unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
+    path = f"{parent.path if parent else ''}{code}/"
+    if unit is None:
+        unit = OrgUnit(code=code, created_at=now)
+        session.add(unit)
+    unit.name, unit.level, unit.parent, unit.path, unit.uscc = name, level, parent, path, uscc
+    session.flush()
+    return unit
+
+
+def upsert_user(session: Session, username: str, unit: OrgUnit, roles: list[str], password: str,
+                now: datetime, display_name: str | None = None) -> User:
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, password_hash=hash_password(password), created_at=now)
+        session.add(user)
+    user.org_unit, user.org_unit_id, user.roles, user.active = unit, unit.id, roles, True
+    user.display_name = display_name or user.display_name
+    session.flush()
+    return user
+
+
+def seed(session: Session, now: datetime) -> dict[str, int]:
+    city = upsert_unit(session, *CITY, "city", None, now)
+    streets = {code: upsert_unit(session, code, f"{name}总工会", "street", city, now) for code, name in STREETS}
+    for code, name, street, uscc in ENTERPRISES:
+        upsert_unit(session, code, name, "enterprise", streets[street], now, uscc)
+    units = {unit.code: unit for unit in session.scalars(sa.select(OrgUnit))}
+    for username, unit_code, roles, display in USERS:
+        upsert_user(session, username, units[unit_code], roles, DEMO_PASSWORD, now, display)
+    for hook in SEED_HOOKS:
+        hook(session, now)
+    return {"org_units": len(units), "users": len(USERS)}
+
+
+# Lifecycles add their own demo data (employers, members, scheme years) here.
+SEED_HOOKS: list = []

@@ -1,0 +1,53 @@
+"""marshmallow fields and validators shared by the lifecycles' data schemas."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+from stdnum.cn import ric, uscc
+
+
+class Money(fields.Decimal):
+    """A decimal string with two places, never a float, never negative."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Range(min=Decimal("0"), error="金额不能为负数"))
+        super().__init__(places=2, as_string=True, **kwargs)
+        self.error_messages["invalid"] = "金额须为小数字符串，如 \"1234.50\""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, float | bool):
+            raise self.make_error("invalid")
+        result: Decimal = super()._deserialize(value, attr, data, **kwargs)
+        if not result.is_finite():
+            raise self.make_error("invalid")
+        return result
+
+
+def text(max_length: int = 2000, **kwargs: Any) -> fields.String:
+    """A non-blank string of bounded length."""
+    return fields.String(validate=validate.Length(min=1, max=max_length, error=f"长度须在 1 到 {max_length} 之间"),
+                         **kwargs)
+
+
+def one_of(choices: list[str], **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.OneOf(choices, error="须为以下之一：{choices}"), **kwargs)
+
+
+def validate_id_number(value: str) -> None:
+    if not ric.is_valid(value):
+        raise ValidationError("居民身份证号码无效（校验位不符）")
+
+
+def validate_uscc(value: str) -> None:
+    if not uscc.is_valid(value):
+        raise ValidationError("统一社会信用代码无效")
+
+
+def mask_middle(value: str | None, keep_start: int = 4, keep_end: int = 4) -> str | None:
+    """"331081199805201237" → "3310**********1237"."""
+    if not value or len(value) <= keep_start + keep_end:
+        return value
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]

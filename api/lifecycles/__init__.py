@@ -1,0 +1,84 @@
+"""Per-lifecycle plug-ins: the marshmallow schemas of a definition's case data and event data, its report,
+its masking of personal data, and hooks the service layer calls.
+
+Each module of this package registers one :class:`Lifecycle` for one definition key; ``load_all`` imports
+them all at start-up, and ``check_against`` refuses to start when a definition has an event without a data
+schema, so that every event's data is validated.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema
+
+from workflow.definitions import Catalog
+from workflow.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from flask import Blueprint
+    from sqlalchemy.orm import Session
+
+    from api.auth import Principal
+    from api.models import Case
+
+
+class EmptySchema(Schema):
+    """An event that carries no data."""
+
+
+@dataclass
+class Lifecycle:
+    key: str
+    open_schema: type[Schema]
+    event_schemas: dict[str, type[Schema]]
+    # (session, principal, scope_path, date_from, date_to) -> report dict
+    report: Callable[..., dict[str, Any]] | None = None
+    # (data, principal, case) -> data as this caller may see it
+    mask: Callable[[dict[str, Any], Principal, Case], dict[str, Any]] | None = None
+    # (session, principal, data) -> (org unit code or None) before a case is opened: routing, eligibility
+    before_open: Callable[[Session, Principal, dict[str, Any]], str | None] | None = None
+    blueprints: list[Blueprint] = field(default_factory=list)
+    _instances: dict[str, Schema] = field(default_factory=dict, repr=False)
+
+    def schema_for(self, event: str | None) -> Schema:
+        name = event or "__open__"
+        schema = self._instances.get(name)
+        if schema is None:
+            schema_class = self.open_schema if event is None else self.event_schemas.get(event, EmptySchema)
+            schema = self._instances[name] = schema_class()
+        return schema
+
+
+LIFECYCLES: dict[str, Lifecycle] = {}
+
+
+def register(lifecycle: Lifecycle) -> Lifecycle:
+    LIFECYCLES[lifecycle.key] = lifecycle
+    return lifecycle
+
+
+def load_all() -> dict[str, Lifecycle]:
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    return LIFECYCLES
+
+
+def check_against(catalog: Catalog) -> None:
+    """Every definition needs a lifecycle module; every event with required data needs a schema."""
+    faults: list[str] = []
+    for definition in catalog.all():
+        lifecycle = LIFECYCLES.get(definition.key)
+        if lifecycle is None:
+            faults.append(f"{definition.key}: no lifecycle module in api/lifecycles/")
+            continue
+        for event in definition.events.values():
+            if event.requires and event.name not in lifecycle.event_schemas:
+                faults.append(f"{definition.key}.{event.name}: requires data but has no schema")
+    if faults:
+        raise DefinitionError("api/lifecycles", faults)

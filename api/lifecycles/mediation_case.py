@@ -1,0 +1,120 @@
+"""劳动人事争议调解 (mediation_case): data schemas and the report of 调处结案率 and 调解成功率."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy.orm import Session
+
+from api.fields import Money, mask_middle, one_of, text, validate_id_number, validate_uscc
+from api.lifecycles import Lifecycle, register
+from api.models import Case
+from api.reports import ReportScope, common_figures, money, rate, reached
+
+DISPUTE_TYPES = ["wages", "overtime", "social_insurance", "injury", "termination", "other"]
+CHANNELS = ["visit", "phone", "online", "referral"]
+CONCLUDED = ("agreed", "closed", "failed", "withdrawn")
+
+
+class ApplicantSchema(Schema):
+    name = text(100, required=True)
+    id_number = fields.String(validate=validate_id_number, allow_none=True)
+    phone = fields.String(validate=validate.Regexp(r"^[0-9+\- ]{5,20}$", error="电话号码格式不正确"),
+                          allow_none=True)
+
+
+class RespondentSchema(Schema):
+    name = text(200, required=True)
+    uscc = fields.String(validate=validate_uscc, allow_none=True)
+
+
+class OpenSchema(Schema):
+    applicants = fields.List(fields.Nested(ApplicantSchema), required=True,
+                             validate=validate.Length(min=1, max=500, error="至少一名申请人"))
+    respondent = fields.Nested(RespondentSchema, required=True)
+    dispute_type = one_of(DISPUTE_TYPES, required=True)
+    claims = text(5000, required=True)
+    amount = Money(required=True)
+    channel = one_of(CHANNELS, required=True)
+    note = text(2000)
+
+
+class AcceptSchema(Schema):
+    mediator = text(100, required=True)
+
+
+class ReasonSchema(Schema):
+    reason = text(2000, required=True)
+
+
+class ExtendSchema(Schema):
+    parties_consent = fields.Boolean(required=True, truthy={True}, falsy={False})
+    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
+
+
+class AgreementSchema(Schema):
+    terms = text(5000, required=True)
+    amount = Money(required=True)
+    perform_by = fields.Date(required=True)
+
+
+class AgreeSchema(Schema):
+    agreement = fields.Nested(AgreementSchema, required=True)
+
+
+class EscalateSchema(Schema):
+    reason = text(2000, required=True)
+    rule = fields.String()
+
+    @validates_schema
+    def reason_is_written(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not str(data.get("reason", "")).strip():
+            raise ValidationError("请填写上报理由", "reason")
+
+
+def mask(data: dict[str, Any], principal: Any, case: Case) -> dict[str, Any]:
+    """Applicants' ID numbers are for mediators and reviewers; everyone else sees them masked."""
+    if principal.roles & {"mediator", "reviewer", "admin"}:
+        return data
+    applicants = [{**a, "id_number": mask_middle(a.get("id_number"))} if a.get("id_number") else a
+                  for a in data.get("applicants", [])]
+    return {**data, "applicants": applicants}
+
+
+def _figures(session: Session, where: list[Any]) -> dict[str, Any]:
+    row = session.execute(sa.select(
+        sa.func.count(),
+        sa.func.count().filter(reached("accept")),
+        sa.func.sum(Case.amount),
+        sa.func.count().filter(reached("accept"), Case.state.in_(CONCLUDED)),
+        sa.func.count().filter(reached("agree")),
+    ).where(*where)).one()
+    visitors, accepted, amount, concluded, agreements = row
+    return {"visitors": visitors, "accepted": accepted, "amount_involved": money(amount),
+            "concluded": concluded, "agreements": agreements,
+            "closure_rate": rate(concluded, accepted),      # 调处结案率 = 结案 ÷ 受理
+            "success_rate": rate(agreements, concluded)}    # 调解成功率 = 达成协议 ÷ 调处结案
+
+
+def report(session: Session, scope: ReportScope) -> dict[str, Any]:
+    where = scope.where()
+    result = common_figures(session, scope)
+    result.update(_figures(session, where))
+    result["by_level"] = {level: _figures(session, [*where, Case.level == level])
+                          for level in ("enterprise", "street", "city")}
+    result["by_dispute_type"] = {kind: _figures(session, [*where, Case.category == kind])
+                                 for kind in DISPUTE_TYPES}
+    return result
+
+
+register(Lifecycle(
+    key="mediation_case",
+    open_schema=OpenSchema,
+    event_schemas={"accept": AcceptSchema, "reject": ReasonSchema, "fail": ReasonSchema,
+                   "withdraw": ReasonSchema, "extend": ExtendSchema, "agree": AgreeSchema,
+                   "escalate": EscalateSchema},
+    report=report,
+    mask=mask,
+))

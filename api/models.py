@@ -1,0 +1,190 @@
+"""The tables. Times are stored in UTC (``UTCDateTime``), money as ``Numeric``, case data as JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.extensions import db
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC on every database (SQLite forgets the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class OrgUnit(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "org_units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    level: Mapped[str] = mapped_column(sa.String(16))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_units.id"))
+    # Materialised path "wenling/chengdong/cd-e001/": scope is a prefix match, one indexed query.
+    path: Mapped[str] = mapped_column(sa.String(400), index=True)
+    uscc: Mapped[str | None] = mapped_column(sa.String(18))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id", lazy="joined", join_depth=1)
+
+
+class User(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    org_unit_id: Mapped[int] = mapped_column(sa.ForeignKey("org_units.id"), index=True)
+    roles: Mapped[list[str]] = mapped_column(JSONType)
+    display_name: Mapped[str | None] = mapped_column(sa.String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), default="session")  # session | service
+    label: Mapped[str | None] = mapped_column(sa.String(100))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Case(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_scope", "org_path", "definition_key", "state"),
+        sa.Index("ix_cases_open_due", "closed", "due_at"),
+        sa.Index("ix_cases_definition_created", "definition_key", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    definition_key: Mapped[str] = mapped_column(sa.String(64))
+    definition_version: Mapped[int]
+    state: Mapped[str] = mapped_column(sa.String(64))
+    level: Mapped[str] = mapped_column(sa.String(16))
+    org_unit_id: Mapped[int] = mapped_column(sa.ForeignKey("org_units.id"), index=True)
+    org_path: Mapped[str] = mapped_column(sa.String(400))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+    party: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    category: Mapped[str | None] = mapped_column(sa.String(64))
+    closed: Mapped[bool] = mapped_column(default=False)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_provisional: Mapped[bool] = mapped_column(default=False)
+    overdue: Mapped[bool] = mapped_column(default=False, index=True)
+    escalations: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+    org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseHistory(db.Model):  # type: ignore[name-defined,misc]
+    """Append-only: one row per fired event, chained by hash to the previous row of its case."""
+
+    __tablename__ = "case_history"
+    __table_args__ = (sa.UniqueConstraint("case_id", "seq", name="uq_case_history_case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    seq: Mapped[int]
+    event: Mapped[str] = mapped_column(sa.String(64))
+    from_state: Mapped[str | None] = mapped_column(sa.String(64))
+    to_state: Mapped[str] = mapped_column(sa.String(64))
+    level_from: Mapped[str | None] = mapped_column(sa.String(16))
+    level_to: Mapped[str] = mapped_column(sa.String(16))
+    org_from: Mapped[str | None] = mapped_column(sa.String(64))
+    org_to: Mapped[str] = mapped_column(sa.String(64))
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class Timer(db.Model):  # type: ignore[name-defined,misc]
+    """A deadline or a warning of a case in a state; fired at most once by the sweep."""
+
+    __tablename__ = "timers"
+    __table_args__ = (sa.Index("ix_timers_pending_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    state: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(16))          # deadline | warning
+    action: Mapped[str] = mapped_column(sa.String(64))        # escalate | remind | <event>
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending|paused|fired|cancelled
+    provisional: Mapped[bool] = mapped_column(default=False)
+    remaining_seconds: Mapped[int | None]                     # set while the clock is paused
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str | None] = mapped_column(sa.String(200))
+
+    case: Mapped[Case] = relationship()
+
+
+class IdempotencyRecord(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("principal", "key", name="uq_idempotency_keys_principal_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal: Mapped[str] = mapped_column(sa.String(100))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    method: Mapped[str] = mapped_column(sa.String(8))
+    path: Mapped[str] = mapped_column(sa.String(400))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[int]
+    body: Mapped[str] = mapped_column(sa.Text)
+    headers: Mapped[dict[str, str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseSequence(db.Model):  # type: ignore[name-defined,misc]
+    """The next receipt number per prefix and year (TJ-2026-000123)."""
+
+    __tablename__ = "case_sequences"
+
+    prefix: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,158 @@
+"""The API's own resources as marshmallow schemas; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+ISO = "iso"
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String(allow_none=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    allowed_events = fields.List(fields.String())
+
+
+class TokenRequestSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class UserBriefSchema(Schema):
+    username = fields.String()
+    roles = fields.List(fields.String())
+    org_unit = fields.String()
+
+
+class TokenSchema(Schema):
+    token = fields.String()
+    expires_at = fields.DateTime(format=ISO, allow_none=True)
+    user = fields.Nested(UserBriefSchema)
+
+
+class OrgUnitSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    parent = fields.String(allow_none=True)
+    children = fields.List(fields.Nested(lambda: OrgUnitSchema()))
+
+
+class StateSchema(Schema):
+    name = fields.String()
+    label = fields.String()
+    terminal = fields.Boolean()
+    deadline = fields.Dict(allow_none=True)
+
+
+class EventSchema(Schema):
+    name = fields.String()
+    label = fields.String()
+    from_ = fields.List(fields.String(), data_key="from")
+    to = fields.String(allow_none=True)
+    roles = fields.List(fields.String())
+    requires = fields.List(fields.String())
+    action = fields.String(allow_none=True)
+
+
+class DefinitionSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    initial = fields.String()
+    states = fields.List(fields.Nested(StateSchema))
+    events = fields.List(fields.Nested(EventSchema))
+
+
+class DefinitionQuerySchema(Schema):
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class DiagramQuerySchema(Schema):
+    version = fields.Integer(validate=validate.Range(min=1))
+    case = fields.Integer(validate=validate.Range(min=1))
+
+
+class CaseSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    definition = fields.String()
+    definition_version = fields.Integer()
+    state = fields.String()
+    state_label = fields.String()
+    level = fields.String()
+    org_unit = fields.String()
+    org_unit_name = fields.String()
+    data = fields.Dict()
+    due_at = fields.DateTime(format=ISO, allow_none=True)
+    due_soon = fields.Boolean()
+    overdue = fields.Boolean()
+    provisional = fields.Boolean()
+    escalations = fields.Integer()
+    version = fields.Integer()
+    created_at = fields.DateTime(format=ISO)
+    updated_at = fields.DateTime(format=ISO)
+    closed = fields.Boolean()
+    allowed_events = fields.List(fields.String())
+
+
+class CaseCreateSchema(Schema):
+    definition = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    org_unit = fields.String(validate=validate.Length(min=1, max=64))
+    data = fields.Dict(required=True)
+    comment = fields.String(validate=validate.Length(max=2000))
+
+
+class EventRequestSchema(Schema):
+    data = fields.Dict(load_default=dict)
+    comment = fields.String(validate=validate.Length(max=2000), allow_none=True)
+
+
+class CaseQuerySchema(Schema):
+    definition = fields.String(validate=validate.Length(max=64))
+    state = fields.String(validate=validate.Length(max=64))
+    level = fields.String(validate=validate.OneOf(["enterprise", "street", "city"]))
+    org_unit = fields.String(validate=validate.Length(max=64))
+    overdue = fields.Boolean()
+    q = fields.String(validate=validate.Length(max=200))
+    sort = fields.String(load_default="created_at", validate=validate.OneOf(["created_at", "due_at"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class CasePageSchema(Schema):
+    items = fields.List(fields.Nested(CaseSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class HistorySchema(Schema):
+    seq = fields.Integer()
+    event = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    level_from = fields.String(allow_none=True)
+    level_to = fields.String()
+    org_from = fields.String(allow_none=True)
+    org_to = fields.String()
+    actor = fields.String()
+    at = fields.DateTime(format=ISO)
+    data = fields.Dict()
+    comment = fields.String(allow_none=True)
+    hash = fields.String()
+
+
+class ReportQuerySchema(Schema):
+    org_unit = fields.String(validate=validate.Length(max=64))
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()

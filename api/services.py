@@ -1,0 +1,317 @@
+"""Use cases: plain functions over a SQLAlchemy session. Each does one whole change and flushes it; the
+caller (a request, the sweep, the CLI) owns the transaction and commits once, so a request is all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from marshmallow import ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from api import deadlines
+from api.auth import Principal
+from api.lifecycles import LIFECYCLES
+from api.models import Case, CaseHistory, CaseSequence, OrgUnit
+from api.problems import flatten
+from workflow.definitions import Definition
+from workflow.engine import CaseView, Engine, Outcome
+from workflow.errors import CaseNotFound, InvalidData, RoleNotPermitted, StaleVersion, UnknownDefinition
+
+SYSTEM = "system"
+
+# Effects that need persistence, bound by name: (session, case, outcome, now) -> None.
+EffectHandler = Callable[[Session, Case, Outcome, datetime], None]
+EFFECT_HANDLERS: dict[str, EffectHandler] = {}
+
+
+def bind_effect(name: str) -> Callable[[EffectHandler], EffectHandler]:
+    def register(handler: EffectHandler) -> EffectHandler:
+        EFFECT_HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+def validate_data(definition_key: str, event: str | None, raw: Any) -> dict[str, Any]:
+    """Validate with the lifecycle's schema; return JSON-ready data (Decimal → "1.00", date → ISO)."""
+    schema = LIFECYCLES[definition_key].schema_for(event)
+    if not isinstance(raw, dict):
+        raise InvalidData({"data": ["须为 JSON 对象"]})
+    try:
+        loaded = schema.load(raw)
+    except ValidationError as error:
+        raise InvalidData(flatten(error.messages, "data"), detail="以下字段有误：" +
+                          "、".join(sorted(flatten(error.messages, "data")))) from error
+    dumped: dict[str, Any] = schema.dump(loaded)
+    return dumped
+
+
+def dig(data: dict[str, Any], dotted: str | None) -> Any:
+    value: Any = data
+    for part in (dotted or "").split("."):
+        if not part or not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def _denormalise(case: Case, definition: Definition) -> None:
+    """Columns copied from the data so that lists, searches and reports use indexes, not JSON."""
+    case.amount = _amount(dig(case.data, definition.amount_field))
+    party = dig(case.data, definition.party_field)
+    case.party = str(party)[:200] if party else None
+    category = dig(case.data, definition.category_field)
+    case.category = str(category)[:64] if category else None
+
+
+def next_number(session: Session, prefix: str, year: int) -> str:
+    """Receipt numbers run without gaps per prefix and year; the row lock serialises concurrent opens."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(CaseSequence).values(prefix=prefix, year=year, value=0).on_conflict_do_nothing())
+    value = session.execute(
+        sa.update(CaseSequence).where(CaseSequence.prefix == prefix, CaseSequence.year == year)
+        .values(value=CaseSequence.value + 1).returning(CaseSequence.value)).scalar_one()
+    return f"{prefix}-{year}-{value:06d}"
+
+
+def chain_hash(prev_hash: str | None, entry: dict[str, Any]) -> str:
+    payload = json.dumps(entry, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha256(((prev_hash or "") + payload).encode()).hexdigest()
+
+
+def record_history(session: Session, case: Case, *, seq: int, event: str, from_state: str | None,
+                   level_from: str | None, org_from: str | None, actor: str, at: datetime,
+                   data: dict[str, Any], comment: str | None) -> CaseHistory:
+    prev = session.scalar(sa.select(CaseHistory.hash).where(CaseHistory.case_id == case.id)
+                          .order_by(CaseHistory.seq.desc()).limit(1)) if seq > 1 else None
+    row = CaseHistory(case_id=case.id, seq=seq, event=event, from_state=from_state, to_state=case.state,
+                      level_from=level_from, level_to=case.level, org_from=org_from,
+                      org_to=case.org_unit.code, actor=actor, at=at, data=data, comment=comment,
+                      prev_hash=prev)
+    row.hash = chain_hash(prev, history_payload(row))
+    session.add(row)
+    return row
+
+
+def history_payload(row: CaseHistory) -> dict[str, Any]:
+    """The fields a history row's hash covers."""
+    return {"case_id": row.case_id, "seq": row.seq, "event": row.event, "from_state": row.from_state,
+            "to_state": row.to_state, "level_from": row.level_from, "level_to": row.level_to,
+            "org_from": row.org_from, "org_to": row.org_to, "actor": row.actor,
+            "at": row.at.isoformat(), "data": row.data, "comment": row.comment}
+
+
+def view_of(case: Case) -> CaseView:
+    return CaseView(case.definition_key, case.definition_version, case.state, case.level, case.data)
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    definition: str
+    org_unit: str | None
+    data: Any
+    comment: str | None = None
+
+
+def open_case(session: Session, engine: Engine, principal: Principal, request: OpenRequest,
+              now: datetime) -> Case:
+    try:
+        definition = engine.catalog.get(request.definition)
+    except UnknownDefinition as error:
+        raise InvalidData({"definition": [error.detail]}) from error
+    if not principal.roles & definition.open_roles:
+        roles = ", ".join(sorted(definition.open_roles))
+        raise RoleNotPermitted(f"开立“{definition.title}”案件需要以下角色之一：{roles}")
+    data = validate_data(definition.key, None, request.data)
+    lifecycle = LIFECYCLES[definition.key]
+    unit_code = request.org_unit
+    if lifecycle.before_open is not None:
+        unit_code = lifecycle.before_open(session, principal, data) or unit_code
+    unit = _owning_unit(session, principal, unit_code, definition)
+    case = Case(number=next_number(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year),
+                definition_key=definition.key, definition_version=definition.version,
+                state=definition.initial, level=unit.level, org_unit=unit, org_unit_id=unit.id,
+                org_path=unit.path, data=data, created_by=principal.username, created_at=now, updated_at=now)
+    _denormalise(case, definition)
+    session.add(case)
+    deadlines.enter_state(session, case, definition, now, opened=True)
+    session.flush()
+    record_history(session, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
+                   actor=principal.username, at=now, data=data, comment=request.comment)
+    session.flush()
+    return case
+
+
+def _owning_unit(session: Session, principal: Principal, code: str | None, definition: Definition) -> OrgUnit:
+    unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == (code or principal.org_unit)))
+    if unit is None or not principal.sees(unit.path):
+        raise InvalidData({"org_unit": [f"未知或不在本单位范围内的组织：{code}"]})
+    if unit.level not in definition.owner_levels:
+        raise InvalidData({"org_unit": [f"“{definition.title}”案件不能由{unit.name}（{unit.level}）承办"]})
+    return unit
+
+
+def get_case(session: Session, principal: Principal | None, case_id: int, *, for_update: bool = False) -> Case:
+    case = session.get(Case, case_id)
+    if case is None or (principal is not None and not principal.sees(case.org_path)):
+        raise CaseNotFound(f"案件 {case_id} 不存在", case_id=case_id)
+    return case
+
+
+@dataclass(frozen=True)
+class FireRequest:
+    event: str
+    data: Any
+    comment: str | None = None
+    expected_version: int | None = None
+
+
+def fire_event(session: Session, engine: Engine, principal: Principal | None, case: Case,
+               request: FireRequest, now: datetime, *, actor: str | None = None,
+               roles: Iterable[str] | None = None) -> Outcome:
+    """Fire one event on a case: validate, run the engine, store the new state, history and timers.
+
+    ``principal`` None means the system (the sweep); it acts with the ``system`` role.
+    """
+    if request.expected_version is not None and request.expected_version != case.version:
+        raise StaleVersion(f"案件已更新到第 {case.version} 版（请求基于第 {request.expected_version} 版）",
+                           precondition=True, current_version=case.version)
+    held = frozenset(roles or (principal.roles if principal else {SYSTEM}))
+    who = actor or (principal.username if principal else SYSTEM)
+    view = view_of(case)
+    definition = engine.definition(view)
+    event = definition.events.get(request.event)
+    data = request.data
+    if event is not None and case.state in event.sources and held & event.roles:
+        data = validate_data(definition.key, request.event, request.data)
+    outcome = engine.fire(view, request.event, roles=held, data=data if isinstance(data, dict) else {},
+                          actor=who, now=now, comment=request.comment)
+    apply_outcome(session, engine, case, outcome, now)
+    return outcome
+
+
+def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome, now: datetime) -> None:
+    """Store an outcome: the case's new state, its timers, bound effects, then one history row.
+
+    Everything is changed before one flush, so the case is written once and its version moves by one;
+    a concurrent writer makes that flush fail (StaleDataError) or the history insert collide on (case, seq).
+    """
+    definition = engine.definition(view_of(case))
+    org_from, case_id = case.org_unit.code, case.id
+    with session.no_autoflush:
+        case.state = outcome.to_state
+        case.data = outcome.data
+        if outcome.escalated:
+            parent = case.org_unit.parent
+            if parent is None:  # the engine refuses escalation at city level
+                raise InvalidData({"org_unit": ["承办单位没有上级单位，无法上报"]})
+            case.org_unit, case.org_unit_id, case.org_path, case.level = parent, parent.id, parent.path, parent.level
+            case.escalations += 1
+            case.overdue = False
+        case.closed = definition.states[case.state].terminal
+        case.closed_at = now if case.closed else None
+        case.updated_at = now
+        _denormalise(case, definition)
+        deadlines.after_transition(session, case, definition, outcome, now)
+        for name in outcome.effects:
+            handler = EFFECT_HANDLERS.get(name)
+            if handler is not None:
+                handler(session, case, outcome, now)
+    try:
+        session.flush()
+        record_history(session, case, seq=case.version, event=outcome.event, from_state=outcome.from_state,
+                       level_from=outcome.level_from, org_from=org_from, actor=outcome.actor, at=now,
+                       data=outcome.changes, comment=outcome.comment)
+        session.flush()
+    except (StaleDataError, sa.exc.IntegrityError) as error:
+        raise StaleVersion("案件刚被他人修改，请刷新后重试", case_id=case_id) from error
+
+
+def history(session: Session, case: Case) -> list[CaseHistory]:
+    return list(session.scalars(sa.select(CaseHistory).where(CaseHistory.case_id == case.id)
+                                .order_by(CaseHistory.seq)))
+
+
+def actionable_states(engine: Engine, roles: frozenset[str]) -> dict[tuple[str, int], list[str]]:
+    """For each definition version, the states in which a holder of ``roles`` can fire some event."""
+    result: dict[tuple[str, int], list[str]] = {}
+    for definition in engine.catalog.all():
+        states = sorted({source for event in definition.events.values() if roles & event.roles
+                         and not event.escalates for source in event.sources})
+        if states:
+            result[(definition.key, definition.version)] = states
+    return result
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    definition: str | None = None
+    state: str | None = None
+    level: str | None = None
+    org_unit: str | None = None
+    overdue: bool | None = None
+    q: str | None = None
+    sort: str = "created_at"
+    page: int = 1
+    per_page: int = 50
+
+
+def list_cases(session: Session, principal: Principal, query: CaseQuery,
+               now: datetime) -> tuple[list[Case], int]:
+    scope_path = principal.org_path
+    if query.org_unit:
+        unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == query.org_unit))
+        if unit is None or not principal.sees(unit.path):
+            return [], 0
+        scope_path = unit.path
+    where: list[Any] = [Case.org_path.startswith(scope_path, autoescape=True)]
+    if query.definition:
+        where.append(Case.definition_key == query.definition)
+    if query.state:
+        where.append(Case.state == query.state)
+    if query.level:
+        where.append(Case.level == query.level)
+    if query.overdue is not None:
+        late = sa.or_(Case.overdue.is_(True), sa.and_(Case.closed.is_(False), Case.due_at <= now))
+        where.append(late if query.overdue else sa.not_(late))
+    if query.q:
+        needle = query.q.strip()
+        where.append(sa.or_(Case.number == needle, Case.party.contains(needle, autoescape=True)))
+    total = session.scalar(sa.select(sa.func.count()).select_from(Case).where(*where)) or 0
+    order = ([Case.due_at.is_(None), Case.due_at, Case.id] if query.sort == "due_at"
+             else [Case.created_at.desc(), Case.id.desc()])
+    items = list(session.scalars(sa.select(Case).where(*where).order_by(*order)
+                                 .limit(query.per_page).offset((query.page - 1) * query.per_page)))
+    return items, total
+
+
+def worklist(session: Session, engine: Engine, principal: Principal, limit: int) -> list[Case]:
+    """Open cases in scope on which the caller can act now: overdue first, then by due time."""
+    states = actionable_states(engine, principal.roles)
+    if not states:
+        return []
+    actionable = sa.or_(*[sa.and_(Case.definition_key == key, Case.definition_version == version,
+                                  Case.state.in_(names)) for (key, version), names in states.items()])
+    return list(session.scalars(
+        sa.select(Case).where(Case.closed.is_(False), Case.org_path.startswith(principal.org_path, autoescape=True),
+                              actionable)
+        .order_by(Case.overdue.desc(), Case.due_at.is_(None), Case.due_at, Case.id).limit(limit)))

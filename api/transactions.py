@@ -1,0 +1,120 @@
+"""One request, one transaction — and ``Idempotency-Key`` on every POST.
+
+Views change the session and flush; the response decides: a success commits, an error rolls back. With an
+``Idempotency-Key`` the response is stored in the same transaction as the change it describes, under a
+unique (principal, key): a repeat with the same body replays it, another body is 422, and of two identical
+requests racing, the second's insert fails on the unique index, its work is rolled back and the first's
+response is replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, Response, g, request
+
+from api.clock import now
+from api.extensions import db
+from api.models import IdempotencyRecord
+from api.problems import problem
+
+log = logging.getLogger(__name__)
+REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+MAX_KEY_LENGTH = 200
+
+
+def _principal_key() -> str:
+    principal = g.get("principal")
+    if principal is not None:
+        return f"user:{principal.user_id}"
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "token:" + hashlib.sha256(header.encode()).hexdigest()[:32]
+    return f"addr:{request.remote_addr}"
+
+
+def _request_hash() -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.path}?{request.query_string.decode()}\n".encode())
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    response = Response(record.body, status=record.status)
+    for name, value in record.headers.items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _find(principal: str, key: str) -> IdempotencyRecord | None:
+    return db.session.scalar(sa.select(IdempotencyRecord).where(
+        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key))
+
+
+def before_request() -> Response | None:
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        return problem(400, f"Idempotency-Key 须为 1 到 {MAX_KEY_LENGTH} 个字符")
+    if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/auth/"):
+        from api import auth  # authenticate first so the key is scoped to the caller, not the header text
+
+        if request.headers.get("Authorization"):
+            try:
+                auth.current()
+            except Exception:  # noqa: BLE001 - the view answers 401 itself
+                pass
+    g.idempotency = (_principal_key(), key, _request_hash())
+    record = _find(g.idempotency[0], key)
+    if record is None:
+        return None
+    g.idempotency_replayed = True
+    if record.request_hash != g.idempotency[2] or record.method != request.method or record.path != request.path:
+        return problem(422, "同一个 Idempotency-Key 已用于另一个请求体，请换一个新的键",
+                       errors={"Idempotency-Key": ["已用于内容不同的请求"]})
+    return _replay(record)
+
+
+def after_request(response: Response) -> Response:
+    if g.get("idempotency_replayed"):
+        db.session.rollback()
+        return response
+    if response.status_code >= 400:
+        db.session.rollback()
+    idempotency = g.get("idempotency")
+    if idempotency is not None and response.status_code < 500:
+        principal, key, request_hash = idempotency
+        headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
+        db.session.add(IdempotencyRecord(principal=principal, key=key, method=request.method, path=request.path,
+                                         request_hash=request_hash, status=response.status_code,
+                                         body=response.get_data(as_text=True), headers=headers,
+                                         created_at=now()))
+    if response.status_code >= 400 and idempotency is None:
+        return response
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        if idempotency is not None:
+            record = _find(idempotency[0], idempotency[1])
+            if record is not None:
+                if record.request_hash != idempotency[2]:
+                    return problem(422, "同一个 Idempotency-Key 已用于另一个请求体",
+                                   errors={"Idempotency-Key": ["已用于内容不同的请求"]})
+                return _replay(record)
+        return problem(409, "与同时提交的另一个请求冲突，请刷新后重试")
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        log.exception("commit failed on %s %s", request.method, request.path)
+        return problem(503, "数据库暂不可用，请稍后重试", headers={"Retry-After": "5"})
+    return response
+
+
+def register(app: Flask) -> None:
+    app.before_request(before_request)
+    app.after_request(after_request)

@@ -1,0 +1,1 @@
+"""HTTP views: thin flask-smorest blueprints, one service call each."""

@@ -1,0 +1,117 @@
+"""Cases: open, read, list, fire events, history; and the caller's worklist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from werkzeug.exceptions import BadRequest
+
+from api import auth, services
+from api.clock import now
+from api.extensions import db
+from api.present import case_resource, engine, history_resource
+from api.schemas import (
+    CaseCreateSchema,
+    CasePageSchema,
+    CaseQuerySchema,
+    CaseSchema,
+    EventRequestSchema,
+    HistorySchema,
+)
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="案件：开立、查询、办理（触发事件）、历史")
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(header: str | None) -> int | None:
+    if not header:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise BadRequest("If-Match 须为案件版本号，如 \"3\"")
+    return int(value)
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @blp.arguments(CaseQuerySchema, location="query")
+    @blp.response(200, CasePageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the cases in the caller's scope (newest first, or ``sort=due_at``)."""
+        principal = auth.current()
+        query = services.CaseQuery(**args)
+        moment = now()
+        items, total = services.list_cases(db.session, principal, query, moment)
+        return {"items": [case_resource(case, principal, moment) for case in items], "total": total,
+                "page": query.page, "per_page": query.per_page}
+
+    @blp.arguments(CaseCreateSchema)
+    @blp.response(201, CaseSchema)
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Open a case of a definition at an org unit (default: the caller's)."""
+        principal = auth.current()
+        moment = now()
+        case = services.open_case(db.session, engine(), principal, services.OpenRequest(
+            definition=body["definition"], org_unit=body.get("org_unit"), data=body["data"],
+            comment=body.get("comment")), moment)
+        return case_resource(case, principal, moment), {
+            "Location": url_for("cases.Case", case_id=case.id), "ETag": _etag(case.version)}
+
+
+@blp.route("/cases/<int:case_id>")
+class Case(MethodView):
+    @blp.response(200, CaseSchema)
+    def get(self, case_id: int) -> tuple[dict[str, Any], dict[str, str]]:
+        """One case; 404 when it is outside the caller's scope."""
+        principal = auth.current()
+        case = services.get_case(db.session, principal, case_id)
+        return case_resource(case, principal, now()), {"ETag": _etag(case.version)}
+
+
+@blp.route("/cases/<int:case_id>/events/<string:event>")
+class CaseEvent(MethodView):
+    @blp.arguments(EventRequestSchema)
+    @blp.response(200, CaseSchema)
+    @blp.alt_response(409, schema=CaseSchema, description="事件未知或当前状态不允许")
+    @blp.alt_response(412, schema=CaseSchema, description="If-Match 版本已过期")
+    def post(self, body: dict[str, Any], case_id: int, event: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """Fire an event. ``If-Match: "<version>"`` makes it conditional on the version read."""
+        from flask import request
+
+        principal = auth.current()
+        expected = parse_if_match(request.headers.get("If-Match"))
+        case = services.get_case(db.session, principal, case_id)
+        moment = now()
+        services.fire_event(db.session, engine(), principal, case, services.FireRequest(
+            event=event, data=body.get("data", {}), comment=body.get("comment"), expected_version=expected),
+            moment)
+        return case_resource(case, principal, moment), {"ETag": _etag(case.version)}
+
+
+@blp.route("/cases/<int:case_id>/history")
+class CaseHistory(MethodView):
+    @blp.response(200, HistorySchema(many=True))
+    def get(self, case_id: int) -> list[dict[str, Any]]:
+        """Every step of the case, oldest first."""
+        principal = auth.current()
+        case = services.get_case(db.session, principal, case_id)
+        return [history_resource(row) for row in services.history(db.session, case)]
+
+
+@blp.route("/worklist")
+class Worklist(MethodView):
+    @blp.response(200, CaseSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """Open cases the caller can act on now: overdue first, then by due time."""
+        from flask import current_app
+
+        principal = auth.current()
+        moment = now()
+        cases = services.worklist(db.session, engine(), principal, current_app.config["WORKLIST_LIMIT"])
+        return [case_resource(case, principal, moment) for case in cases]

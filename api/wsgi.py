@@ -1,0 +1,5 @@
+"""WSGI entry point for gunicorn: ``gunicorn api.wsgi:app``. Starts no scheduler (see ``gonghui scheduler``)."""
+
+from api import create_app
+
+app = create_app()

@@ -1,0 +1,414 @@
+"""Definitions as data: load the YAML files in ``definitions/``, validate them, expose them as values.
+
+A definition is one lifecycle at one version. Loading refuses a file with its name, the line and the
+reason for every fault found (unknown states, unreachable states, non-terminal dead ends, unknown guard
+or effect names, duplicate events, deadlines on terminal states, ...), before any machine is built.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workflow.errors import DefinitionError, UnknownDefinition
+from workflow.registry import EFFECTS, GUARDS
+
+LEVELS = ("enterprise", "street", "city")
+ROLES = frozenset({"admin", "clerk", "mediator", "reviewer", "counter", "viewer", "system"})
+TIMEOUT_ACTIONS = frozenset({"escalate", "remind"})
+DEADLINE_SINCE = frozenset({"state_entered", "case_opened"})
+PERIOD_UNITS = frozenset({"days", "working_days"})
+
+_TOP_KEYS = {
+    "key", "version", "title", "initial", "states", "events", "number_prefix", "owner_levels",
+    "amount_field", "party_field", "category_field", "open_roles", "open_level", "description",
+}
+_STATE_KEYS = {"label", "terminal", "deadline", "pauses_clock", "description"}
+_EVENT_KEYS = {"label", "from", "to", "roles", "requires", "guards", "effects", "action", "description"}
+_DEADLINE_KEYS = {"period", "since", "until_field", "warn_before", "on_timeout"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """A span of ``count`` calendar days or working days."""
+
+    unit: str
+    count: int
+
+
+@dataclass(frozen=True)
+class DeadlineSpec:
+    """How long a case may stay in a state, per level, and what happens then."""
+
+    periods: dict[str, Period]
+    on_timeout: str
+    since: str = "state_entered"
+    until_field: str | None = None
+    warn_before: Period | None = None
+
+    def period_for(self, level: str) -> Period | None:
+        return self.periods.get(level) or self.periods.get("*")
+
+
+@dataclass(frozen=True)
+class StateDef:
+    name: str
+    label: str
+    terminal: bool = False
+    deadline: DeadlineSpec | None = None
+    pauses_clock: bool = False
+
+
+@dataclass(frozen=True)
+class EventDef:
+    name: str
+    label: str
+    sources: tuple[str, ...]
+    dest: str | None
+    roles: frozenset[str]
+    requires: tuple[str, ...] = ()
+    guards: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+    action: str | None = None
+
+    @property
+    def escalates(self) -> bool:
+        return self.action == "escalate"
+
+    def target(self, source: str) -> str:
+        return self.dest if self.dest is not None else source
+
+
+@dataclass(frozen=True)
+class Definition:
+    key: str
+    version: int
+    title: str
+    initial: str
+    states: dict[str, StateDef]
+    events: dict[str, EventDef]
+    number_prefix: str
+    source: str
+    owner_levels: tuple[str, ...] = LEVELS
+    open_roles: frozenset[str] = frozenset({"clerk", "admin"})
+    open_level: str | None = None
+    amount_field: str | None = None
+    party_field: str | None = None
+    category_field: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def terminal_states(self) -> frozenset[str]:
+        return frozenset(name for name, state in self.states.items() if state.terminal)
+
+    def events_from(self, state: str) -> list[EventDef]:
+        return [event for event in self.events.values() if state in event.sources]
+
+
+class _LineDict(dict[str, Any]):
+    """A mapping that remembers the line of each key, for error messages."""
+
+    lines: dict[str, int]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML keeps the last one silently) and keeps lines."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> _LineDict:
+    mapping = _LineDict()
+    mapping.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {mapping.lines[key]})", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.lines[key] = line
+    return mapping
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line(mapping: Any, key: str) -> str:
+    lines = getattr(mapping, "lines", {})
+    return f"line {lines[key]}: " if key in lines else ""
+
+
+class _Checker:
+    """Collects every fault of one file before refusing it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.faults: list[str] = []
+
+    def fault(self, where: Any, key: str, message: str) -> None:
+        self.faults.append(f"{_line(where, key)}{message}")
+
+    def unknown_keys(self, mapping: dict[str, Any], allowed: set[str], what: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.fault(mapping, key, f"{what}: unknown key {key!r}")
+
+    def period(self, where: Any, key: str, value: Any, what: str) -> Period | None:
+        if not isinstance(value, dict) or len(value) != 1:
+            self.fault(where, key, f"{what}: a period is one of {{days: N}} or {{working_days: N}}")
+            return None
+        ((unit, count),) = value.items()
+        if unit not in PERIOD_UNITS or not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            self.fault(where, key, f"{what}: a period is one of {{days: N}} or {{working_days: N}}, N ≥ 1")
+            return None
+        return Period(unit, count)
+
+
+def _deadline(check: _Checker, state: str, raw: Any, event_names: set[str]) -> DeadlineSpec | None:
+    what = f"state {state!r} deadline"
+    if not isinstance(raw, dict):
+        check.faults.append(f"{what}: must be a mapping")
+        return None
+    check.unknown_keys(raw, _DEADLINE_KEYS, what)
+    periods: dict[str, Period] = {}
+    period = raw.get("period")
+    if period is not None:
+        if isinstance(period, dict) and period and set(period) <= {*LEVELS, "*"}:
+            for level, per_level in period.items():
+                parsed = check.period(period, level, per_level, f"{what} at level {level!r}")
+                if parsed:
+                    periods[level] = parsed
+        else:
+            parsed = check.period(raw, "period", period, what)
+            if parsed:
+                periods["*"] = parsed
+    until_field = raw.get("until_field")
+    if not periods and not until_field:
+        check.fault(raw, "period" if "period" in raw else "on_timeout", f"{what}: needs a period or an until_field")
+    on_timeout = raw.get("on_timeout", "escalate")
+    if on_timeout not in TIMEOUT_ACTIONS and on_timeout not in event_names:
+        check.fault(raw, "on_timeout", f"{what}: on_timeout {on_timeout!r} is neither an action "
+                    f"({', '.join(sorted(TIMEOUT_ACTIONS))}) nor an event of this definition")
+    since = raw.get("since", "state_entered")
+    if since not in DEADLINE_SINCE:
+        check.fault(raw, "since", f"{what}: since must be one of {sorted(DEADLINE_SINCE)}")
+    warn = raw.get("warn_before")
+    warn_period = check.period(raw, "warn_before", warn, f"{what} warn_before") if warn is not None else None
+    return DeadlineSpec(periods=periods, on_timeout=on_timeout, since=since,
+                        until_field=until_field, warn_before=warn_period)
+
+
+def _names(check: _Checker, where: Any, key: str, value: Any, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        check.fault(where, key, f"{what}: {key} must be a list of names")
+        return ()
+    return tuple(value)
+
+
+def parse_definition(raw: Any, source: str) -> Definition:
+    """Validate one parsed YAML document and build a :class:`Definition`, or raise DefinitionError."""
+    check = _Checker(source)
+    if not isinstance(raw, dict):
+        raise DefinitionError(source, ["the file must hold one mapping"])
+    check.unknown_keys(raw, _TOP_KEYS, "definition")
+    for required in ("key", "version", "title", "initial", "states", "events"):
+        if required not in raw:
+            check.faults.append(f"definition: missing {required!r}")
+    if check.faults and not isinstance(raw.get("states"), dict):
+        raise DefinitionError(source, check.faults)
+    version = raw.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        check.fault(raw, "version", "version must be a whole number ≥ 1")
+    raw_states = raw.get("states") or {}
+    raw_events = raw.get("events") or {}
+    if not isinstance(raw_states, dict) or not isinstance(raw_events, dict):
+        raise DefinitionError(source, [*check.faults, "states and events must be mappings"])
+    event_names = set(raw_events)
+
+    states: dict[str, StateDef] = {}
+    for name, spec in raw_states.items():
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            check.fault(raw_states, name, f"state {name!r}: must be a mapping")
+            continue
+        check.unknown_keys(spec, _STATE_KEYS, f"state {name!r}")
+        if not spec.get("label"):
+            check.fault(raw_states, name, f"state {name!r}: needs a Chinese label")
+        terminal = bool(spec.get("terminal", False))
+        deadline = None
+        if "deadline" in spec:
+            if terminal:
+                check.fault(spec, "deadline", f"state {name!r}: a terminal state cannot have a deadline")
+            else:
+                deadline = _deadline(check, name, spec["deadline"], event_names)
+        states[name] = StateDef(name, str(spec.get("label", name)), terminal, deadline,
+                                bool(spec.get("pauses_clock", False)))
+
+    initial = raw.get("initial")
+    if initial is not None and initial not in states:
+        check.fault(raw, "initial", f"initial state {initial!r} is not a state")
+
+    events: dict[str, EventDef] = {}
+    for name, spec in raw_events.items():
+        what = f"event {name!r}"
+        if not isinstance(spec, dict):
+            check.fault(raw_events, name, f"{what}: must be a mapping")
+            continue
+        check.unknown_keys(spec, _EVENT_KEYS, what)
+        sources = _names(check, spec, "from", spec.get("from"), what)
+        if not sources:
+            check.fault(raw_events, name, f"{what}: needs at least one 'from' state")
+        for source_state in sources:
+            if source_state not in states:
+                check.fault(spec, "from", f"{what}: unknown state {source_state!r} in 'from'")
+            elif states[source_state].terminal:
+                check.fault(spec, "from", f"{what}: cannot leave terminal state {source_state!r}")
+        dest = spec.get("to")
+        action = spec.get("action")
+        if action not in (None, "escalate"):
+            check.fault(spec, "action", f"{what}: unknown action {action!r}")
+        if dest is None and action != "escalate":
+            check.fault(raw_events, name, f"{what}: needs a 'to' state")
+        elif dest is not None and dest not in states:
+            check.fault(spec, "to", f"{what}: unknown state {dest!r} in 'to'")
+        roles = _names(check, spec, "roles", spec.get("roles"), what)
+        if not roles:
+            check.fault(raw_events, name, f"{what}: needs at least one role")
+        for role in roles:
+            if role not in ROLES:
+                check.fault(spec, "roles", f"{what}: unknown role {role!r}")
+        guards = _names(check, spec, "guards", spec.get("guards"), what)
+        for guard in guards:
+            if guard not in GUARDS:
+                check.fault(spec, "guards", f"{what}: unknown guard {guard!r}")
+        effects = _names(check, spec, "effects", spec.get("effects"), what)
+        for effect in effects:
+            if effect not in EFFECTS:
+                check.fault(spec, "effects", f"{what}: unknown effect {effect!r}")
+        events[name] = EventDef(
+            name=name, label=str(spec.get("label", name)), sources=sources, dest=dest,
+            roles=frozenset(roles), requires=_names(check, spec, "requires", spec.get("requires"), what),
+            guards=guards, effects=effects, action=action,
+        )
+
+    for name, state in states.items():
+        deadline = state.deadline
+        if deadline and deadline.on_timeout == "escalate" and not any(
+            event.escalates and name in event.sources for event in events.values()
+        ):
+            check.faults.append(f"state {name!r}: escalates on timeout but no escalate event leaves it")
+    _check_graph(check, states, events, initial)
+    for key_name in ("open_roles",):
+        for role in _names(check, raw, key_name, raw.get(key_name), "definition"):
+            if role not in ROLES:
+                check.fault(raw, key_name, f"definition: unknown role {role!r} in {key_name}")
+    owner_levels = _names(check, raw, "owner_levels", raw.get("owner_levels"), "definition") or LEVELS
+    for level in owner_levels:
+        if level not in LEVELS:
+            check.fault(raw, "owner_levels", f"definition: unknown level {level!r}")
+    if raw.get("open_level") not in (None, *LEVELS):
+        check.fault(raw, "open_level", f"definition: unknown level {raw.get('open_level')!r}")
+    if check.faults:
+        raise DefinitionError(source, check.faults)
+    return Definition(
+        key=str(raw["key"]), version=int(raw["version"]), title=str(raw["title"]), initial=str(initial),
+        states=states, events=events, number_prefix=str(raw.get("number_prefix", str(raw["key"])[:2].upper())),
+        source=source, owner_levels=tuple(owner_levels),
+        open_roles=frozenset(raw.get("open_roles") or ("clerk", "admin")), open_level=raw.get("open_level"),
+        amount_field=raw.get("amount_field"), party_field=raw.get("party_field"),
+        category_field=raw.get("category_field"), raw=dict(raw),
+    )
+
+
+def _check_graph(check: _Checker, states: dict[str, StateDef], events: dict[str, EventDef],
+                 initial: Any) -> None:
+    if initial not in states:
+        return
+    outgoing: dict[str, set[str]] = {name: set() for name in states}
+    for event in events.values():
+        for source_state in event.sources:
+            if source_state in outgoing:
+                target = event.target(source_state)
+                if target in states:
+                    outgoing[source_state].add(target)
+    seen = {initial}
+    queue = deque([initial])
+    while queue:
+        for target in outgoing[queue.popleft()]:
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    for name in states:
+        if name not in seen:
+            check.faults.append(f"state {name!r} is unreachable from {initial!r}")
+        elif not states[name].terminal and not (outgoing[name] - {name}):
+            check.faults.append(f"state {name!r} is not terminal but no event leads out of it")
+
+
+def load_file(path: Path) -> Definition:
+    source = str(path)
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (strict safe loader)
+    except yaml.YAMLError as error:
+        raise DefinitionError(source, [str(error).replace("\n", " ")]) from error
+    definition = parse_definition(raw, source)
+    expected = f"{definition.key}.v{definition.version}"
+    if path.name.split(".yaml")[0] not in (expected, definition.key):
+        raise DefinitionError(source, [f"the file of {definition.key} v{definition.version} must be named "
+                                       f"{expected}.yaml"])
+    return definition
+
+
+class Catalog:
+    """Every definition, by key and version; built once at start-up."""
+
+    def __init__(self, definitions: list[Definition]) -> None:
+        self._by_key: dict[str, dict[int, Definition]] = {}
+        for definition in definitions:
+            versions = self._by_key.setdefault(definition.key, {})
+            if definition.version in versions:
+                raise DefinitionError(definition.source, [
+                    f"{definition.key} v{definition.version} is also defined in {versions[definition.version].source}"
+                ])
+            versions[definition.version] = definition
+
+    @classmethod
+    def from_directory(cls, directory: Path | str) -> Catalog:
+        files = sorted(Path(directory).glob("*.yaml"))
+        faults: list[DefinitionError] = []
+        definitions: list[Definition] = []
+        for path in files:
+            try:
+                definitions.append(load_file(path))
+            except DefinitionError as error:
+                faults.append(error)
+        if faults:
+            raise DefinitionError(str(directory), [str(fault) for fault in faults])
+        return cls(definitions)
+
+    def keys(self) -> list[str]:
+        return sorted(self._by_key)
+
+    def get(self, key: str, version: int | None = None) -> Definition:
+        versions = self._by_key.get(key)
+        if not versions:
+            raise UnknownDefinition(f"没有名为 {key!r} 的流程定义", key=key)
+        if version is None:
+            return versions[max(versions)]
+        if version not in versions:
+            raise UnknownDefinition(f"流程定义 {key!r} 没有第 {version} 版", key=key, version=version)
+        return versions[version]
+
+    def latest(self) -> list[Definition]:
+        return [self.get(key) for key in self.keys()]
+
+    def all(self) -> list[Definition]:
+        return [d for key in self.keys() for d in self._by_key[key].values()]
