@@ -45,15 +45,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from api.lifecycles import LIFECYCLES
-    from api.views import auth, cases, definitions, health, org_units, reports
+    """Every module of ``api.views`` with a ``blp``, and the blueprints the lifecycles bring."""
+    import importlib
+    import pkgutil
 
-    for module in (auth, org_units, definitions, cases, reports):
-        smorest.register_blueprint(module.blp)
-    for lifecycle in LIFECYCLES.values():
-        for blueprint in lifecycle.blueprints:
+    import flask_smorest
+
+    from api import views
+    from api.lifecycles import LIFECYCLES
+    from api.views import health
+
+    blueprints = []
+    for module in sorted(pkgutil.iter_modules(views.__path__), key=lambda found: found.name):
+        blueprint = getattr(importlib.import_module(f"api.views.{module.name}"), "blp", None)
+        if blueprint is not None:
+            blueprints.append(blueprint)
+    blueprints += [blueprint for lifecycle in LIFECYCLES.values() for blueprint in lifecycle.blueprints]
+    for blueprint in blueprints:
+        if isinstance(blueprint, flask_smorest.Blueprint):
             smorest.register_blueprint(blueprint)
-    app.register_blueprint(health.blp)
+        else:
+            app.register_blueprint(blueprint)
     app.before_request(health.start_timer)
     app.after_request(health.count_request)
 

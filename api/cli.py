@@ -145,5 +145,9 @@ def definitions_check(directory: str | None) -> None:
                    f"({len(definition.states)} states, {len(definition.events)} events)  {definition.source}")
 
 
+for _command in __import__("api.commands", fromlist=["discover"]).discover():
+    cli.add_command(_command)
+
+
 if __name__ == "__main__":
     main()

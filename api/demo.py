@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.auth import hash_password
-from api.models import OrgUnit, User
+from api.models import Employer, OrgUnit, User
 
 CITY = ("wenling", "温岭市总工会")
 STREETS = [
@@ -48,6 +48,28 @@ def upsert_unit(session: Session, code: str, name: str, level: str, parent: OrgU
     return unit
 
 
+EMPLOYER_FACTS = {  # insured staff, founding date, industry
+    "91331081158813992N": (320, date(2003, 5, 12), "制鞋业"),
+    "913310818698797363": (140, date(2008, 9, 1), "泵与电机制造"),
+    "91331081091141705K": (86, date(2014, 3, 18), "机电制造"),
+}
+
+
+def upsert_employer(session: Session, uscc: str, name: str, street: OrgUnit, union: OrgUnit | None,
+                    now: datetime) -> Employer:
+    employer = session.scalar(sa.select(Employer).where(Employer.uscc == uscc))
+    if employer is None:
+        employer = Employer(uscc=uscc, created_at=now)
+        session.add(employer)
+    staff, founded, industry = EMPLOYER_FACTS.get(uscc, (None, None, None))
+    employer.name, employer.street_unit, employer.updated_at = name, street, now
+    employer.insured_staff, employer.founded_on, employer.industry = staff, founded, industry
+    if union is not None:
+        employer.union_status, employer.union_unit = "single", union
+    session.flush()
+    return employer
+
+
 def upsert_user(session: Session, username: str, unit: OrgUnit, roles: list[str], password: str,
                 now: datetime, display_name: str | None = None) -> User:
     user = session.scalar(sa.select(User).where(User.username == username))
@@ -64,7 +86,9 @@ def seed(session: Session, now: datetime) -> dict[str, int]:
     city = upsert_unit(session, *CITY, "city", None, now)
     streets = {code: upsert_unit(session, code, f"{name}总工会", "street", city, now) for code, name in STREETS}
     for code, name, street, uscc in ENTERPRISES:
-        upsert_unit(session, code, name, "enterprise", streets[street], now, uscc)
+        union = upsert_unit(session, code, name, "enterprise", streets[street], now, uscc)
+        if uscc:
+            upsert_employer(session, uscc, name.removesuffix("工会"), streets[street], union, now)
     units = {unit.code: unit for unit in session.scalars(sa.select(OrgUnit))}
     for username, unit_code, roles, display in USERS:
         upsert_user(session, username, units[unit_code], roles, DEMO_PASSWORD, now, display)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -188,3 +188,26 @@ class CaseSequence(db.Model):  # type: ignore[name-defined,misc]
     prefix: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
     value: Mapped[int] = mapped_column(default=0)
+
+
+class Employer(db.Model):  # type: ignore[name-defined,misc]
+    """An employer from the social-insurance roster, keyed by its unified social credit code."""
+
+    __tablename__ = "employers"
+    __table_args__ = (sa.Index("ix_employers_street_staff", "street_unit_id", "insured_staff"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uscc: Mapped[str] = mapped_column(sa.String(18), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), index=True)
+    street_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_units.id"))
+    industry: Mapped[str | None] = mapped_column(sa.String(100))
+    insured_staff: Mapped[int | None]
+    founded_on: Mapped[date | None] = mapped_column(sa.Date)
+    # none | single (its own union) | joint (member of a joint union)
+    union_status: Mapped[str] = mapped_column(sa.String(16), default="none")
+    union_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_units.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    street_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[street_unit_id])
+    union_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[union_unit_id])

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_core
 Revises: 
-Create Date: 2026-11-24 16:24:22.386275
+Create Date: 2026-11-24 16:30:14.218219
 
 """
 from alembic import op
@@ -92,6 +92,27 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cases_overdue'), ['overdue'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_party'), ['party'], unique=False)
         batch_op.create_index('ix_cases_scope', ['org_path', 'definition_key', 'state'], unique=False)
+
+    op.create_table('employers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('uscc', sa.String(length=18), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('street_unit_id', sa.Integer(), nullable=True),
+    sa.Column('industry', sa.String(length=100), nullable=True),
+    sa.Column('insured_staff', sa.Integer(), nullable=True),
+    sa.Column('founded_on', sa.Date(), nullable=True),
+    sa.Column('union_status', sa.String(length=16), nullable=False),
+    sa.Column('union_unit_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', api.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', api.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['street_unit_id'], ['org_units.id'], name=op.f('fk_employers_street_unit_id_org_units')),
+    sa.ForeignKeyConstraint(['union_unit_id'], ['org_units.id'], name=op.f('fk_employers_union_unit_id_org_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_employers')),
+    sa.UniqueConstraint('uscc', name=op.f('uq_employers_uscc'))
+    )
+    with op.batch_alter_table('employers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_employers_name'), ['name'], unique=False)
+        batch_op.create_index('ix_employers_street_staff', ['street_unit_id', 'insured_staff'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -185,6 +206,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_users_org_unit_id'))
 
     op.drop_table('users')
+    with op.batch_alter_table('employers', schema=None) as batch_op:
+        batch_op.drop_index('ix_employers_street_staff')
+        batch_op.drop_index(batch_op.f('ix_employers_name'))
+
+    op.drop_table('employers')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_scope')
         batch_op.drop_index(batch_op.f('ix_cases_party'))
