@@ -33,7 +33,7 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"  # swagger-ui-dist, vendored: no network needed
     API_SPEC_OPTIONS = {
         "info": {"description": "温岭市总工会 基层工会组建、劳动争议调解、职工医疗互助、职工反映问题 案件工作流"},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
