@@ -41,6 +41,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     problems.register(app)
     transactions.register(app)
+    from api import calendar_store
+
+    calendar_store.init_app(app)
     return app
 
 

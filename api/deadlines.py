@@ -1,5 +1,12 @@
 """Deadlines of cases: timer rows written when a case enters a state with a deadline, cancelled when it
-leaves. The sweep that fires them lives in ``api.sweep``; the counting rules in ``workflow.calendar``.
+leaves, paused while it waits in a state that stops the clock. ``api.sweep`` fires the timers that fall
+due; ``workflow.calendar`` counts the periods.
+
+Pausing: when a case enters a state marked ``pauses_clock`` (waiting for the applicant's documents), the
+pending timers of the state it left are paused with the time they had left; the waiting state's own
+deadline (e.g. 30 days to supplement, then ``lapse``) runs meanwhile. When the case goes back to the
+paused state, its timers resume with the remaining time added to the moment of return; when it goes
+anywhere else they are cancelled and the new state's deadline starts afresh.
 """
 
 from __future__ import annotations
@@ -15,9 +22,9 @@ from workflow.calendar import SHANGHAI, Due, WorkCalendar, add_days, add_working
 from workflow.definitions import DeadlineSpec, Definition, Period
 from workflow.engine import Outcome
 
-__all__ = ["SHANGHAI", "CALENDAR", "enter_state", "after_transition", "due_for"]
+__all__ = ["SHANGHAI", "CALENDAR", "enter_state", "after_transition", "due_for", "count", "warning_for"]
 
-# The process-wide working-day calendar; loaded years are added at start-up and when an admin loads one.
+# The process-wide working-day calendar; ``api.calendar_store`` keeps its loaded years in step with the table.
 CALENDAR = WorkCalendar()
 
 
@@ -37,6 +44,12 @@ def _date_field(data: dict[str, Any], dotted: str) -> date | None:
         return None
 
 
+def period_for(spec: DeadlineSpec, case: Case) -> Period | None:
+    """The period of ``spec`` for the case's level (and category, where the definition says so)."""
+    by_category = getattr(spec, "category_periods", None) or {}
+    return by_category.get(case.category or "") or spec.period_for(case.level)
+
+
 def due_for(spec: DeadlineSpec, case: Case, start: datetime, calendar: WorkCalendar = CALENDAR) -> Due | None:
     """When the case must leave its state, counted from ``start`` at the case's current level."""
     if spec.until_field:
@@ -44,7 +57,7 @@ def due_for(spec: DeadlineSpec, case: Case, start: datetime, calendar: WorkCalen
         if day is None:
             return None
         return Due(datetime.combine(day + timedelta(days=1), time(), SHANGHAI), not calendar.knows(day.year))
-    period = spec.period_for(case.level)
+    period = period_for(spec, case)
     return count(period, start, calendar) if period else None
 
 
@@ -56,32 +69,40 @@ def warning_for(spec: DeadlineSpec, due: datetime, calendar: WorkCalendar = CALE
     return due - timedelta(days=spec.warn_before.count)
 
 
-def cancel_timers(session: Session, case: Case) -> None:
+def _pending(case: Case) -> sa.Update:
+    return sa.update(Timer).where(Timer.case_id == case.id, Timer.status == "pending")
+
+
+def cancel_timers(session: Session, case: Case, *, include_paused: bool = True) -> None:
     if case.id is None:
         return
-    session.execute(sa.update(Timer).where(Timer.case_id == case.id, Timer.status.in_(("pending", "paused")))
+    statuses = ("pending", "paused") if include_paused else ("pending",)
+    session.execute(sa.update(Timer).where(Timer.case_id == case.id, Timer.status.in_(statuses))
                     .values(status="cancelled"))
 
 
 def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetime, now: datetime,
-                due: Due | None = None) -> None:
+                due: Due | None = None, period: str | None = None) -> None:
     """Write the deadline (and warning) timers of the case's current state, and show them on the case."""
-    due = due or due_for(spec, case, start)
+    if due is None:
+        due = due_for(spec, case, start)
+        chosen = None if spec.until_field else period_for(spec, case)
+        period = f"{chosen.unit}:{chosen.count}" if chosen else "until"
     case.due_at, case.warn_at, case.due_provisional = None, None, False
     if due is None:
         return
     warn = warning_for(spec, due.at)
     case.due_at, case.warn_at, case.due_provisional = due.at, warn, due.provisional
-    session.add(Timer(case=case, state=case.state, kind="deadline", action=spec.on_timeout,
-                      due_at=due.at, provisional=due.provisional, created_at=now))
+    session.add(Timer(case=case, state=case.state, kind="deadline", action=spec.on_timeout, due_at=due.at,
+                      provisional=due.provisional, started_at=start, period=period, created_at=now))
     if warn is not None and warn > now:
         session.add(Timer(case=case, state=case.state, kind="warning", action="warn", due_at=warn,
-                          provisional=due.provisional, created_at=now))
+                          provisional=due.provisional, started_at=start, created_at=now))
 
 
 def enter_state(session: Session, case: Case, definition: Definition, now: datetime, *,
                 opened: bool = False, restart: bool = False) -> None:
-    cancel_timers(session, case)
+    """Start the clock of the case's current state (``since: case_opened`` counts from the opening)."""
     case.due_at, case.warn_at, case.due_provisional = None, None, False
     state = definition.states[case.state]
     if state.deadline is None or state.terminal:
@@ -90,19 +111,54 @@ def enter_state(session: Session, case: Case, definition: Definition, now: datet
     start_clock(session, case, state.deadline, start, now)
 
 
+def _pause(session: Session, case: Case, now: datetime) -> None:
+    for timer in session.scalars(sa.select(Timer).where(Timer.case_id == case.id, Timer.status == "pending")):
+        timer.status = "paused"
+        timer.remaining_seconds = max(0, int((timer.due_at - now).total_seconds()))
+
+
+def _resume(session: Session, case: Case, definition: Definition, now: datetime) -> bool:
+    """Resume the paused timers of the case's current state; False when there are none."""
+    paused = list(session.scalars(sa.select(Timer).where(
+        Timer.case_id == case.id, Timer.status == "paused", Timer.state == case.state)))
+    if not paused:
+        return False
+    for timer in paused:
+        timer.status = "pending"
+        timer.due_at = now + timedelta(seconds=timer.remaining_seconds or 0)
+        timer.remaining_seconds = None
+        if timer.kind == "deadline":
+            case.due_at, case.due_provisional = timer.due_at, timer.provisional
+        else:
+            case.warn_at = timer.due_at
+    return True
+
+
 def after_transition(session: Session, case: Case, definition: Definition, outcome: Outcome,
                      now: datetime) -> None:
-    """Leaving a state cancels its timers; entering one (or escalating) starts its clock afresh."""
+    """Leaving a state cancels its timers (or pauses them); entering one (or escalating) starts its clock."""
+    entering = definition.states[outcome.to_state]
     if outcome.escalated:
+        cancel_timers(session, case)
         enter_state(session, case, definition, now, restart=True)
     elif outcome.from_state != outcome.to_state:
-        enter_state(session, case, definition, now)
+        if entering.pauses_clock:
+            _pause(session, case, now)
+            cancel_timers(session, case, include_paused=False)
+            enter_state(session, case, definition, now)
+            return
+        cancel_timers(session, case, include_paused=False)
+        case.due_at, case.warn_at, case.due_provisional = None, None, False
+        if not _resume(session, case, definition, now):
+            cancel_timers(session, case)
+            enter_state(session, case, definition, now)
     elif "restart_deadline" in outcome.effects:
         state = definition.states[case.state]
         if state.deadline is not None:
-            cancel_timers(session, case)
+            cancel_timers(session, case, include_paused=False)
             days = outcome.changes.get("days")
             if isinstance(days, int):
-                start_clock(session, case, state.deadline, now, now, count(Period("days", days), now))
+                start_clock(session, case, state.deadline, now, now, count(Period("days", days), now),
+                            period=f"days:{days}")
             else:
                 start_clock(session, case, state.deadline, now, now)

@@ -156,6 +156,9 @@ class Timer(db.Model):  # type: ignore[name-defined,misc]
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending|paused|fired|cancelled
     provisional: Mapped[bool] = mapped_column(default=False)
+    # How the due time was counted, so that it can be recounted when a provisional year gets its schedule.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    period: Mapped[str | None] = mapped_column(sa.String(32))   # "working_days:3", "days:15", "until"
     remaining_seconds: Mapped[int | None]                     # set while the clock is paused
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -211,3 +214,16 @@ class Employer(db.Model):  # type: ignore[name-defined,misc]
 
     street_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[street_unit_id])
     union_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[union_unit_id])
+
+
+class CalendarYear(db.Model):  # type: ignore[name-defined,misc]
+    """An official holiday schedule loaded by an administrator for a year chinese-calendar does not know."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSONType)
+    workdays: Mapped[list[str]] = mapped_column(JSONType)
+    source: Mapped[str | None] = mapped_column(sa.String(200))
+    loaded_by: Mapped[str] = mapped_column(sa.String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())

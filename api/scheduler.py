@@ -1,10 +1,59 @@
-"""Wires APScheduler to the deadline sweep (see ``api.sweep``)."""
+"""APScheduler only wakes the sweep: the timers themselves are rows in our tables (see ``api.sweep``).
+
+Every process that starts a scheduler runs its jobs, so only ``gonghui run`` (one development process)
+and ``gonghui scheduler`` (the dedicated production process) start one — never gunicorn workers. Several
+scheduler processes may run against one PostgreSQL: the sweep's row claims keep each timer to one firing.
+"""
 
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.orm import Session
+
+from api.extensions import db
+from api.sweep import sweep_due
+
+log = logging.getLogger(__name__)
 
 
-def start_background(app: Flask) -> None:
-    """Start the interval job that wakes the sweep in this process."""
-    app.logger.warning("deadline scheduler not configured in this build")
+def run_sweep(app: Flask) -> int:
+    """One sweep at the app's "now"; a database that is away is logged and retried at the next interval."""
+    with app.app_context():
+        engine = app.extensions["gonghui.engine"]
+        try:
+            fired = sweep_due(lambda: Session(db.engine), engine, app.config["CLOCK"]())
+        except sa.exc.SQLAlchemyError as error:
+            log.error("sweep failed, retrying at the next interval: %s", type(error).__name__)
+            return 0
+        for item in fired:
+            log.info("timer %s of case %s: %s", item.timer_id, item.case_number, item.result)
+        return len(fired)
+
+
+def _add_job(scheduler: BackgroundScheduler | BlockingScheduler, app: Flask) -> None:
+    scheduler.add_job(run_sweep, "interval", seconds=app.config["SWEEP_INTERVAL_SECONDS"], args=[app],
+                      id="sweep", max_instances=1, coalesce=True, next_run_time=None)
+
+
+def start_background(app: Flask) -> BackgroundScheduler:
+    """The sweep in a thread of this process (the one-process development server)."""
+    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
+    _add_job(scheduler, app)
+    scheduler.start()
+    scheduler.modify_job("sweep", next_run_time=app.config["CLOCK"]())
+    log.info("deadline sweep every %ss in this process", app.config["SWEEP_INTERVAL_SECONDS"])
+    return scheduler
+
+
+def run_blocking(app: Flask) -> None:
+    """The dedicated scheduler process of a production deployment."""
+    scheduler = BlockingScheduler(timezone="Asia/Shanghai")
+    _add_job(scheduler, app)
+    log.info("deadline scheduler: sweeping every %ss", app.config["SWEEP_INTERVAL_SECONDS"])
+    run_sweep(app)  # after downtime, fire everything overdue at once
+    scheduler.start()

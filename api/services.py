@@ -246,6 +246,22 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
         raise StaleVersion("案件刚被他人修改，请刷新后重试", case_id=case_id) from error
 
 
+def mark_overdue(session: Session, case: Case, now: datetime, *, rule: str, event: str = "supervise",
+                 comment: str | None = None) -> None:
+    """A deadline passed where the case cannot move up: flag it overdue (督办) and record it as the system."""
+    case_id = case.id
+    case.overdue = True
+    case.updated_at = now
+    try:
+        session.flush()
+        record_history(session, case, seq=case.version, event=event, from_state=case.state,
+                       level_from=case.level, org_from=case.org_unit.code, actor=SYSTEM, at=now,
+                       data={"rule": rule}, comment=comment)
+        session.flush()
+    except (StaleDataError, sa.exc.IntegrityError) as error:
+        raise StaleVersion("案件刚被他人修改", case_id=case_id) from error
+
+
 def history(session: Session, case: Case) -> list[CaseHistory]:
     return list(session.scalars(sa.select(CaseHistory).where(CaseHistory.case_id == case.id)
                                 .order_by(CaseHistory.seq)))
@@ -305,12 +321,18 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery,
 
 
 def worklist(session: Session, engine: Engine, principal: Principal, limit: int) -> list[Case]:
-    """Open cases in scope on which the caller can act now: overdue first, then by due time."""
+    """Open cases in scope on which the caller can act now: overdue first, then by due time.
+
+    Administrators also get every case marked overdue (督办) in their scope: supervising it is their job.
+    """
     states = actionable_states(engine, principal.roles)
-    if not states:
+    clauses = [sa.and_(Case.definition_key == key, Case.definition_version == version, Case.state.in_(names))
+               for (key, version), names in states.items()]
+    if "admin" in principal.roles:
+        clauses.append(Case.overdue.is_(True))
+    if not clauses:
         return []
-    actionable = sa.or_(*[sa.and_(Case.definition_key == key, Case.definition_version == version,
-                                  Case.state.in_(names)) for (key, version), names in states.items()])
+    actionable = sa.or_(*clauses)
     return list(session.scalars(
         sa.select(Case).where(Case.closed.is_(False), Case.org_path.startswith(principal.org_path, autoescape=True),
                               actionable)

@@ -124,14 +124,17 @@ class Api:
 
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, tuple[str, datetime]] = {}
 
     def token(self, username: str) -> str:
-        if username not in self.tokens:
+        """A token for ``username``, signed in again when the frozen clock has moved past its lifetime."""
+        clock = self.client.application.config["CLOCK"]
+        cached = self.tokens.get(username)
+        if cached is None or not timedelta(0) <= clock() - cached[1] < timedelta(hours=11):
             response = self.client.post("/api/v1/auth/token", json={"username": username, "password": "demo"})
             assert response.status_code == 200, response.get_json()
-            self.tokens[username] = response.get_json()["token"]
-        return self.tokens[username]
+            self.tokens[username] = (response.get_json()["token"], clock())
+        return self.tokens[username][0]
 
     def headers(self, username: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.token(username)}"} if username else {}

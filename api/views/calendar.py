@@ -1,0 +1,55 @@
+"""Administration of the working-day calendar: the official schedules of later years."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api import auth, calendar_store
+from api.clock import now
+from api.extensions import db
+from api.models import CalendarYear
+from api.present import local
+from workflow.schedules import from_lists
+
+blp = Blueprint("calendar", __name__, url_prefix="/api/v1/admin", description="工作日历：各年度法定节假日安排")
+
+
+class CalendarYearSchema(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2004, max=2100))
+    holidays = fields.List(fields.String(validate=validate.Length(max=30)), required=True,
+                           validate=validate.Length(min=1, max=400))
+    workdays = fields.List(fields.String(validate=validate.Length(max=30)), load_default=list,
+                           validate=validate.Length(max=400))
+    source = fields.String(validate=validate.Length(max=200), allow_none=True)
+    loaded_by = fields.String(dump_only=True)
+    loaded_at = fields.DateTime(format="iso", dump_only=True)
+    recounted = fields.Integer(dump_only=True)
+
+
+def _resource(row: CalendarYear, recounted: int | None = None) -> dict[str, Any]:
+    return {"year": row.year, "holidays": row.holidays, "workdays": row.workdays, "source": row.source,
+            "loaded_by": row.loaded_by, "loaded_at": local(row.loaded_at), "recounted": recounted}
+
+
+@blp.route("/calendar")
+class CalendarYears(MethodView):
+    @blp.response(200, CalendarYearSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The years loaded by administrators (2004–2026 come with chinese-calendar)."""
+        auth.require_role("admin")
+        return [_resource(row) for row in db.session.scalars(sa.select(CalendarYear).order_by(CalendarYear.year))]
+
+    @blp.arguments(CalendarYearSchema)
+    @blp.response(201, CalendarYearSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Load (or replace) a year's schedule; provisional deadlines reaching into it are recounted."""
+        principal = auth.require_role("admin")
+        schedule = from_lists(body["year"], body["holidays"], body.get("workdays", []))
+        recounted = calendar_store.store(db.session, schedule, source=body.get("source") or "api",
+                                         actor=principal.username, now=now())
+        return _resource(db.session.get(CalendarYear, schedule.year), recounted)

@@ -1,0 +1,195 @@
+"""Deadlines and escalation with the frozen clock: timers, the sweep, the calendar of later years."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from api.extensions import db
+from api.models import Timer
+from api.sweep import Fired, sweep_due
+from tests.conftest import Api, FrozenClock, mediation_data, shanghai
+
+ENT = "ent_clerk"
+
+
+def sweep(app: Flask, at: datetime) -> list[Fired]:
+    with app.app_context():
+        return sweep_due(lambda: Session(db.engine), app.extensions["gonghui.engine"], at)
+
+
+def test_an_unaccepted_case_escalates_to_the_street_after_three_working_days_then_to_the_city(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    assert (case["level"], case["org_unit"], case["due_at"]) == ("enterprise", "cd-e001",
+                                                                 "2026-11-28T00:00:00+08:00")
+    # the warning ("due soon") falls due at the end of the last working day but one
+    assert [item.result for item in sweep(fresh, shanghai(2026, 11, 27, 23, 59))] == ["warned: due soon"]
+    assert api.get(f"/cases/{case['id']}", "city_admin").get_json()["level"] == "enterprise"
+
+    fired = sweep(fresh, shanghai(2026, 11, 28, 0, 0))
+    assert [item.result for item in fired] == ["escalated to chengdong"]
+    clock.set(shanghai(2026, 11, 28, 9, 0))
+    after = api.get(f"/cases/{case['id']}", "chengdong_mediator").get_json()
+    assert (after["level"], after["org_unit"], after["state"]) == ("street", "chengdong", "registered")
+    assert after["due_at"] == "2026-12-03T00:00:00+08:00"  # Mon, Tue, Wed after the Saturday of escalation
+    history = api.get(f"/cases/{case['id']}/history", "chengdong_mediator").get_json()
+    step = history[-1]
+    assert (step["event"], step["actor"], step["level_from"], step["level_to"]) == (
+        "escalate", "system", "enterprise", "street")
+    assert step["data"]["rule"] == "mediation_case.registered.deadline"
+    assert api.get(f"/cases/{case['id']}", ENT).status_code == 404  # no longer the enterprise's case
+
+    assert [item.result for item in sweep(fresh, shanghai(2026, 12, 3, 0, 0)) if item.action == "escalate"] == [
+        "escalated to wenling"]
+    assert [item.action for item in sweep(fresh, shanghai(2026, 12, 8, 12))] == ["warn"]
+    fired = sweep(fresh, shanghai(2026, 12, 9, 0, 0))  # Fri 12-04, Mon 12-07, Tue 12-08 at the city
+    assert [item.result for item in fired if item.action == "escalate"] == ["supervised: overdue at city level (督办)"]
+    clock.set(shanghai(2026, 12, 9, 9, 0))
+    city = api.get(f"/cases/{case['id']}", "city_admin").get_json()
+    assert (city["level"], city["overdue"], city["escalations"]) == ("city", True, 2)
+    worklist = api.get("/worklist", "city_admin").get_json()
+    assert worklist[0]["id"] == case["id"]
+    assert api.get("/cases?overdue=true", "city_admin").get_json()["total"] == 1
+    history = api.get(f"/cases/{case['id']}/history", "city_admin").get_json()
+    assert [h["event"] for h in history] == ["open", "escalate", "escalate", "supervise"]
+    assert [h["seq"] for h in history] == [1, 2, 3, 4] and city["version"] == 4
+
+
+def test_a_case_accepted_in_time_does_not_escalate(fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    clock.set(shanghai(2026, 11, 26, 15, 0))
+    accepted = api.fire(case["id"], "accept", ENT, {"mediator": "李调解"}).get_json()
+    # mediating: 15 days from the application (2026-11-24) → 2026-12-09 at 24:00
+    assert accepted["due_at"] == "2026-12-10T00:00:00+08:00"
+    assert sweep(fresh, shanghai(2026, 12, 1, 0, 0)) == []
+    assert api.get(f"/cases/{case['id']}", ENT).get_json()["level"] == "enterprise"
+
+
+def test_a_clerk_can_escalate_by_hand_with_a_reason_and_the_deadline_restarts(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    clock.set(shanghai(2026, 11, 25, 10, 0))
+    assert api.fire(case["id"], "escalate", ENT, {}).status_code == 422  # the reason is required
+    escalated = api.fire(case["id"], "escalate", ENT, {"reason": "涉及多名职工，需街道联合调解"})
+    assert escalated.status_code == 200
+    body = api.get(f"/cases/{case['id']}", "chengdong_mediator").get_json()
+    assert (body["level"], body["due_at"]) == ("street", "2026-12-01T00:00:00+08:00")  # Thu, Fri, Mon after 11-25
+    with fresh.app_context():
+        pending = db.session.scalars(sa.select(Timer).where(Timer.case_id == case["id"],
+                                                            Timer.status == "pending")).all()
+        assert {timer.kind for timer in pending} == {"deadline", "warning"}
+        assert len(pending) == 2
+
+
+def test_after_downtime_the_next_sweep_fires_everything_overdue_in_due_order(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    first = api.open_case(ENT, "mediation_case", mediation_data())
+    clock.set(shanghai(2026, 11, 25, 10))
+    second = api.open_case(ENT, "mediation_case", mediation_data())
+    fired = sweep(fresh, shanghai(2026, 12, 31, 0, 0))  # the scheduler was down for a month
+    assert [(item.case_id, item.action) for item in fired] == [
+        (first["id"], "warn"), (first["id"], "escalate"), (second["id"], "warn"), (second["id"], "escalate")]
+    assert [item.due_at for item in fired] == sorted(item.due_at for item in fired)
+    clock.set(shanghai(2026, 12, 31, 9))
+    for case in (first, second):
+        body = api.get(f"/cases/{case['id']}", "city_admin").get_json()
+        # escalated once, its new deadline counted from the moment of escalation
+        assert (body["level"], body["escalations"], body["due_at"]) == ("street", 1, "2027-01-07T00:00:00+08:00")
+    assert sweep(fresh, shanghai(2026, 12, 31, 0, 0)) == []  # nothing fires twice
+
+
+def test_a_timer_whose_case_left_the_state_does_nothing(fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    with fresh.app_context():
+        timer_id = db.session.scalar(sa.select(Timer.id).where(Timer.case_id == case["id"], Timer.kind == "deadline"))
+        api.fire(case["id"], "reject", ENT, {"reason": "不属于受理范围"})
+        db.session.execute(sa.update(Timer).where(Timer.id == timer_id).values(status="pending"))
+        db.session.commit()
+    fired = sweep(fresh, shanghai(2026, 11, 30))
+    assert [item.result for item in fired if item.timer_id == timer_id] == ["stale: the case has left the state"]
+    assert api.get(f"/cases/{case['id']}", ENT).get_json()["version"] == 2
+
+
+def test_lists_show_overdue_cases_and_sort_by_due_time(fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    late = api.open_case(ENT, "mediation_case", mediation_data())
+    clock.set(shanghai(2026, 11, 26, 9))
+    early_accepted = api.open_case(ENT, "mediation_case", mediation_data())
+    api.fire(early_accepted["id"], "accept", ENT, {"mediator": "李"})
+    clock.set(shanghai(2026, 11, 28, 9))  # the first case's 3 working days are over, not yet swept
+    overdue = api.get("/cases?overdue=true", ENT).get_json()
+    assert [c["id"] for c in overdue["items"]] == [late["id"]] and overdue["items"][0]["overdue"]
+    assert [c["id"] for c in api.get("/cases?sort=due_at", ENT).get_json()["items"]] == [late["id"],
+                                                                                          early_accepted["id"]]
+    assert api.get("/worklist", ENT).get_json()[0]["id"] == late["id"]
+
+
+def test_due_soon_is_set_between_the_warning_and_the_deadline(fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    assert api.get(f"/cases/{case['id']}", ENT).get_json()["due_soon"] is False
+    clock.set(shanghai(2026, 11, 27, 9))  # the last working day before the deadline
+    assert api.get(f"/cases/{case['id']}", ENT).get_json()["due_soon"] is True
+
+
+YEAR_2027 = {"year": 2027, "holidays": ["2027-01-01", "2027-01-04"], "workdays": [], "source": "国办发明电〔2026〕"}
+
+
+def test_a_deadline_into_2027_is_provisional_until_the_year_is_loaded(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    clock.set(shanghai(2026, 12, 30, 10))
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    assert case["provisional"] is True and case["due_at"] == "2027-01-06T00:00:00+08:00"
+    assert api.post("/admin/calendar", "chengdong_clerk", YEAR_2027).status_code == 403
+    loaded = api.post("/admin/calendar", "city_admin", YEAR_2027)
+    assert loaded.status_code == 201 and loaded.get_json()["recounted"] == 1
+    after = api.get(f"/cases/{case['id']}", ENT).get_json()
+    # with 2027-01-04 a (fictional) holiday the third working day moves to 01-06
+    assert after["provisional"] is False and after["due_at"] == "2027-01-07T00:00:00+08:00"
+    assert after["version"] == 1  # a recount is not a change of the case
+    assert [y["year"] for y in api.get("/admin/calendar", "city_admin").get_json()] == [2027]
+    with fresh.app_context():
+        from api.deadlines import CALENDAR
+
+        CALENDAR.loaded.clear()
+
+
+def test_a_malformed_calendar_is_refused_naming_every_fault_and_changes_nothing(api: Api) -> None:
+    response = api.post("/admin/calendar", "city_admin",
+                        {"year": 2027, "holidays": ["2027-01-01", "2027-02-30", "2026-05-01"], "workdays": []})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert "holidays.1" in errors and "dates" in errors
+    assert api.get("/admin/calendar", "city_admin").get_json() == []
+
+
+def test_the_cli_loads_a_calendar_file_and_refuses_a_bad_one(fresh: Flask, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from api.commands.deadlines import calendar
+
+    runner = fresh.test_cli_runner()
+    bad = tmp_path / "2027.yaml"
+    bad.write_text("year: 2027\nholidays:\n  - 2027-01-01\n  - 2027-02-31\n", encoding="utf-8")
+    result = runner.invoke(calendar, ["load", str(bad)])
+    assert result.exit_code == 1 and "line 4" in result.output
+    good = tmp_path / "2027.csv"
+    good.write_text("date,kind\n2027-01-01,休\n2027-02-14,班\n", encoding="utf-8")
+    result = runner.invoke(calendar, ["load", str(good)])
+    assert result.exit_code == 0 and "2027: 1 holidays, 1 make-up workdays" in result.output
+    shown = runner.invoke(calendar, ["show", "2026-10"])
+    assert "10班" in shown.output and "[ 1休]" in shown.output
+    with fresh.app_context():
+        from api.deadlines import CALENDAR
+
+        CALENDAR.loaded.clear()
+
+
+def test_gonghui_sweep_at_prints_what_fired(fresh: Flask, api: Api) -> None:
+    from api.commands.deadlines import sweep as sweep_command
+
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    result = fresh.test_cli_runner().invoke(sweep_command, ["--at", "2026-11-28T00:00:00+08:00"])
+    assert result.exit_code == 0, result.output
+    assert f"{case['number']}  escalate" in result.output and "escalated to chengdong" in result.output
+    assert "2 timer(s) fired" in result.output
