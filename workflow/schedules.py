@@ -72,7 +72,8 @@ def parse_yaml(text: str) -> YearSchedule:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
-        raise ScheduleError({where: [str(getattr(error, "problem", error))]}, detail="放假安排文件不是有效的 YAML") from error
+        problem = str(getattr(error, "problem", error))
+        raise ScheduleError({where: [problem]}, detail="放假安排文件不是有效的 YAML") from error
     if not isinstance(root, yaml.MappingNode):
         raise ScheduleError({"file": ["expected a mapping with year, holidays, workdays"]})
     year: int | None = None

@@ -1,0 +1,89 @@
+"""Several sweeper processes over the same due timers on PostgreSQL: every timer fires exactly once,
+also when a sweeper is killed (kill -9) in the middle of its work."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from api import services
+from api.auth import Principal
+from api.extensions import db
+from api.models import Case, CaseHistory, Timer, User
+from tests.conftest import mediation_data
+
+pytestmark = pytest.mark.postgres
+DUE_AT = "2026-11-28T00:00:00+08:00"
+
+
+def open_many(app: Flask, count: int) -> None:
+    """``count`` unaccepted cases at an enterprise, all due at the end of 2026-11-27."""
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "ent_clerk"))
+        principal = Principal.of(user)
+        engine = app.extensions["gonghui.engine"]
+        now = app.config["CLOCK"]()
+        request = services.OpenRequest("mediation_case", None, mediation_data())
+        for _ in range(count):
+            services.open_case(db.session, engine, principal, request, now)
+        db.session.commit()
+
+
+def sweeper(app: Flask) -> subprocess.Popen[str]:
+    environment = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "sweep", "--at", DUE_AT], env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def escalations(app: Flask) -> Counter[int]:
+    with app.app_context():
+        rows = db.session.scalars(sa.select(CaseHistory.case_id).where(CaseHistory.event == "escalate"))
+        return Counter(rows)
+
+
+def assert_each_fired_once(app: Flask, count: int) -> None:
+    assert escalations(app) == Counter({case_id: 1 for case_id in range(1, count + 1)})
+    with app.app_context():
+        pending = db.session.scalar(sa.select(sa.func.count()).select_from(Timer).where(
+            Timer.status == "pending", Timer.due_at <= sa.func.cast(DUE_AT, sa.DateTime(timezone=True))))
+        assert pending == 0
+        levels = dict(db.session.execute(sa.select(Case.level, sa.func.count()).group_by(Case.level)).all())
+        assert levels == {"street": count}
+
+
+def test_two_sweeper_processes_fire_each_of_2000_timers_exactly_once(fresh: Flask) -> None:
+    open_many(fresh, 2000)
+    processes = [sweeper(fresh), sweeper(fresh)]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert all(process.returncode == 0 for process in processes)
+    fired = [line for output in outputs for line in output.splitlines() if "escalated to chengdong" in line]
+    assert len(fired) == 2000
+    assert all(" escalate " in line or "escalate" in line for line in fired)
+    assert_each_fired_once(fresh, 2000)
+
+
+def test_a_sweeper_killed_mid_batch_loses_and_doubles_nothing(fresh: Flask) -> None:
+    open_many(fresh, 600)
+    victim = sweeper(fresh)
+    assert victim.stdout is not None
+    seen = 0
+    for line in victim.stdout:  # wait until it is well into the batch, then kill it without warning
+        seen += "escalated" in line
+        if seen >= 150:
+            break
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    half_done = sum(escalations(fresh).values())
+    assert 150 <= half_done < 600
+    assert max(escalations(fresh).values()) == 1
+    survivor = sweeper(fresh)
+    survivor.communicate(timeout=300)
+    assert survivor.returncode == 0
+    assert_each_fired_once(fresh, 600)
