@@ -38,6 +38,11 @@ class Principal:
     def sees(self, org_path: str) -> bool:
         return org_path.startswith(self.org_path)
 
+    @property
+    def acting_roles(self) -> frozenset[str]:
+        """The roles as the definitions name them: each role, and each role at this user's level."""
+        return self.roles | {f"{role}@{self.level}" for role in self.roles}
+
     @classmethod
     def of(cls, user: User) -> Principal:
         unit = user.org_unit

@@ -13,16 +13,21 @@ class Money(fields.Decimal):
     """A decimal string with two places, never a float, never negative."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("validate", validate.Range(min=Decimal("0"), error="金额不能为负数"))
-        super().__init__(places=2, as_string=True, **kwargs)
+        metadata = {"type": "string", "format": "decimal", "pattern": r"^\d{1,12}(\.\d{1,2})?$",
+                    "example": "1234.50", **kwargs.pop("metadata", {})}
+        super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
         self.error_messages["invalid"] = "金额须为小数字符串，如 \"1234.50\""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, float | bool):
+        if isinstance(value, float | bool | int):
             raise self.make_error("invalid")
         result: Decimal = super()._deserialize(value, attr, data, **kwargs)
         if not result.is_finite():
             raise self.make_error("invalid")
+        if result < 0:
+            raise ValidationError("金额不能为负数")
+        if result >= Decimal("1e12"):
+            raise ValidationError("金额过大")
         return result
 
 

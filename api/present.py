@@ -44,7 +44,7 @@ def case_resource(case: Case, principal: Principal, now: datetime) -> dict[str, 
         "due_soon": due_soon, "overdue": case.overdue or bool(case.due_at and case.due_at <= now and not case.closed),
         "provisional": case.due_provisional, "escalations": case.escalations, "version": case.version,
         "created_at": local(case.created_at), "updated_at": local(case.updated_at), "closed": case.closed,
-        "allowed_events": [] if case.closed else the_engine.allowed_events(view_of(case), principal.roles),
+        "allowed_events": [] if case.closed else the_engine.allowed_events(view_of(case), principal.acting_roles),
     }
 
 

@@ -138,7 +138,7 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
         definition = engine.catalog.get(request.definition)
     except UnknownDefinition as error:
         raise InvalidData({"definition": [error.detail]}) from error
-    if not principal.roles & definition.open_roles:
+    if not principal.acting_roles & definition.open_roles:
         roles = ", ".join(sorted(definition.open_roles))
         raise RoleNotPermitted(f"开立“{definition.title}”案件需要以下角色之一：{roles}")
     data = validate_data(definition.key, None, request.data)
@@ -147,9 +147,11 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     if lifecycle.before_open is not None:
         unit_code = lifecycle.before_open(session, principal, data) or unit_code
     unit = _owning_unit(session, principal, unit_code, definition)
+    initial = lifecycle.initial_state(data) if lifecycle.initial_state else definition.initial
+    assert initial == definition.initial or initial in definition.alternative_initials, initial
     case = Case(number=next_number(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year),
                 definition_key=definition.key, definition_version=definition.version,
-                state=definition.initial, level=unit.level, org_unit=unit, org_unit_id=unit.id,
+                state=initial, level=unit.level, org_unit=unit, org_unit_id=unit.id,
                 org_path=unit.path, data=data, created_by=principal.username, created_at=now, updated_at=now)
     _denormalise(case, definition)
     session.add(case)
@@ -157,6 +159,8 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     session.flush()
     record_history(session, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
                    actor=principal.username, at=now, data=data, comment=request.comment)
+    if lifecycle.after_open is not None:
+        lifecycle.after_open(session, case, now)
     session.flush()
     return case
 
@@ -195,7 +199,7 @@ def fire_event(session: Session, engine: Engine, principal: Principal | None, ca
     if request.expected_version is not None and request.expected_version != case.version:
         raise StaleVersion(f"案件已更新到第 {case.version} 版（请求基于第 {request.expected_version} 版）",
                            precondition=True, current_version=case.version)
-    held = frozenset(roles or (principal.roles if principal else {SYSTEM}))
+    held = frozenset(roles or (principal.acting_roles if principal else {SYSTEM}))
     who = actor or (principal.username if principal else SYSTEM)
     view = view_of(case)
     definition = engine.definition(view)
@@ -203,6 +207,9 @@ def fire_event(session: Session, engine: Engine, principal: Principal | None, ca
     data = request.data
     if event is not None and case.state in event.sources and held & event.roles:
         data = validate_data(definition.key, request.event, request.data)
+        prepare = LIFECYCLES[definition.key].prepare_event
+        if prepare is not None:
+            data = prepare(session, case, request.event, data, now)
     outcome = engine.fire(view, request.event, roles=held, data=data if isinstance(data, dict) else {},
                           actor=who, now=now, comment=request.comment)
     apply_outcome(session, engine, case, outcome, now)
@@ -325,7 +332,7 @@ def worklist(session: Session, engine: Engine, principal: Principal, limit: int)
 
     Administrators also get every case marked overdue (督办) in their scope: supervising it is their job.
     """
-    states = actionable_states(engine, principal.roles)
+    states = actionable_states(engine, principal.acting_roles)
     clauses = [sa.and_(Case.definition_key == key, Case.definition_version == version, Case.state.in_(names))
                for (key, version), names in states.items()]
     if "admin" in principal.roles:

@@ -26,9 +26,11 @@ PERIOD_UNITS = frozenset({"days", "working_days"})
 _TOP_KEYS = {
     "key", "version", "title", "initial", "states", "events", "number_prefix", "owner_levels",
     "amount_field", "party_field", "category_field", "open_roles", "open_level", "description",
+    "alternative_initials", "config",
 }
 _STATE_KEYS = {"label", "terminal", "deadline", "pauses_clock", "description"}
-_EVENT_KEYS = {"label", "from", "to", "roles", "requires", "guards", "effects", "action", "description"}
+_EVENT_KEYS = {"label", "from", "to", "otherwise", "roles", "requires", "guards", "effects", "action",
+               "description"}
 _DEADLINE_KEYS = {"period", "since", "until_field", "warn_before", "on_timeout"}
 
 
@@ -74,6 +76,7 @@ class EventDef:
     guards: tuple[str, ...] = ()
     effects: tuple[str, ...] = ()
     action: str | None = None
+    otherwise: str | None = None   # where the event leads when its guards refuse (instead of refusing)
 
     @property
     def escalates(self) -> bool:
@@ -99,6 +102,8 @@ class Definition:
     amount_field: str | None = None
     party_field: str | None = None
     category_field: str | None = None
+    alternative_initials: tuple[str, ...] = ()
+    config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -283,9 +288,14 @@ def parse_definition(raw: Any, source: str) -> Definition:
         if not roles:
             check.fault(raw_events, name, f"{what}: needs at least one role")
         for role in roles:
-            if role not in ROLES:
-                check.fault(spec, "roles", f"{what}: unknown role {role!r}")
+            if not valid_role(role):
+                check.fault(spec, "roles", f"{what}: unknown role {role!r} (a role, or role@level)")
+        otherwise = spec.get("otherwise")
+        if otherwise is not None and otherwise not in states:
+            check.fault(spec, "otherwise", f"{what}: unknown state {otherwise!r} in 'otherwise'")
         guards = _names(check, spec, "guards", spec.get("guards"), what)
+        if otherwise is not None and not guards:
+            check.fault(spec, "otherwise", f"{what}: 'otherwise' needs guards that decide between the targets")
         for guard in guards:
             if guard not in GUARDS:
                 check.fault(spec, "guards", f"{what}: unknown guard {guard!r}")
@@ -296,7 +306,7 @@ def parse_definition(raw: Any, source: str) -> Definition:
         events[name] = EventDef(
             name=name, label=str(spec.get("label", name)), sources=sources, dest=dest,
             roles=frozenset(roles), requires=_names(check, spec, "requires", spec.get("requires"), what),
-            guards=guards, effects=effects, action=action,
+            guards=guards, effects=effects, action=action, otherwise=otherwise,
         )
 
     for name, state in states.items():
@@ -305,10 +315,18 @@ def parse_definition(raw: Any, source: str) -> Definition:
             event.escalates and name in event.sources for event in events.values()
         ):
             check.faults.append(f"state {name!r}: escalates on timeout but no escalate event leaves it")
-    _check_graph(check, states, events, initial)
+    alternatives = _names(check, raw, "alternative_initials", raw.get("alternative_initials"), "definition")
+    for name in alternatives:
+        if name not in states:
+            check.fault(raw, "alternative_initials", f"definition: unknown state {name!r} in alternative_initials")
+    config = raw.get("config") or {}
+    if not isinstance(config, dict):
+        check.fault(raw, "config", "definition: config must be a mapping")
+        config = {}
+    _check_graph(check, states, events, initial, alternatives)
     for key_name in ("open_roles",):
         for role in _names(check, raw, key_name, raw.get(key_name), "definition"):
-            if role not in ROLES:
+            if not valid_role(role):
                 check.fault(raw, key_name, f"definition: unknown role {role!r} in {key_name}")
     owner_levels = _names(check, raw, "owner_levels", raw.get("owner_levels"), "definition") or LEVELS
     for level in owner_levels:
@@ -324,23 +342,31 @@ def parse_definition(raw: Any, source: str) -> Definition:
         source=source, owner_levels=tuple(owner_levels),
         open_roles=frozenset(raw.get("open_roles") or ("clerk", "admin")), open_level=raw.get("open_level"),
         amount_field=raw.get("amount_field"), party_field=raw.get("party_field"),
-        category_field=raw.get("category_field"), raw=dict(raw),
+        category_field=raw.get("category_field"), alternative_initials=alternatives, config=dict(config),
+        raw=dict(raw),
     )
 
 
+def valid_role(role: str) -> bool:
+    """A role, or a role held at one level (``reviewer@city``: a reviewer of a city-level unit)."""
+    name, _, level = role.partition("@")
+    return name in ROLES and (not level or level in LEVELS)
+
+
 def _check_graph(check: _Checker, states: dict[str, StateDef], events: dict[str, EventDef],
-                 initial: Any) -> None:
+                 initial: Any, alternatives: tuple[str, ...] = ()) -> None:
     if initial not in states:
         return
     outgoing: dict[str, set[str]] = {name: set() for name in states}
     for event in events.values():
         for source_state in event.sources:
             if source_state in outgoing:
-                target = event.target(source_state)
-                if target in states:
-                    outgoing[source_state].add(target)
-    seen = {initial}
-    queue = deque([initial])
+                for target in (event.target(source_state), event.otherwise):
+                    if target in states:
+                        outgoing[source_state].add(target)
+    starts = [initial, *(name for name in alternatives if name in states)]
+    seen = set(starts)
+    queue = deque(starts)
     while queue:
         for target in outgoing[queue.popleft()]:
             if target not in seen:

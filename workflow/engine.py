@@ -96,6 +96,8 @@ class Engine:
             condition = _guard_condition(event)
             for source in event.sources:
                 machine.add_transition(event.name, source, event.target(source), conditions=[condition])
+                if event.otherwise is not None:  # tried second: where the event leads when the guards refuse
+                    machine.add_transition(event.name, source, event.otherwise)
         return machine
 
     def definition(self, case: CaseView) -> Definition:
@@ -132,7 +134,8 @@ class Engine:
             raise InvalidData(missing, detail=f"“{event.label}”缺少必填数据")
         target = event.target(case.state)
         merged = {**case.data, **data}
-        context = TransitionContext(definition.key, event.name, case.state, target, level_to, merged, data, now)
+        context = TransitionContext(definition.key, event.name, case.state, target, level_to, merged, data, now,
+                                    definition.config)
         subject = _Subject(case.state)
         try:
             fired = self._machines[(definition.key, definition.version)].events[event.name].trigger(

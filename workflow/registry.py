@@ -9,7 +9,7 @@ restarting a timer) are declared here by name and carried out by the service lay
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ class TransitionContext:
     data: Mapping[str, Any]
     event_data: Mapping[str, Any]
     now: datetime
+    config: Mapping[str, Any] = field(default_factory=dict)
 
 
 Guard = Callable[[TransitionContext], Faults]
@@ -80,3 +81,18 @@ def six_standards_met(context: TransitionContext) -> Faults:
 
 effect("restart_deadline")       # the deadline service restarts the state's timer from now
 effect("create_union_unit")      # approval of a union formation creates the enterprise-level org unit
+
+
+def missing_documents(config: Mapping[str, Any], claim_type: str | None, documents: Any) -> list[str]:
+    """The document codes a claim of ``claim_type`` still lacks, in the checklist's order."""
+    required = (config.get("required_documents") or {}).get(claim_type or "", [])
+    held = set(documents or [])
+    return [code for code in required if code not in held]
+
+
+@guard("documents_complete")
+def documents_complete(context: TransitionContext) -> Faults:
+    """Every document the claim type requires has been handed in."""
+    missing = missing_documents(context.config, context.data.get("claim_type"), context.data.get("documents"))
+    labels = context.config.get("documents") or {}
+    return {"documents": [f"缺少：{labels.get(code, code)}" for code in missing]} if missing else {}

@@ -20,6 +20,8 @@ from workflow.definitions import Catalog
 from workflow.errors import DefinitionError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from flask import Blueprint
     from sqlalchemy.orm import Session
 
@@ -42,6 +44,12 @@ class Lifecycle:
     mask: Callable[[dict[str, Any], Principal, Case], dict[str, Any]] | None = None
     # (session, principal, data) -> (org unit code or None) before a case is opened: routing, eligibility
     before_open: Callable[[Session, Principal, dict[str, Any]], str | None] | None = None
+    # (data) -> the state a new case starts in, when the definition allows several (alternative_initials)
+    initial_state: Callable[[dict[str, Any]], str] | None = None
+    # (session, case, now) -> None, once the new case has its id: rows of the lifecycle's own tables
+    after_open: Callable[[Session, Case, datetime], None] | None = None
+    # (session, case, event, data, now) -> data: completes an event's validated data from stored records
+    prepare_event: Callable[[Session, Case, str, dict[str, Any], datetime], dict[str, Any]] | None = None
     blueprints: list[Blueprint] = field(default_factory=list)
     _instances: dict[str, Schema] = field(default_factory=dict, repr=False)
 

@@ -1,0 +1,357 @@
+"""职工医疗互助报销 (medical_aid_claim): the claim's data, eligibility and amount rules, the one-time
+notice of missing documents, the "最多跑一次" counter interface and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy.orm import Session
+
+from api.clock import now as clock_now
+from api.deadlines import CALENDAR, SHANGHAI
+from api.extensions import db
+from api.fields import Money, mask_middle, one_of, text, validate_id_number
+from api.lifecycles import Lifecycle, register
+from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
+from api.models import Case, CaseHistory, OrgUnit
+from api.models_medical import AccessRecord, ClaimedInvoice, Member, SchemeYear
+from api.reports import ReportScope, common_figures, money, rate
+from workflow.calendar import working_days_between
+from workflow.errors import Conflict, InvalidData
+from workflow.registry import missing_documents
+
+KEY = "medical_aid_claim"
+CLAIM_TYPES = ["inpatient", "special_outpatient", "critical_illness"]
+DOCUMENT_CODES = ["id_card", "bank_card", "invoice", "itemized_bill", "insurance_settlement",
+                  "discharge_summary", "diagnosis_certificate"]
+CENT = Decimal("0.01")
+
+
+def config() -> dict[str, Any]:
+    found: dict[str, Any] = current_app.extensions["gonghui.engine"].catalog.get(KEY).config
+    return found
+
+
+class MemberSchema(Schema):
+    name = text(100, required=True)
+    id_number = fields.String(required=True, validate=validate_id_number)
+
+
+class InvoiceSchema(Schema):
+    number = text(64, required=True)
+    amount = Money(required=True)
+
+
+class OpenSchema(Schema):
+    member = fields.Nested(MemberSchema, required=True)
+    employer = text(200)
+    claim_type = one_of(CLAIM_TYPES, required=True)
+    hospital = text(200, required=True)
+    admitted_on = fields.Date(required=True)
+    discharged_on = fields.Date(required=True)
+    total_cost = Money(required=True)
+    insurance_paid = Money(required=True)
+    eligible_self_pay = Money(required=True)
+    invoices = fields.List(fields.Nested(InvoiceSchema), required=True,
+                           validate=validate.Length(min=1, max=100, error="至少一张发票"))
+    documents = fields.List(one_of(DOCUMENT_CODES), load_default=list, validate=validate.Length(max=20))
+    bank_account = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{8,30}$",
+                                                                         error="银行账号须为 8 到 30 位数字"))
+    note = text(2000)
+
+    @validates_schema
+    def amounts_and_dates_agree(self, data: dict[str, Any], **kwargs: Any) -> None:
+        faults: dict[str, list[str]] = {}
+        if data.get("admitted_on") and data.get("discharged_on") and data["discharged_on"] < data["admitted_on"]:
+            faults["discharged_on"] = ["出院日期不能早于入院日期"]
+        total = data.get("total_cost")
+        if total is not None:
+            if data.get("eligible_self_pay") is not None and data["eligible_self_pay"] > total:
+                faults["eligible_self_pay"] = ["合规自付金额不能超过医疗总费用"]
+            if data.get("insurance_paid") is not None and data["insurance_paid"] > total:
+                faults["insurance_paid"] = ["医保支付金额不能超过医疗总费用"]
+        numbers = [invoice["number"] for invoice in data.get("invoices", [])]
+        if len(numbers) != len(set(numbers)):
+            faults["invoices"] = ["同一张发票在本申请中重复列出"]
+        if faults:
+            raise ValidationError(faults)
+
+
+class SupplementSchema(Schema):
+    documents = fields.List(one_of(DOCUMENT_CODES), required=True, validate=validate.Length(min=1, max=20))
+
+
+class RequestDocumentsSchema(Schema):
+    documents_required = fields.List(one_of(DOCUMENT_CODES), required=True, validate=validate.Length(min=1))
+    reason = text(2000, required=True)
+
+
+class ApproveSchema(Schema):
+    amount = Money()
+    reason = text(2000)
+
+
+class PaySchema(Schema):
+    payment_ref = text(64, required=True)
+    paid_on = fields.Date(required=True)
+
+
+# ---- rules -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Amount:
+    value: Decimal
+    explanation: str
+
+
+def compute_amount(eligible: Decimal, deductible: Decimal, ratio: Decimal, cap: Decimal,
+                   already_paid: Decimal) -> Amount:
+    """(eligible self-pay − deductible) × ratio, capped by what remains of the annual cap; half-up to cents."""
+    base = max(eligible - deductible, Decimal("0"))
+    share = (base * ratio).quantize(CENT, rounding=ROUND_HALF_UP)
+    remaining = max(cap - already_paid, Decimal("0"))
+    value = min(share, remaining)
+    explanation = (f"（合规自付 {eligible:.2f} − 起付线 {deductible:.2f}）× 报销比例 {ratio * 100:.0f}% = {share:.2f}；"
+                   f"年度封顶 {cap:.2f}，本年度已核准 {already_paid:.2f}，剩余额度 {remaining:.2f}；"
+                   f"核定 {value:.2f}")
+    return Amount(value, explanation)
+
+
+def _scheme_year(session: Session, id_number: str, year: int) -> SchemeYear | None:
+    return session.scalar(sa.select(SchemeYear).join(Member).where(
+        Member.id_number == id_number, SchemeYear.year == year, SchemeYear.paid.is_(True)))
+
+
+def _already_approved(session: Session, id_number: str, year: int, excluding: int | None) -> Decimal:
+    """What the member's other claims of the same scheme year were approved or paid."""
+    query = sa.select(Case).where(Case.definition_key == KEY, Case.state.in_(("approved", "paid")),
+                                  Case.amount.is_not(None))
+    if excluding is not None:
+        query = query.where(Case.id != excluding)
+    return sum((case.amount for case in session.scalars(query)
+                if case.data.get("member", {}).get("id_number") == id_number and case.data.get("scheme_year") == year),
+               Decimal("0"))
+
+
+def check_eligibility(session: Session, data: dict[str, Any], today: date) -> dict[str, list[str]]:
+    """Every rule a claim breaks, by field; empty when the member may claim."""
+    faults: dict[str, list[str]] = {}
+    discharged = date.fromisoformat(data["discharged_on"])
+    if discharged > today:
+        faults["data.discharged_on"] = ["出院日期不能晚于今天"]
+    if date.fromisoformat(data["admitted_on"]) > today:
+        faults["data.admitted_on"] = ["入院日期不能晚于今天"]
+    year = _scheme_year(session, data["member"]["id_number"], discharged.year)
+    if year is None:
+        faults["data.member"] = [f"规则：出院日期所在的 {discharged.year} 年度未参加职工医疗互助保障（或未缴费）"]
+    elif (today - discharged).days > year.window_days:
+        faults["data.discharged_on"] = [f"规则：须在出院后 {year.window_days} 天内申请，已超过申请期限"]
+    numbers = [invoice["number"] for invoice in data["invoices"]]
+    for claimed, number in session.execute(
+            sa.select(Case.number, ClaimedInvoice.number).join(Case, Case.id == ClaimedInvoice.case_id)
+            .where(ClaimedInvoice.number.in_(numbers))):
+        faults.setdefault("data.invoices", []).append(f"规则：发票 {number} 已在申请 {claimed} 中报销")
+    return faults
+
+
+def before_open(session: Session, principal: Any, data: dict[str, Any]) -> str | None:
+    today = clock_now().astimezone(SHANGHAI).date()
+    faults = check_eligibility(session, data, today)
+    if faults:
+        raise InvalidData(faults, detail="不符合报销条件：" + "；".join(m for ms in faults.values() for m in ms))
+    discharged = date.fromisoformat(data["discharged_on"])
+    year = _scheme_year(session, data["member"]["id_number"], discharged.year)
+    assert year is not None
+    already = _already_approved(session, data["member"]["id_number"], discharged.year, None)
+    amount = compute_amount(Decimal(data["eligible_self_pay"]), year.deductible, year.ratio, year.annual_cap, already)
+    data["scheme_year"] = discharged.year
+    data["amount_computed"] = f"{amount.value:.2f}"
+    data["amount_explanation"] = amount.explanation
+    data["missing_documents"] = missing_documents(config(), data["claim_type"], data.get("documents"))
+    data["counter_unit"] = principal.org_unit
+    return None
+
+
+def initial_state(data: dict[str, Any]) -> str:
+    return "awaiting_documents" if data.get("missing_documents") else "accepted"
+
+
+def after_open(session: Session, case: Case, now: datetime) -> None:
+    for invoice in case.data["invoices"]:
+        session.add(ClaimedInvoice(number=invoice["number"], case_id=case.id,
+                                   amount=Decimal(invoice["amount"])))
+    try:
+        session.flush()
+    except sa.exc.IntegrityError as error:
+        raise Conflict("所列发票刚被另一份申请使用，请核对后重新提交") from error
+
+
+def prepare_event(session: Session, case: Case, event: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    if event == "supplement":
+        documents = sorted(set(case.data.get("documents", [])) | set(data["documents"]))
+        missing = missing_documents(config(), case.data.get("claim_type"), documents)
+        return {**data, "documents": documents, "missing_documents": missing}
+    if event == "request_documents":
+        documents = [code for code in case.data.get("documents", []) if code not in data["documents_required"]]
+        missing = missing_documents(config(), case.data.get("claim_type"), documents)
+        return {**data, "documents": documents, "missing_documents": missing}
+    if event == "approve":
+        return _approve(session, case, data)
+    return data
+
+
+def _approve(session: Session, case: Case, data: dict[str, Any]) -> dict[str, Any]:
+    id_number, year_number = case.data["member"]["id_number"], case.data["scheme_year"]
+    year = _scheme_year(session, id_number, year_number)
+    if year is None:
+        raise InvalidData({"data": [f"规则：{year_number} 年度互助保障资格已不存在"]})
+    already = _already_approved(session, id_number, year_number, case.id)
+    computed = compute_amount(Decimal(case.data["eligible_self_pay"]), year.deductible, year.ratio,
+                              year.annual_cap, already)
+    result = {**data, "amount_computed": f"{computed.value:.2f}", "amount_explanation": computed.explanation}
+    adjusted = Decimal(data["amount"]) if data.get("amount") is not None else None
+    if adjusted is not None and adjusted != computed.value:
+        if not data.get("reason"):
+            raise InvalidData({"data.reason": ["调整核定金额须说明理由"]})
+        if adjusted > max(year.annual_cap - already, Decimal("0")):
+            raise InvalidData({"data.amount": ["调整后的金额超过年度剩余额度"]})
+        result["approved_amount"] = f"{adjusted:.2f}"
+        result["amount_explanation"] = f"{computed.explanation}；审核调整为 {adjusted:.2f}，理由：{data['reason']}"
+    else:
+        result["approved_amount"] = f"{computed.value:.2f}"
+    result.pop("amount", None)
+    return result
+
+
+# ---- personal data -----------------------------------------------------------------------------------
+
+def handles(principal: Any) -> bool:
+    """Only a reviewer (in whose scope the claim is) sees ID numbers and bank accounts in full."""
+    return "reviewer" in principal.roles
+
+
+def mask(data: dict[str, Any], principal: Any, case: Case) -> dict[str, Any]:
+    if handles(principal):
+        db.session.add(AccessRecord(case_id=case.id, username=principal.username, fields="id_number,bank_account",
+                                    at=clock_now()))
+        return data
+    member = dict(data.get("member") or {})
+    if member.get("id_number"):
+        member["id_number"] = mask_middle(member["id_number"])
+    return {**data, "member": member, "bank_account": mask_middle(data.get("bank_account"))}
+
+
+# ---- the one-time notice -----------------------------------------------------------------------------
+
+def missing_items(data: dict[str, Any]) -> list[dict[str, str]]:
+    labels = config()["documents"]
+    codes = missing_documents(config(), data.get("claim_type"), data.get("documents"))
+    return [{"code": code, "label": labels.get(code, code)} for code in codes]
+
+
+def notice_text(missing: list[dict[str, str]], number: str | None = None) -> str:
+    if not missing:
+        return "材料齐全，已受理。"
+    items = "；".join(f"{index}. {item['label']}" for index, item in enumerate(missing, start=1))
+    reference = f"申请编号 {number}，" if number else ""
+    return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 30 日内通过所在企业工会或线上补交，"
+            f"无需再到窗口；逾期未补正的，申请将终止。")
+
+
+# ---- report ------------------------------------------------------------------------------------------
+
+def report(session: Session, scope: ReportScope) -> dict[str, Any]:
+    where = scope.where()
+    result = common_figures(session, scope)
+    cases = list(session.scalars(sa.select(Case).where(*where)))
+    first_visit = dict(session.execute(
+        sa.select(CaseHistory.case_id, CaseHistory.to_state).where(
+            CaseHistory.seq == 1, CaseHistory.case_id.in_([case.id for case in cases]))).all()) if cases else {}
+    by_type: dict[str, int] = {kind: 0 for kind in CLAIM_TYPES}
+    per_counter: dict[str, dict[str, Any]] = {}
+    claimed = approved = paid = Decimal("0")
+    days: list[int] = []
+    for case in cases:
+        by_type[case.category or "other"] = by_type.get(case.category or "other", 0) + 1
+        eligible = Decimal(case.data.get("eligible_self_pay", "0"))
+        claimed += eligible
+        if case.state in ("approved", "paid") and case.amount is not None:
+            approved += case.amount
+        if case.state == "paid" and case.amount is not None:
+            paid += case.amount
+            accepted_at = session.scalar(sa.select(sa.func.min(CaseHistory.at)).where(
+                CaseHistory.case_id == case.id, CaseHistory.to_state == "accepted"))
+            if accepted_at is not None and case.closed_at is not None:
+                days.append(working_days_between(CALENDAR, accepted_at, case.closed_at))
+        counter = per_counter.setdefault(case.created_by, {"claims": 0, "accepted_at_first_visit": 0})
+        counter["claims"] += 1
+        counter["accepted_at_first_visit"] += first_visit.get(case.id) == "accepted"
+    for counter in per_counter.values():
+        counter["first_visit_rate"] = rate(counter["accepted_at_first_visit"], counter["claims"])
+    at_first = sum(1 for state in first_visit.values() if state == "accepted")
+    streets = dict(session.execute(sa.select(OrgUnit.code, sa.func.count()).join(Case, Case.org_unit_id == OrgUnit.id)
+                                   .where(*where).group_by(OrgUnit.code)).all())
+    result.update({
+        "by_type": by_type, "amount_claimed": money(claimed), "amount_approved": money(approved),
+        "amount_paid": money(paid), "accepted_at_first_visit": at_first,
+        "first_visit_rate": rate(at_first, len(cases)),  # "最多跑一次": accepted at the first visit
+        "avg_working_days_to_payment": round(sum(days) / len(days), 2) if days else None,
+        "per_counter": per_counter, "per_unit": streets,
+    })
+    return result
+
+
+register(Lifecycle(
+    key=KEY,
+    open_schema=OpenSchema,
+    event_schemas={"supplement": SupplementSchema, "request_documents": RequestDocumentsSchema,
+                   "approve": ApproveSchema, "reject": ReasonSchema, "withdraw": ReasonSchema, "pay": PaySchema,
+                   "escalate": EscalateSchema},
+    report=report, mask=mask, before_open=before_open, initial_state=initial_state, after_open=after_open,
+    prepare_event=prepare_event,
+))
+
+
+# ---- demo data ---------------------------------------------------------------------------------------
+
+DEMO_MEMBERS = [("张三", "331081199805201237", "cd-e001"), ("李四", "332623198507080786", "dx-e001")]
+DEMO_PARAMETERS = {"deductible": Decimal("1000.00"), "ratio": Decimal("0.50"), "annual_cap": Decimal("30000.00"),
+                   "window_days": 180}
+
+
+def upsert_member(session: Session, name: str, id_number: str, employer: str | None,
+                  years: dict[int, dict[str, Any]], now: datetime) -> Member:
+    member = session.scalar(sa.select(Member).where(Member.id_number == id_number))
+    if member is None:
+        member = Member(id_number=id_number, created_at=now)
+        session.add(member)
+    member.name = name
+    member.employer_unit_id = session.scalar(sa.select(OrgUnit.id).where(OrgUnit.code == employer)) if employer else None
+    session.flush()
+    for year_number, parameters in years.items():
+        year = session.scalar(sa.select(SchemeYear).where(SchemeYear.member_id == member.id,
+                                                          SchemeYear.year == year_number))
+        if year is None:
+            year = SchemeYear(member_id=member.id, year=year_number)
+            session.add(year)
+        for name_, value in parameters.items():
+            setattr(year, name_, value)
+    session.flush()
+    return member
+
+
+def seed_members(session: Session, now: datetime) -> None:
+    for name, id_number, employer in DEMO_MEMBERS:
+        upsert_member(session, name, id_number, employer,
+                      {year: {**DEMO_PARAMETERS, "paid": True} for year in (2025, 2026)}, now)
+
+
+from api import demo  # noqa: E402
+
+demo.SEED_HOOKS.append(seed_members)
