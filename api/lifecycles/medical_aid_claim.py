@@ -332,7 +332,8 @@ def upsert_member(session: Session, name: str, id_number: str, employer: str | N
         member = Member(id_number=id_number, created_at=now)
         session.add(member)
     member.name = name
-    member.employer_unit_id = session.scalar(sa.select(OrgUnit.id).where(OrgUnit.code == employer)) if employer else None
+    unit = session.scalar(sa.select(OrgUnit.id).where(OrgUnit.code == employer)) if employer else None
+    member.employer_unit_id = unit
     session.flush()
     for year_number, parameters in years.items():
         year = session.scalar(sa.select(SchemeYear).where(SchemeYear.member_id == member.id,

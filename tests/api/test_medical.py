@@ -257,3 +257,17 @@ def test_two_identical_submissions_at_the_same_instant_create_one_claim(fresh: F
         thread.join()
     assert statuses == [201, 201]
     assert api.get("/cases", "city_admin").get_json()["total"] == 1
+
+
+def test_members_are_imported_from_csv_and_bad_rows_are_named(fresh: Flask, api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from api.commands.medical import import_members
+
+    path = tmp_path / "members.csv"
+    path.write_text("\ufeff姓名,身份证号,工作单位代码,年度,已缴费,起付线,报销比例,年度封顶,申请期限天数\n"
+                    "王五,110101200001019998,cd-e002,2026,是,800.00,0.60,20000.00,180\n"
+                    "赵六,110101200001019990,cd-e002,2026,是,800.00,0.60,20000.00,180\n", encoding="utf-8")
+    result = fresh.test_cli_runner().invoke(import_members, [str(path)])
+    assert "1 scheme year(s) imported, 1 row(s) rejected" in result.output
+    assert "line 3: rejected: 身份证号无效" in result.output
+    response = submit(api, claim(member={"name": "王五", "id_number": "110101200001019998"}))
+    assert response.get_json()["data"]["amount_computed"] == "2520.00"  # (5000 − 800) × 60 %
