@@ -46,8 +46,7 @@ def _date_field(data: dict[str, Any], dotted: str) -> date | None:
 
 def period_for(spec: DeadlineSpec, case: Case) -> Period | None:
     """The period of ``spec`` for the case's level (and category, where the definition says so)."""
-    by_category = getattr(spec, "category_periods", None) or {}
-    return by_category.get(case.category or "") or spec.period_for(case.level)
+    return spec.period_for(case.level, case.category)
 
 
 def due_for(spec: DeadlineSpec, case: Case, start: datetime, calendar: WorkCalendar = CALENDAR) -> Due | None:
@@ -107,8 +106,21 @@ def enter_state(session: Session, case: Case, definition: Definition, now: datet
     state = definition.states[case.state]
     if state.deadline is None or state.terminal:
         return
-    start = case.created_at if state.deadline.since == "case_opened" and not restart else now
+    start = now
+    if not restart and state.deadline.since == "case_opened":
+        start = case.created_at
+    elif not restart and state.deadline.since.startswith("field:"):
+        start = _instant_field(case.data, state.deadline.since.removeprefix("field:")) or now
     start_clock(session, case, state.deadline, start, now)
+
+
+def _instant_field(data: dict[str, Any], name: str) -> datetime | None:
+    value = data.get(name)
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
 
 
 def _pause(session: Session, case: Case, now: datetime) -> None:

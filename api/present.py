@@ -35,7 +35,10 @@ def case_resource(case: Case, principal: Principal, now: datetime) -> dict[str, 
     the_engine = engine()
     definition = the_engine.definition(view_of(case))
     due_soon = bool(case.due_at and not case.overdue and case.warn_at and case.warn_at <= now < case.due_at)
+    lifecycle = LIFECYCLES.get(case.definition_key)
+    extra = lifecycle.extra(case) if lifecycle is not None and lifecycle.extra is not None else {}
     return {
+        **extra,
         "id": case.id, "number": case.number, "definition": case.definition_key,
         "definition_version": case.definition_version, "state": case.state,
         "state_label": definition.states[case.state].label, "level": case.level,

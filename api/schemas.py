@@ -97,6 +97,7 @@ class CaseSchema(Schema):
     created_at = fields.DateTime(format=ISO)
     updated_at = fields.DateTime(format=ISO)
     closed = fields.Boolean()
+    early_warning = fields.Boolean()
     allowed_events = fields.List(fields.String())
 
 

@@ -330,13 +330,19 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery,
 def worklist(session: Session, engine: Engine, principal: Principal, limit: int) -> list[Case]:
     """Open cases in scope on which the caller can act now: overdue first, then by due time.
 
-    Administrators also get every case marked overdue (督办) in their scope: supervising it is their job.
+    Administrators also get every case marked overdue (督办) in their scope: supervising it is their job;
+    street and city clerks get every early warning (a definition's ``early_warning_categories``).
     """
     states = actionable_states(engine, principal.acting_roles)
     clauses = [sa.and_(Case.definition_key == key, Case.definition_version == version, Case.state.in_(names))
                for (key, version), names in states.items()]
     if "admin" in principal.roles:
         clauses.append(Case.overdue.is_(True))
+    if principal.level in ("street", "city") and principal.roles & {"clerk", "admin"}:
+        for definition in engine.catalog.latest():
+            if definition.early_warning_categories:
+                clauses.append(sa.and_(Case.definition_key == definition.key,
+                                       Case.category.in_(definition.early_warning_categories)))
     if not clauses:
         return []
     actionable = sa.or_(*clauses)

@@ -26,12 +26,12 @@ PERIOD_UNITS = frozenset({"days", "working_days"})
 _TOP_KEYS = {
     "key", "version", "title", "initial", "states", "events", "number_prefix", "owner_levels",
     "amount_field", "party_field", "category_field", "open_roles", "open_level", "description",
-    "alternative_initials", "config",
+    "alternative_initials", "config", "early_warning_categories",
 }
 _STATE_KEYS = {"label", "terminal", "deadline", "pauses_clock", "description"}
 _EVENT_KEYS = {"label", "from", "to", "otherwise", "roles", "requires", "guards", "effects", "action",
                "description"}
-_DEADLINE_KEYS = {"period", "since", "until_field", "warn_before", "on_timeout"}
+_DEADLINE_KEYS = {"period", "since", "until_field", "warn_before", "on_timeout", "by_category"}
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,12 @@ class DeadlineSpec:
     since: str = "state_entered"
     until_field: str | None = None
     warn_before: Period | None = None
+    category_periods: dict[str, Period] = field(default_factory=dict)
 
-    def period_for(self, level: str) -> Period | None:
+    def period_for(self, level: str, category: str | None = None) -> Period | None:
+        """The period at ``level``; a period the definition gives for the case's category comes first."""
+        if category and category in self.category_periods:
+            return self.category_periods[category]
         return self.periods.get(level) or self.periods.get("*")
 
 
@@ -103,6 +107,7 @@ class Definition:
     party_field: str | None = None
     category_field: str | None = None
     alternative_initials: tuple[str, ...] = ()
+    early_warning_categories: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -199,12 +204,21 @@ def _deadline(check: _Checker, state: str, raw: Any, event_names: set[str]) -> D
         check.fault(raw, "on_timeout", f"{what}: on_timeout {on_timeout!r} is neither an action "
                     f"({', '.join(sorted(TIMEOUT_ACTIONS))}) nor an event of this definition")
     since = raw.get("since", "state_entered")
-    if since not in DEADLINE_SINCE:
-        check.fault(raw, "since", f"{what}: since must be one of {sorted(DEADLINE_SINCE)}")
+    if since not in DEADLINE_SINCE and not (isinstance(since, str) and since.startswith("field:") and since[6:]):
+        check.fault(raw, "since", f"{what}: since must be one of {sorted(DEADLINE_SINCE)} or field:<data field>")
+    category_periods: dict[str, Period] = {}
+    by_category = raw.get("by_category") or {}
+    if not isinstance(by_category, dict):
+        check.fault(raw, "by_category", f"{what}: by_category maps a category to a period")
+        by_category = {}
+    for category, value in by_category.items():
+        parsed_category = check.period(by_category, category, value, f"{what} for category {category!r}")
+        if parsed_category:
+            category_periods[str(category)] = parsed_category
     warn = raw.get("warn_before")
     warn_period = check.period(raw, "warn_before", warn, f"{what} warn_before") if warn is not None else None
     return DeadlineSpec(periods=periods, on_timeout=on_timeout, since=since,
-                        until_field=until_field, warn_before=warn_period)
+                        until_field=until_field, warn_before=warn_period, category_periods=category_periods)
 
 
 def _names(check: _Checker, where: Any, key: str, value: Any, what: str) -> tuple[str, ...]:
@@ -343,6 +357,7 @@ def parse_definition(raw: Any, source: str) -> Definition:
         open_roles=frozenset(raw.get("open_roles") or ("clerk", "admin")), open_level=raw.get("open_level"),
         amount_field=raw.get("amount_field"), party_field=raw.get("party_field"),
         category_field=raw.get("category_field"), alternative_initials=alternatives, config=dict(config),
+        early_warning_categories=tuple(raw.get("early_warning_categories") or ()),
         raw=dict(raw),
     )
 

@@ -80,6 +80,8 @@ def six_standards_met(context: TransitionContext) -> Faults:
 # ---- effects ---------------------------------------------------------------------------------------
 
 effect("restart_deadline")       # the deadline service restarts the state's timer from now
+effect("stamp_acknowledged", lambda context: {"acknowledged_at": context.now.isoformat()})
+effect("stamp_resolved", lambda context: {"resolved_at": context.now.isoformat()})
 effect("create_union_unit")      # approval of a union formation creates the enterprise-level org unit
 
 
@@ -96,3 +98,18 @@ def documents_complete(context: TransitionContext) -> Faults:
     missing = missing_documents(context.config, context.data.get("claim_type"), context.data.get("documents"))
     labels = context.config.get("documents") or {}
     return {"documents": [f"缺少：{labels.get(code, code)}" for code in missing]} if missing else {}
+
+
+REOPEN_DAYS = 15
+
+
+@guard("within_reopen_window")
+def within_reopen_window(context: TransitionContext) -> Faults:
+    """A reporter who is not satisfied may reopen within 15 days of the resolution."""
+    resolved = context.data.get("resolved_at")
+    if not isinstance(resolved, str):
+        return {}
+    elapsed = context.now - datetime.fromisoformat(resolved)
+    if elapsed.total_seconds() > REOPEN_DAYS * 86400:
+        return {"reason": [f"办结已超过 {REOPEN_DAYS} 日，不能再要求重新办理"]}
+    return {}

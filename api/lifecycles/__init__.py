@@ -50,6 +50,8 @@ class Lifecycle:
     after_open: Callable[[Session, Case, datetime], None] | None = None
     # (session, case, event, data, now) -> data: completes an event's validated data from stored records
     prepare_event: Callable[[Session, Case, str, dict[str, Any], datetime], dict[str, Any]] | None = None
+    # (case) -> fields added to the case resource (e.g. an early-warning flag)
+    extra: Callable[[Case], dict[str, Any]] | None = None
     blueprints: list[Blueprint] = field(default_factory=list)
     _instances: dict[str, Schema] = field(default_factory=dict, repr=False)
 

@@ -30,7 +30,7 @@ class RespondentSchema(Schema):
     uscc = fields.String(validate=validate_uscc, allow_none=True)
 
 
-class OpenSchema(Schema):
+class MediationCaseSchema(Schema):
     applicants = fields.List(fields.Nested(ApplicantSchema), required=True,
                              validate=validate.Length(min=1, max=500, error="至少一名申请人"))
     respondent = fields.Nested(RespondentSchema, required=True)
@@ -111,7 +111,7 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
 
 register(Lifecycle(
     key="mediation_case",
-    open_schema=OpenSchema,
+    open_schema=MediationCaseSchema,
     event_schemas={"accept": AcceptSchema, "reject": ReasonSchema, "fail": ReasonSchema,
                    "withdraw": ReasonSchema, "extend": ExtendSchema, "agree": AgreeSchema,
                    "escalate": EscalateSchema},

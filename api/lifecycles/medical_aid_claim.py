@@ -48,7 +48,7 @@ class InvoiceSchema(Schema):
     amount = Money(required=True)
 
 
-class OpenSchema(Schema):
+class ClaimSchema(Schema):
     member = fields.Nested(MemberSchema, required=True)
     employer = text(200)
     claim_type = one_of(CLAIM_TYPES, required=True)
@@ -309,7 +309,7 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
 
 register(Lifecycle(
     key=KEY,
-    open_schema=OpenSchema,
+    open_schema=ClaimSchema,
     event_schemas={"supplement": SupplementSchema, "request_documents": RequestDocumentsSchema,
                    "approve": ApproveSchema, "reject": ReasonSchema, "withdraw": ReasonSchema, "pay": PaySchema,
                    "escalate": EscalateSchema},

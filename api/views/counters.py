@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 from api import auth, services
 from api.clock import now
 from api.extensions import db
-from api.lifecycles.medical_aid_claim import KEY, OpenSchema, missing_items, notice_text
+from api.lifecycles.medical_aid_claim import KEY, ClaimSchema, missing_items, notice_text
 from api.models import Case
 from api.present import case_resource, engine, local
 from api.problems import problem
@@ -66,19 +66,19 @@ def _require_counter() -> auth.Principal:
 
 @blp.route("/claims/check")
 class ClaimCheck(MethodView):
-    @blp.arguments(OpenSchema)
+    @blp.arguments(ClaimSchema)
     @blp.response(200, CheckResultSchema)
     def post(self, claim: dict[str, Any]) -> dict[str, Any]:
         """A dry run: every document still missing, as the one-time notice (一次性告知). Stores nothing."""
         _require_counter()
-        data = OpenSchema().dump(claim)
+        data = ClaimSchema().dump(claim)
         missing = missing_items(data)
         return {"complete": not missing, "missing": missing, "notice": notice_text(missing)}
 
 
 @blp.route("/claims")
 class Claims(MethodView):
-    @blp.arguments(OpenSchema)
+    @blp.arguments(ClaimSchema)
     @blp.response(201, ReceiptSchema)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}])
     def post(self, claim: dict[str, Any]) -> Any:
@@ -89,7 +89,7 @@ class Claims(MethodView):
                            errors={"Idempotency-Key": ["必填"]})
         moment = now()
         case = services.open_case(db.session, engine(), principal, services.OpenRequest(
-            definition=KEY, org_unit=None, data=OpenSchema().dump(claim)), moment)
+            definition=KEY, org_unit=None, data=ClaimSchema().dump(claim)), moment)
         missing = missing_items(case.data)
         receipt = case_resource(case, principal, moment)
         receipt.update({"complete": not missing, "missing": missing, "notice": notice_text(missing, case.number),
