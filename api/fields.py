@@ -46,9 +46,29 @@ def validate_id_number(value: str) -> None:
         raise ValidationError("居民身份证号码无效（校验位不符）")
 
 
+ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def organisation_code_ok(code: str) -> bool:
+    """GB 11714: the check character of the organisation code embedded at positions 9–17 of a USCC."""
+    body, check = code[8:16], code[16:17]
+    if len(body) != 8 or not body.isalnum():
+        return False
+    values = [int(ch) if ch.isdigit() else ord(ch) - 55 for ch in body]   # 0–9, then A = 10 … Z = 35
+    total = sum(value * weight for value, weight in zip(values, ORG_CODE_WEIGHTS, strict=True))
+    remainder = 11 - total % 11
+    expected = "X" if remainder == 10 else "0" if remainder == 11 else str(remainder)
+    return check == expected
+
+
+def uscc_is_valid(code: str) -> bool:
+    """The 18th check character (python-stdnum) and the embedded organisation-code check character."""
+    return uscc.is_valid(code) and organisation_code_ok(uscc.compact(code))
+
+
 def validate_uscc(value: str) -> None:
-    if not uscc.is_valid(value):
-        raise ValidationError("统一社会信用代码无效")
+    if not uscc_is_valid(value):
+        raise ValidationError("统一社会信用代码无效（校验位不符）")
 
 
 def mask_middle(value: str | None, keep_start: int = 4, keep_end: int = 4) -> str | None:

@@ -209,6 +209,8 @@ class Employer(db.Model):  # type: ignore[name-defined,misc]
     # none | single (its own union) | joint (member of a joint union)
     union_status: Mapped[str] = mapped_column(sa.String(16), default="none")
     union_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_units.id"))
+    # the union-formation case open for this employer, if any: never a second one while it is open
+    formation_case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

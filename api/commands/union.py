@@ -1,0 +1,52 @@
+"""``gonghui import-enterprises FILE``: the social-insurance roster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+
+from api.extensions import db
+
+
+@click.command("import-enterprises")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the rejected rows (default: FILE.rejected.csv beside the file).")
+@click.option("--as", "username", default="city_admin", show_default=True,
+              help="The account the opened cases are recorded against.")
+@with_appcontext
+def import_enterprises(path: Path, report_path: Path | None, username: str) -> None:
+    """Import the roster (CSV or XLSX, Chinese headers): upsert employers, open one formation case per
+    employer with 25+ insured staff, 1+ year in operation and no union; list joint-union candidates."""
+    from api import roster
+    from api.auth import Principal
+    from api.models import User
+
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise click.BadParameter(f"unknown user {username!r}", param_hint="--as")
+    principal = Principal.of(user)
+    with path.open("rb") as stream:
+        try:
+            result = roster.import_roster(db.session, current_app.extensions["gonghui.engine"], principal,
+                                          roster.rows_of(path.name, stream), current_app.config["CLOCK"](),
+                                          commit_every=1000, commit=db.session.commit)
+        except roster.RosterError as error:
+            click.echo(f"{path}: {error}; nothing imported", err=True)
+            sys.exit(1)
+    db.session.commit()
+    target = report_path or path.with_suffix(path.suffix + ".rejected.csv")
+    target.write_text(result.rejected_csv(), encoding="utf-8")
+    summary = result.summary()
+    click.echo(f"{summary['rows']} rows: {summary['employers_upserted']} employers upserted "
+               f"({summary['duplicates_merged']} duplicate rows merged), {summary['cases_opened']} formation cases "
+               f"opened, {summary['joint_union_candidates']} joint-union candidates (under 25), "
+               f"{len(summary['rejected'])} rows rejected → {target}")
+
+
+commands = [import_enterprises]

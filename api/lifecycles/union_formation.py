@@ -1,0 +1,187 @@
+"""基层工会组建 (union_formation): data, one open case per employer, approval creating the new union,
+and the coverage report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy.orm import Session
+
+from api import services
+from api.demo import upsert_unit
+from api.fields import one_of, text, validate_uscc
+from api.lifecycles import Lifecycle, register
+from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
+from api.models import Case, Employer, OrgUnit
+from api.reports import ReportScope, common_figures, rate
+from workflow.engine import Outcome
+from workflow.errors import Conflict, InvalidData
+
+KEY = "union_formation"
+THRESHOLD = 25
+
+
+class EnterpriseSchema(Schema):
+    uscc = fields.String(required=True, validate=validate_uscc)
+    name = text(200, required=True)
+    insured_staff = fields.Integer(strict=True, validate=validate.Range(min=0, max=1_000_000))
+    founded_on = fields.Date()
+    street = text(50)
+
+
+class FormationSchema(Schema):
+    kind = one_of(["single", "joint"], required=True)
+    enterprise = fields.Nested(EnterpriseSchema, required=True)
+    members = fields.List(fields.String(validate=validate_uscc), validate=validate.Length(max=500))
+    source = one_of(["roster", "manual"], load_default="manual")
+
+    @validates_schema
+    def joint_lists_members(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("kind") == "joint" and len(data.get("members") or []) < 2:
+            raise ValidationError("联合基层工会须列出至少两家成员单位", "members")
+
+
+class NotifySchema(Schema):
+    notice_date = fields.Date(required=True)
+
+
+class PreparationSchema(Schema):
+    leader = text(100, required=True)
+    prep_group = fields.List(text(100), required=True, validate=validate.Length(min=1, max=50))
+
+
+class ElectionCallSchema(Schema):
+    members_registered = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class ElectionReportSchema(Schema):
+    chair = text(100, required=True)
+    committee = fields.List(text(100), required=True, validate=validate.Length(min=1, max=50))
+
+
+class ApprovalSchema(Schema):
+    approval_no = text(64, required=True)
+
+
+class SixStandardsSchema(Schema):
+    chair = fields.Boolean(required=True)
+    organization = fields.Boolean(required=True)
+    venue = fields.Boolean(required=True)
+    rules = fields.Boolean(required=True)
+    funds = fields.Boolean(required=True)
+    performance = fields.Boolean(required=True)
+
+
+class AssessSchema(Schema):
+    six_standards = fields.Nested(SixStandardsSchema, required=True)
+
+
+def employer_of(session: Session, code: str, *, lock: bool = False) -> Employer | None:
+    query = sa.select(Employer).where(Employer.uscc == code)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def open_case_of(session: Session, employer: Employer) -> Case | None:
+    if employer.formation_case_id is None:
+        return None
+    case = session.get(Case, employer.formation_case_id)
+    return case if case is not None and not case.closed else None
+
+
+def before_open(session: Session, principal: Any, data: dict[str, Any]) -> str | None:
+    """One open case per employer (409 naming it); the case belongs to the employer's street."""
+    employer = employer_of(session, data["enterprise"]["uscc"], lock=True)
+    if employer is None:
+        return None
+    existing = open_case_of(session, employer)
+    if existing is not None:
+        raise Conflict(f"该单位已有进行中的建会案件 {existing.number}", case=existing.number)
+    if employer.union_status != "none":
+        raise InvalidData({"data.enterprise.uscc": ["该单位已建立工会或已加入联合工会"]})
+    return employer.street_unit.code if employer.street_unit else None
+
+
+def after_open(session: Session, case: Case, now: datetime) -> None:
+    employer = employer_of(session, case.data["enterprise"]["uscc"])
+    if employer is not None:
+        employer.formation_case_id = case.id
+
+
+@services.bind_effect("create_union_unit")
+def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datetime) -> None:
+    """Approval founds the union: an enterprise-level org unit under the employer's street, coded
+    ``<street>-u<employer id>``, whose clerks can then be given accounts and receive cases."""
+    data = case.data
+    employer = employer_of(session, data["enterprise"]["uscc"])
+    street = (employer.street_unit if employer and employer.street_unit else
+              case.org_unit if case.org_unit.level == "street" else None)
+    if street is None:
+        raise InvalidData({"data.enterprise": ["无法确定新工会所属的镇（街道）"]})
+    joint = data.get("kind") == "joint"
+    suffix = "联合工会" if joint else "工会"
+    code = f"{street.code}-u{employer.id}" if employer else f"{street.code}-c{case.id}"
+    unit = upsert_unit(session, code, f"{data['enterprise']['name']}{suffix}", "enterprise", street, now,
+                       data["enterprise"]["uscc"])
+    covered = [data["enterprise"]["uscc"], *(data.get("members") or [])]
+    for member_code in dict.fromkeys(covered):
+        member = employer_of(session, member_code)
+        if member is not None:
+            member.union_status = "joint" if joint else "single"
+            member.union_unit_id, member.updated_at = unit.id, now
+    case.data = {**data, "union_unit": unit.code, "chair": data.get("chair"), "units_covered": len(set(covered))}
+
+
+def _covered_staff(session: Session, codes: list[str]) -> int:
+    if not codes:
+        return 0
+    return int(session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Employer.insured_staff), 0))
+                              .where(Employer.uscc.in_(codes))) or 0)
+
+
+def report(session: Session, scope: ReportScope) -> dict[str, Any]:
+    """New unions in the period (single vs joint), units covered, workers reached, open cases, formation rate."""
+    result = common_figures(session, scope)
+    where = scope.where()
+    established = list(session.scalars(sa.select(Case).where(*where, Case.state.in_(("established", "standardized")))))
+    single = [case for case in established if case.category == "single"]
+    joint = [case for case in established if case.category == "joint"]
+    covered_codes = [code for case in established
+                     for code in dict.fromkeys([case.data["enterprise"]["uscc"], *(case.data.get("members") or [])])]
+    streets: dict[str, dict[str, Any]] = {}
+    rows = session.execute(
+        sa.select(OrgUnit.code, OrgUnit.name, sa.func.count(),
+                  sa.func.count().filter(Employer.union_status != "none"))
+        .join(Employer, Employer.street_unit_id == OrgUnit.id)
+        .where(Employer.insured_staff >= THRESHOLD, OrgUnit.path.startswith(scope.org_path, autoescape=True))
+        .group_by(OrgUnit.code, OrgUnit.name))
+    total_required = total_with_union = 0
+    for code, name, required, with_union in rows:
+        streets[code] = {"name": name, "employers_25_plus": required, "with_union": with_union,
+                         "formation_rate": rate(with_union, required)}
+        total_required += required
+        total_with_union += with_union
+    result.update({
+        "new_unions": len(established), "single": len(single), "joint": len(joint),
+        "units_covered": len(set(covered_codes)), "workers_reached": _covered_staff(session, covered_codes),
+        "open_by_state": {state: count for state, count in result["by_state"].items()
+                          if state not in ("established", "standardized", "exempted")},
+        "formation_rate": rate(total_with_union, total_required), "per_street": streets,
+    })
+    return result
+
+
+
+register(Lifecycle(
+    key=KEY,
+    open_schema=FormationSchema,
+    event_schemas={"notify": NotifySchema, "start_preparation": PreparationSchema, "call_election": ElectionCallSchema,
+                   "report_election": ElectionReportSchema, "approve": ApprovalSchema,
+                   "return_for_correction": ReasonSchema, "assess": AssessSchema, "exempt": ReasonSchema,
+                   "escalate": EscalateSchema},
+    report=report, before_open=before_open, after_open=after_open,
+))

@@ -1,0 +1,135 @@
+"""Employers from the social-insurance roster, and the roster import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api import auth, roster
+from api.clock import now
+from api.extensions import db
+from api.models import Employer, OrgUnit
+from api.present import engine
+from api.problems import problem
+
+blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="用人单位（社保参保名单）")
+
+
+class EnterpriseQuerySchema(Schema):
+    street = fields.String(validate=validate.Length(max=64))
+    unionized = fields.Boolean()
+    min_staff = fields.Integer(validate=validate.Range(min=0))
+    q = fields.String(validate=validate.Length(max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class EnterpriseSchema(Schema):
+    uscc = fields.String()
+    name = fields.String()
+    street = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    insured_staff = fields.Integer(allow_none=True)
+    founded_on = fields.Date(allow_none=True)
+    union_status = fields.String()
+    union_unit = fields.String(allow_none=True)
+    formation_case = fields.String(allow_none=True)
+
+
+class EnterprisePageSchema(Schema):
+    items = fields.List(fields.Nested(EnterpriseSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class RejectedSchema(Schema):
+    row = fields.Integer()
+    uscc = fields.String()
+    reason = fields.String()
+
+
+class ImportResultSchema(Schema):
+    rows = fields.Integer()
+    employers_upserted = fields.Integer()
+    cases_opened = fields.Integer()
+    case_numbers = fields.List(fields.String())
+    joint_union_candidates = fields.Integer()
+    candidates = fields.List(fields.String())
+    duplicates_merged = fields.Integer()
+    rejected = fields.List(fields.Nested(RejectedSchema))
+
+
+def resource(employer: Employer) -> dict[str, Any]:
+    from api.models import Case
+
+    case = db.session.get(Case, employer.formation_case_id) if employer.formation_case_id else None
+    return {"uscc": employer.uscc, "name": employer.name,
+            "street": employer.street_unit.code if employer.street_unit else None, "industry": employer.industry,
+            "insured_staff": employer.insured_staff, "founded_on": employer.founded_on,
+            "union_status": employer.union_status,
+            "union_unit": employer.union_unit.code if employer.union_unit else None,
+            "formation_case": case.number if case else None}
+
+
+@blp.route("")
+class Enterprises(MethodView):
+    @blp.arguments(EnterpriseQuerySchema, location="query")
+    @blp.response(200, EnterprisePageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Employers in the caller's scope (their street is at or below the caller's unit)."""
+        principal = auth.current()
+        query = sa.select(Employer).join(OrgUnit, Employer.street_unit_id == OrgUnit.id)
+        path = principal.org_path
+        where: list[Any] = []
+        if args.get("street"):
+            street = db.session.scalar(sa.select(OrgUnit).where(OrgUnit.code == args["street"]))
+            if street is None or not (principal.sees(street.path) or street.path.startswith(principal.org_path)):
+                return {"items": [], "total": 0, "page": args["page"], "per_page": args["per_page"]}
+            where.append(Employer.street_unit_id == street.id)
+        if principal.level == "enterprise":  # an enterprise union sees its own employer only
+            where.append(Employer.union_unit_id == principal.org_unit_id)
+        else:
+            where.append(OrgUnit.path.startswith(path, autoescape=True))
+        if args.get("unionized") is not None:
+            where.append((Employer.union_status != "none") if args["unionized"] else (Employer.union_status == "none"))
+        if args.get("min_staff") is not None:
+            where.append(Employer.insured_staff >= args["min_staff"])
+        if args.get("q"):
+            where.append(sa.or_(Employer.name.contains(args["q"], autoescape=True), Employer.uscc == args["q"]))
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.where(*where).subquery())) or 0
+        items = db.session.scalars(query.where(*where).order_by(Employer.uscc)
+                                   .limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"]))
+        return {"items": [resource(item) for item in items], "total": total, "page": args["page"],
+                "per_page": args["per_page"]}
+
+
+@blp.route("/import")
+class EnterpriseImport(MethodView):
+    @blp.response(200, ImportResultSchema)
+    @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
+        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    def post(self) -> Any:
+        """Import a roster (CSV with a BOM, or XLSX) as one transaction; ``?format=csv`` answers with the
+        report of rejected rows as CSV."""
+        principal = auth.require_role("clerk", "admin")
+        if principal.level == "enterprise":
+            return problem(403, "只有镇（街道）或市总工会可以导入参保名单")
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            return problem(422, "请上传名单文件（表单字段 file）", errors={"file": ["必填"]})
+        try:
+            result = roster.import_roster(db.session, engine(), principal,
+                                          roster.rows_of(upload.filename, upload.stream), now())
+        except roster.RosterError as error:
+            return problem(422, str(error), errors={"file": [str(error)], **(
+                {"headers": error.missing} if error.missing else {})})
+        if request.args.get("format") == "csv":
+            return Response(result.rejected_csv(), mimetype="text/csv",
+                            headers={"Content-Disposition": "attachment; filename=rejected-rows.csv"})
+        return result.summary()
