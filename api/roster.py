@@ -196,7 +196,7 @@ def import_roster(session: Session, engine: Engine, principal: Principal, rows: 
             result.duplicates += 1
         seen.add(parsed.uscc)
         employer = _upsert(session, parsed, now)
-        result.employers += 1
+        result.employers = len(seen)
         if employer.union_status == "none" and not parsed.unionized:
             if parsed.staff >= THRESHOLD and parsed.founded <= one_year_ago:
                 if open_case_of(session, employer) is None:

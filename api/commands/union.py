@@ -16,7 +16,7 @@ from api.extensions import db
 @click.command("import-enterprises")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the rejected rows (default: FILE.rejected.csv beside the file).")
+              help="Where to write the rejected rows (default: <file name>.rejected.csv in the current folder).")
 @click.option("--as", "username", default="city_admin", show_default=True,
               help="The account the opened cases are recorded against.")
 @with_appcontext
@@ -40,7 +40,7 @@ def import_enterprises(path: Path, report_path: Path | None, username: str) -> N
             click.echo(f"{path}: {error}; nothing imported", err=True)
             sys.exit(1)
     db.session.commit()
-    target = report_path or path.with_suffix(path.suffix + ".rejected.csv")
+    target = report_path or Path.cwd() / f"{path.name}.rejected.csv"
     target.write_text(result.rejected_csv(), encoding="utf-8")
     summary = result.summary()
     click.echo(f"{summary['rows']} rows: {summary['employers_upserted']} employers upserted "

@@ -52,8 +52,8 @@ def test_the_dirty_roster_is_cleaned_and_every_rejected_row_is_named(fresh: Flas
     # 20 duplicate rows merged → 1927 employers; 502 cases; 752 joint-union candidates.
     text = (DATA / "roster-dirty.csv").read_text(encoding="utf-8-sig")
     body = upload(api, text).get_json()
-    assert (body["rows"], len(body["rejected"]), body["duplicates_merged"], body["cases_opened"],
-            body["joint_union_candidates"]) == (2020, 73, 20, 502, 752)
+    assert (body["rows"], len(body["rejected"]), body["duplicates_merged"], body["employers_upserted"],
+            body["cases_opened"], body["joint_union_candidates"]) == (2020, 73, 20, 1927, 502, 752)
     reasons = {item["reason"] for item in body["rejected"]}
     assert "统一社会信用代码校验失败" in reasons and "参保人数为空" in reasons
     assert all(item["row"] >= 2 for item in body["rejected"])
@@ -211,9 +211,11 @@ def test_enterprise_lists_stay_in_scope(fresh: Flask, api: Api) -> None:
     assert upload(api, known_roster(), user="ent_clerk").status_code == 403
 
 
-def test_the_cli_imports_and_writes_the_rejected_rows(fresh: Flask, tmp_path: Path) -> None:
+def test_the_cli_imports_and_writes_the_rejected_rows(fresh: Flask, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from api.commands.union import import_enterprises
 
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "roster.csv"
     path.write_text(known_roster() + "bad,坏行,城东街道,,1,2020-01-01,否,,\n", encoding="utf-8-sig")
     result = fresh.test_cli_runner().invoke(import_enterprises, [str(path)])
