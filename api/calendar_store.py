@@ -74,18 +74,13 @@ def recount_provisional(session: Session, calendar: WorkCalendar = CALENDAR) -> 
             continue
         timer.due_at, timer.provisional = due.at, due.provisional
         case = session.get(Case, timer.case_id)
-        warn_at = case.warn_at if case is not None else None
         if case is not None:
-            definition_state = _deadline_of(case)
-            warn_at = warning_for(definition_state, due.at, calendar) if definition_state else None
+            spec = _deadline_of(case)
+            warn_at = warning_for(spec, due.at, calendar) if spec else None
             # A recount is not a change of the case: no new version, no history row.
             session.execute(sa.update(Case).where(Case.id == case.id).values(
                 due_at=due.at, warn_at=warn_at, due_provisional=due.provisional)
                 .execution_options(synchronize_session=False))
-        warnings = sa.update(Timer).where(Timer.case_id == timer.case_id, Timer.kind == "warning",
-                                          Timer.status == "pending", Timer.state == timer.state)
-        session.execute(warnings.values(due_at=warn_at, provisional=due.provisional) if warn_at
-                        else warnings.values(status="cancelled"))
         recounted += 1
     session.flush()
     return recounted

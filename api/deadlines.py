@@ -82,7 +82,10 @@ def cancel_timers(session: Session, case: Case, *, include_paused: bool = True) 
 
 def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetime, now: datetime,
                 due: Due | None = None, period: str | None = None) -> None:
-    """Write the deadline (and warning) timers of the case's current state, and show them on the case."""
+    """Write the deadline timer of the case's current state, and show it (and its warning time) on the case.
+
+    The warning ("due soon") needs no timer of its own: lists and worklists compare ``warn_at`` with now.
+    """
     if due is None:
         due = due_for(spec, case, start)
         chosen = None if spec.until_field else period_for(spec, case)
@@ -94,9 +97,6 @@ def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetim
     case.due_at, case.warn_at, case.due_provisional = due.at, warn, due.provisional
     session.add(Timer(case=case, state=case.state, kind="deadline", action=spec.on_timeout, due_at=due.at,
                       provisional=due.provisional, started_at=start, period=period, created_at=now))
-    if warn is not None and warn > now:
-        session.add(Timer(case=case, state=case.state, kind="warning", action="warn", due_at=warn,
-                          provisional=due.provisional, started_at=start, created_at=now))
 
 
 def enter_state(session: Session, case: Case, definition: Definition, now: datetime, *,
@@ -139,10 +139,9 @@ def _resume(session: Session, case: Case, definition: Definition, now: datetime)
         timer.status = "pending"
         timer.due_at = now + timedelta(seconds=timer.remaining_seconds or 0)
         timer.remaining_seconds = None
-        if timer.kind == "deadline":
-            case.due_at, case.due_provisional = timer.due_at, timer.provisional
-        else:
-            case.warn_at = timer.due_at
+        case.due_at, case.due_provisional = timer.due_at, timer.provisional
+        state = definition.states[case.state]
+        case.warn_at = warning_for(state.deadline, timer.due_at) if state.deadline else None
     return True
 
 

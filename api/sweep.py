@@ -7,9 +7,9 @@ pending for the next sweep), and two sweepers cannot both claim one. On PostgreS
 SQLite the database's single writer does the same job for one process.
 
 Actions: ``escalate`` moves the case to the parent unit (at city level it marks the case 督办 instead);
-``remind`` records that the deadline passed and flags the case overdue; ``warn`` (the warning before a
-deadline) only marks the timer, the case shows ``due_soon`` from its warning time; any other action is
-an event of the definition, fired as the system (e.g. ``lapse``).
+``remind`` records that the deadline passed and flags the case overdue; any other action is an event of
+the definition, fired as the system (e.g. ``lapse``). Warnings need no timer: a case is ``due_soon``
+between its ``warn_at`` and its ``due_at``.
 """
 
 from __future__ import annotations
@@ -40,15 +40,15 @@ class Fired:
     due_at: datetime
 
 
-def _next_due(session: Session, at: datetime, skip: set[int]) -> Timer | None:
-    """The oldest pending timer due at ``at``, locked for this transaction (skipping others' locks)."""
+def _next_due(session: Session, at: datetime, skip: set[int], batch: int) -> list[Timer]:
+    """The oldest pending timers due at ``at``, locked for this transaction (skipping others' locks)."""
     query = (sa.select(Timer).where(Timer.status == "pending", Timer.due_at <= at)
-             .order_by(Timer.due_at, Timer.id).limit(1))
+             .order_by(Timer.due_at, Timer.id).limit(batch))
     if skip:
         query = query.where(Timer.id.not_in(skip))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return session.scalar(query)
+    return list(session.scalars(query))
 
 
 def _claim(session: Session, timer_id: int, at: datetime) -> bool:
@@ -68,8 +68,6 @@ def fire_timer(session: Session, engine: Engine, timer: Timer, at: datetime) -> 
         return "stale: the case has left the state"
     definition = engine.catalog.get(case.definition_key, case.definition_version)
     label = definition.states[case.state].label
-    if timer.kind == "warning":
-        return "warned: due soon"
     if timer.action == "escalate":
         if case.org_unit.parent is None or case.level == "city":
             services.mark_overdue(session, case, at, rule=_rule(case, timer),
@@ -89,11 +87,13 @@ def fire_timer(session: Session, engine: Engine, timer: Timer, at: datetime) -> 
 
 
 def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: datetime, *,
-              limit: int | None = None, on_fired: Callable[[Fired], None] | None = None) -> list[Fired]:
+              limit: int | None = None, batch: int = 100,
+              on_fired: Callable[[Fired], None] | None = None) -> list[Fired]:
     """Fire every timer due at ``at`` (or the ``limit`` oldest), oldest first; returns what fired.
 
-    A timer whose action fails (the case changed under it, a database error) stays pending and is tried
-    again by the next sweep; this sweep passes over it.
+    Timers are taken ``batch`` at a time in one short transaction, each fired inside its own savepoint: a
+    timer whose action fails (the case changed under it) is rolled back alone, stays pending for the next
+    sweep, and this sweep passes over it. A sweeper that dies loses nothing: its open batch rolls back.
     """
     with session_factory() as session:
         calendar_store.refresh(session)
@@ -102,27 +102,41 @@ def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: dateti
     fired: list[Fired] = []
     passed_over: set[int] = set()
     while limit is None or len(fired) < limit:
+        size = batch if limit is None else min(batch, limit - len(fired))
         with session_factory() as session:
-            timer = _next_due(session, at, passed_over)
-            if timer is None:
+            timers = _next_due(session, at, passed_over, size)
+            if not timers:
                 break
-            timer_id = timer.id
-            try:
-                if not _claim(session, timer_id, at):
-                    session.rollback()
-                    continue
-                result = fire_timer(session, engine, timer, at)
-                session.execute(sa.update(Timer).where(Timer.id == timer_id).values(result=result[:200])
-                                .execution_options(synchronize_session=False))
-                case = session.get(Case, timer.case_id)
-                done = Fired(timer_id, timer.case_id, case.number if case else "?", timer.action, result,
-                             timer.due_at)
-                session.commit()
-                fired.append(done)
-                if on_fired is not None:
-                    on_fired(done)
-            except (WorkflowError, sa.exc.SQLAlchemyError) as error:
-                session.rollback()
-                passed_over.add(timer_id)
-                log.warning("timer %s not fired this time (%s); it stays pending", timer_id, type(error).__name__)
+            locked = session.get_bind().dialect.name == "postgresql"
+            # the cases of the batch in one query (with their units), so that firing finds them in the session
+            list(session.scalars(sa.select(Case).where(Case.id.in_({timer.case_id for timer in timers}))))
+            done: list[Fired] = []
+            for timer in timers:
+                outcome = _fire_in_savepoint(session, engine, timer, at, locked)
+                if outcome is None:
+                    passed_over.add(timer.id)
+                else:
+                    done.append(outcome)
+            session.commit()
+        fired.extend(done)
+        for item in done:
+            if on_fired is not None:
+                on_fired(item)
     return fired
+
+
+def _fire_in_savepoint(session: Session, engine: Engine, timer: Timer, at: datetime, locked: bool) -> Fired | None:
+    """Claim and fire one timer. Rows read ``FOR UPDATE`` are ours already; elsewhere the conditional update
+    ``pending → fired`` is the claim."""
+    timer_id, case_id, action, due_at = timer.id, timer.case_id, timer.action, timer.due_at
+    try:
+        with session.begin_nested():
+            if not locked and not _claim(session, timer_id, at):
+                return None
+            result = fire_timer(session, engine, timer, at)
+            timer.status, timer.fired_at, timer.result = "fired", at, result[:200]
+            case = session.get(Case, case_id)
+            return Fired(timer_id, case_id, case.number if case else "?", action, result, due_at)
+    except (WorkflowError, sa.exc.SQLAlchemyError) as error:
+        log.warning("timer %s not fired this time (%s); it stays pending", timer_id, type(error).__name__)
+        return None

@@ -26,8 +26,7 @@ def test_an_unaccepted_case_escalates_to_the_street_after_three_working_days_the
     case = api.open_case(ENT, "mediation_case", mediation_data())
     assert (case["level"], case["org_unit"], case["due_at"]) == ("enterprise", "cd-e001",
                                                                  "2026-11-28T00:00:00+08:00")
-    # the warning ("due soon") falls due at the end of the last working day but one
-    assert [item.result for item in sweep(fresh, shanghai(2026, 11, 27, 23, 59))] == ["warned: due soon"]
+    assert sweep(fresh, shanghai(2026, 11, 27, 23, 59)) == []  # a minute before the deadline: nothing
     assert api.get(f"/cases/{case['id']}", "city_admin").get_json()["level"] == "enterprise"
 
     fired = sweep(fresh, shanghai(2026, 11, 28, 0, 0))
@@ -45,7 +44,7 @@ def test_an_unaccepted_case_escalates_to_the_street_after_three_working_days_the
 
     assert [item.result for item in sweep(fresh, shanghai(2026, 12, 3, 0, 0)) if item.action == "escalate"] == [
         "escalated to wenling"]
-    assert [item.action for item in sweep(fresh, shanghai(2026, 12, 8, 12))] == ["warn"]
+    assert sweep(fresh, shanghai(2026, 12, 8, 12)) == []
     fired = sweep(fresh, shanghai(2026, 12, 9, 0, 0))  # Fri 12-04, Mon 12-07, Tue 12-08 at the city
     assert [item.result for item in fired if item.action == "escalate"] == ["supervised: overdue at city level (督办)"]
     clock.set(shanghai(2026, 12, 9, 9, 0))
@@ -81,8 +80,8 @@ def test_a_clerk_can_escalate_by_hand_with_a_reason_and_the_deadline_restarts(
     with fresh.app_context():
         pending = db.session.scalars(sa.select(Timer).where(Timer.case_id == case["id"],
                                                             Timer.status == "pending")).all()
-        assert {timer.kind for timer in pending} == {"deadline", "warning"}
-        assert len(pending) == 2
+        assert [(timer.kind, timer.state, timer.action) for timer in pending] == [
+            ("deadline", "registered", "escalate")]
 
 
 def test_after_downtime_the_next_sweep_fires_everything_overdue_in_due_order(
@@ -91,8 +90,7 @@ def test_after_downtime_the_next_sweep_fires_everything_overdue_in_due_order(
     clock.set(shanghai(2026, 11, 25, 10))
     second = api.open_case(ENT, "mediation_case", mediation_data())
     fired = sweep(fresh, shanghai(2026, 12, 31, 0, 0))  # the scheduler was down for a month
-    assert [(item.case_id, item.action) for item in fired] == [
-        (first["id"], "warn"), (first["id"], "escalate"), (second["id"], "warn"), (second["id"], "escalate")]
+    assert [(item.case_id, item.action) for item in fired] == [(first["id"], "escalate"), (second["id"], "escalate")]
     assert [item.due_at for item in fired] == sorted(item.due_at for item in fired)
     clock.set(shanghai(2026, 12, 31, 9))
     for case in (first, second):
@@ -192,4 +190,4 @@ def test_gonghui_sweep_at_prints_what_fired(fresh: Flask, api: Api) -> None:
     result = fresh.test_cli_runner().invoke(sweep_command, ["--at", "2026-11-28T00:00:00+08:00"])
     assert result.exit_code == 0, result.output
     assert f"{case['number']}  escalate" in result.output and "escalated to chengdong" in result.output
-    assert "2 timer(s) fired" in result.output
+    assert "1 timer(s) fired" in result.output

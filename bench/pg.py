@@ -1,0 +1,41 @@
+"""A throw-away PostgreSQL database for one benchmark run, with the schema and the demo data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def prepared_app(url: str):  # type: ignore[no-untyped-def]
+    """The application over ``url`` with the schema migrated and the demo data loaded."""
+    from flask_migrate import upgrade
+
+    from api import create_app, demo
+    from api.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory, revision="heads")
+        demo.seed(db.session, app.config["CLOCK"]())
+        db.session.commit()
+    return app
