@@ -1,0 +1,96 @@
+"""Run the benchmarks: ``python -m bench --quick`` (make bench) or ``--full`` (make bench-full).
+
+Prints one table with each figure beside its baseline, measured in the same run, and writes the results as
+JSON to ``bench/results/``. The machine is shared and noisy: compare the ratios, not the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import engine, http, sweep
+from bench.stats import table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}×" if denominator else "—"
+
+
+def rows_of(results: dict[str, Any]) -> list[list[str]]:
+    rows = [["benchmark", "figure", "baseline (same run)", "ratio", "target"]]
+    e = results["engine"]
+    rows.append(["engine: fire an event (µs, median/p99)", f"{e['engine']['median']} / {e['engine']['p99']}",
+                 f"dict lookup {e['dict_lookup']['median']}", "", "≤ 20 µs"])
+    rows.append(["  vs a Machine built per case", f"{e['engine']['median']}",
+                 f"{e['machine_per_case']['median']} / p99 {e['machine_per_case']['p99']}",
+                 ratio(e["machine_per_case"]["median"], e["engine"]["median"]) + " cheaper", ""])
+    if e.get("spiffworkflow"):
+        rows.append(["  vs SpiffWorkflow load-step-dump", f"{e['engine']['median']}",
+                     f"{e['spiffworkflow']['median']} / p99 {e['spiffworkflow']['p99']}",
+                     ratio(e["spiffworkflow"]["median"], e["engine"]["median"]) + " cheaper", "≥ 20×"])
+    s = results.get("sweep")
+    if s:
+        baseline = s["apscheduler_job_per_deadline"]["end_to_end_per_s"]
+        rows.append([f"sweep: escalations/s, {s['timers']} due timers, 1 sweeper", f"{s['one_sweeper']['per_s']}",
+                     f"APScheduler job per deadline {baseline}/s", ratio(s["one_sweeper"]["per_s"], baseline),
+                     "≥ 2000/s, ≥ 5×"])
+        rows.append(["  2 sweeper processes", f"{s['two_sweepers']['per_s']}", "", "", ""])
+    h = results.get("http")
+    if h and "skipped" not in h:
+        for connections in (8, 32):
+            ours, base = h[f"gonghui_fire_c{connections}"], h[f"baseline_fire_c{connections}"]
+            rows.append([f"HTTP fire event, {connections} connections (req/s; p50/p99 ms)",
+                         f"{ours['rps']:.0f}; {ours['p50_ms']}/{ours['p99_ms']}",
+                         f"{base['rps']:.0f}; {base['p50_ms']}/{base['p99_ms']}", ratio(ours["rps"], base["rps"]),
+                         "≥ 0.70×, p99 ≤ 2×"])
+        for label in ("worklist", "list"):
+            figure = h[f"gonghui_{label}_c8"]
+            rows.append([f"HTTP GET {label}, 8 connections", f"{figure['rps']:.0f}; {figure['p50_ms']}/"
+                         f"{figure['p99_ms']}", "", "", "p95 < 30 ms"])
+    elif h:
+        rows.append(["HTTP", h["skipped"], "", "", ""])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--full", action="store_true", help="larger sizes and longer runs")
+    parser.add_argument("--quick", action="store_true", help="the default: about three minutes")
+    parser.add_argument("--only", choices=["engine", "sweep", "http"], action="append")
+    arguments = parser.parse_args()
+    logging.disable(logging.WARNING)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    full = arguments.full
+    chosen = set(arguments.only or ["engine", "sweep", "http"])
+    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "mode": "full" if full else
+                               "quick", "cores": os.cpu_count(), "python": platform.python_version()}
+    if "engine" in chosen:
+        results["engine"] = engine.run(20000 if full else 5000)
+    if "sweep" in chosen:
+        results["sweep"] = sweep.run(10000 if full else 3000)
+        if full:
+            results["sweep_100k"] = sweep.run(100000)
+    if "http" in chosen:
+        results["http"] = http.run(20 if full else 5, 2000 if full else 500)
+    print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "
+          f"{results['when']})\n")
+    if "engine" in results:
+        print(table(rows_of(results)))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{results['mode']}-{stamp}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"\nresults written to bench/results/{results['mode']}-{stamp}.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+-- wrk script: fire `extend` on many cases in turn, each request with its own Idempotency-Key.
+local token = os.getenv("BENCH_TOKEN")
+local first = tonumber(os.getenv("BENCH_FIRST_ID"))
+local cases = tonumber(os.getenv("BENCH_CASES"))
+local path = os.getenv("BENCH_PATH") or "fire"
+local threads = 0
+local counter = 0
+
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
+function request()
+  counter = counter + 1
+  local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
+  if path == "fire" then
+    local id = first + ((counter * 97 + tid * 7919) % cases)
+    headers["Idempotency-Key"] = "bench-" .. tid .. "-" .. counter
+    return wrk.format("POST", "/api/v1/cases/" .. id .. "/events/extend", headers,
+                      '{"data": {"parties_consent": true, "days": 10}}')
+  end
+  return wrk.format("GET", path, headers)
+end

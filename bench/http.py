@@ -1,0 +1,111 @@
+"""HTTP cost on PostgreSQL under gunicorn, with wrk on 127.0.0.1: firing events (authenticated, validated,
+with history, timers and idempotency keys) against a baseline app doing only the same database writes;
+and the worklist and a filtered list. Every run is bounded in time and stops its servers."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.pg import prepared_app, scratch_database
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS, THREADS = 2, 4
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(target: str, url: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--threads",
+                                str(THREADS), "--no-control-socket", "--bind", f"127.0.0.1:{port}", target],
+                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310 (loopback)
+            return process, port
+        except OSError as error:
+            if getattr(error, "code", None) == 404:   # the baseline app has no /healthz: it is up
+                return process, port
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+def wrk(port: int, connections: int, seconds: int, environment: dict[str, str]) -> dict[str, float]:
+    output = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                             str(ROOT / "bench" / "fire.lua"), f"http://127.0.0.1:{port}"],
+                            env={**os.environ, **environment}, capture_output=True, text=True, timeout=seconds + 30)
+    text = output.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    latency = {share: _ms(re.search(rf"\s{share}%\s+([\d.]+\w+)", text).group(1))  # type: ignore[union-attr]
+               for share in ("50", "99")}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return {"rps": rate, "p50_ms": latency["50"], "p99_ms": latency["99"],
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 3)
+
+
+def prepare(url: str, cases: int) -> dict[str, str]:
+    from api import services
+    from api.auth import Principal, issue_token
+    from api.extensions import db
+    from api.models import User
+
+    app = prepared_app(url)
+    data = {"applicants": [{"name": "王小明"}], "respondent": {"name": "温岭市东海鞋业有限公司"},
+            "dispute_type": "wages", "claims": "拖欠工资", "amount": "1000.00", "channel": "visit"}
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "chengdong_mediator"))
+        principal, engine, now = Principal.of(user), app.extensions["gonghui.engine"], app.config["CLOCK"]()
+        first = None
+        for _ in range(cases):
+            case = services.open_case(db.session, engine, principal,
+                                      services.OpenRequest("mediation_case", None, data), now)
+            services.fire_event(db.session, engine, principal, case,
+                                services.FireRequest("accept", {"mediator": "李调解"}), now)
+            first = first or case.id
+        token, _ = issue_token(user, kind="service")
+        db.session.commit()
+        db.engine.dispose()
+    return {"BENCH_TOKEN": token, "BENCH_FIRST_ID": str(first), "BENCH_CASES": str(cases)}
+
+
+def run(seconds: int, cases: int) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (Debian package wrk)"}
+    results: dict[str, Any] = {"workers": WORKERS, "threads": THREADS, "cases": cases}
+    with scratch_database() as url:
+        environment = prepare(url, cases)
+        for name, target in (("gonghui", "api.wsgi:app"), ("baseline", "bench.baseline_app:app")):
+            process, port = start(target, url)
+            try:
+                for connections in (8, 32):
+                    results[f"{name}_fire_c{connections}"] = wrk(port, connections, seconds, environment)
+                if name == "gonghui":
+                    for label, path in (("worklist", "/api/v1/worklist"),
+                                        ("list", "/api/v1/cases?state=mediating&per_page=50")):
+                        results[f"{name}_{label}_c8"] = wrk(port, 8, seconds, {**environment, "BENCH_PATH": path})
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    return results
