@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from stdnum.cn import ric, uscc
 
 
@@ -76,3 +76,22 @@ def mask_middle(value: str | None, keep_start: int = 4, keep_end: int = 4) -> st
     if not value or len(value) <= keep_start + keep_end:
         return value
     return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+
+
+def _chinese_messages() -> None:
+    """marshmallow's default messages, in Chinese: clerks and integrators alike read them."""
+    fields.Field.default_error_messages.update({
+        "required": "此项为必填项", "null": "不能为空", "validator_failed": "数据无效"})
+    fields.String.default_error_messages.update({"invalid": "须为文字", "invalid_utf8": "不是有效的 UTF-8 文字"})
+    fields.Integer.default_error_messages.update({"invalid": "须为整数", "too_large": "数值过大"})
+    fields.Number.default_error_messages.update({"invalid": "须为数字", "too_large": "数值过大"})
+    fields.Boolean.default_error_messages.update({"invalid": "须为 true 或 false"})
+    fields.Date.default_error_messages.update({"invalid": "日期格式须为 YYYY-MM-DD", "format": "日期格式有误"})
+    fields.DateTime.default_error_messages.update({"invalid": "时间格式须为 ISO 8601"})
+    fields.List.default_error_messages.update({"invalid": "须为列表"})
+    fields.Nested.default_error_messages.update({"type": "须为对象"})
+    fields.Dict.default_error_messages.update({"invalid": "须为 JSON 对象"})
+    Schema.error_messages = {"unknown": "未知字段", "type": "须为 JSON 对象"}
+
+
+_chinese_messages()
