@@ -42,6 +42,7 @@ class Config:
     JSON_AS_ASCII = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False                          # GONGHUI_SESSION_COOKIE_SECURE=1 behind TLS
 
 
 def from_environment() -> dict[str, Any]:

@@ -121,7 +121,7 @@ class TestBadInput:
     def test_a_role_that_may_not_fire_is_403(self, api: Api) -> None:
         case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
         api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李调解"})
-        response = api.fire(case["id"], "agree", "chengdong_clerk", {"agreement": {}})
+        response = api.fire(case["id"], "extend", "chengdong_clerk", {"parties_consent": True, "days": 5})
         assert response.status_code == 403
 
     def test_missing_event_data_is_422_and_changes_nothing(self, api: Api) -> None:
