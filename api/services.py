@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -117,7 +117,7 @@ def history_payload(row: CaseHistory) -> dict[str, Any]:
     return {"case_id": row.case_id, "seq": row.seq, "event": row.event, "from_state": row.from_state,
             "to_state": row.to_state, "level_from": row.level_from, "level_to": row.level_to,
             "org_from": row.org_from, "org_to": row.org_to, "actor": row.actor,
-            "at": row.at.isoformat(), "data": row.data, "comment": row.comment}
+            "at": row.at.astimezone(UTC).isoformat(), "data": row.data, "comment": row.comment}
 
 
 def view_of(case: Case) -> CaseView:

@@ -11,7 +11,7 @@ from flask import Flask
 
 from tests.conftest import Api
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"   # copies of ../shared/data, the synthetic rosters
 CLERK = "chengdong_clerk"
 HEADER = "统一社会信用代码,单位名称,所属镇街,行业,参保人数,成立日期,是否已建会,联系人,联系电话\n"
 # three valid codes (checked with python-stdnum and the GB 11714 organisation-code check)
