@@ -46,4 +46,5 @@ def _verify_case(session: Session, case_id: int, number: str, version: int) -> I
             yield Break(number, row.seq, "its content does not match its hash (altered)")
         previous, expected_seq = row.hash, row.seq + 1
     if expected_seq - 1 != version:
-        yield Break(number, expected_seq, f"the case is at version {version} but its history ends at {expected_seq - 1}")
+        yield Break(number, expected_seq,
+                    f"the case is at version {version} but its history ends at {expected_seq - 1}")
