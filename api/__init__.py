@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import BaseConverter
 
 from api import problems, transactions
 from api.config import Config, from_environment
@@ -34,17 +35,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     check_against(catalog)
     app.extensions["gonghui.engine"] = Engine(catalog)
 
+    app.url_map.converters["case_number"] = CaseNumberConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     _sqlite_pragmas(app)
     smorest.init_app(app)
     _register_blueprints(app)
     problems.register(app)
+    from api.auth import authenticate_api_request
+
+    app.before_request(authenticate_api_request)
     transactions.register(app)
     from api import calendar_store
 
     calendar_store.init_app(app)
     return app
+
+
+class CaseNumberConverter(BaseConverter):
+    """A receipt number such as ``YL-2026-000123`` (so that ``/claims/check`` is not taken for one)."""
+
+    regex = r"[A-Z]{2}-\d{4}-\d{6,}"
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -37,6 +37,19 @@ def text(max_length: int = 2000, **kwargs: Any) -> fields.String:
                          **kwargs)
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean: true or false, not 0, 1 or "yes" (0 == False in Python, so sets cannot tell)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def flag(**kwargs: Any) -> fields.Boolean:
+    return StrictBoolean(**kwargs)
+
+
 def one_of(choices: list[str], **kwargs: Any) -> fields.String:
     return fields.String(validate=validate.OneOf(choices, error="须为以下之一：{choices}"), **kwargs)
 

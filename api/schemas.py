@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 ISO = "iso"
 
 
 class ProblemSchema(Schema):
+    """RFC 9457 problem details; a problem may carry more members (e.g. ``current_version``)."""
+
+    class Meta:
+        unknown = INCLUDE
+
     type = fields.String()
     title = fields.String()
     status = fields.Integer()

@@ -174,8 +174,11 @@ def _owning_unit(session: Session, principal: Principal, code: str | None, defin
     return unit
 
 
-def get_case(session: Session, principal: Principal | None, case_id: int, *, for_update: bool = False) -> Case:
-    case = session.get(Case, case_id)
+MAX_ID = 2**63 - 1
+
+
+def get_case(session: Session, principal: Principal | None, case_id: int) -> Case:
+    case = session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
     if case is None or (principal is not None and not principal.sees(case.org_path)):
         raise CaseNotFound(f"案件 {case_id} 不存在", case_id=case_id)
     return case

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
-from api.fields import Money, mask_middle, one_of, text, validate_id_number, validate_uscc
+from api.fields import Money, flag, mask_middle, one_of, text, validate_id_number, validate_uscc
 from api.lifecycles import Lifecycle, register
 from api.models import Case
 from api.reports import ReportScope, common_figures, money, rate, reached
@@ -50,7 +50,7 @@ class ReasonSchema(Schema):
 
 
 class ExtendSchema(Schema):
-    parties_consent = fields.Boolean(required=True, truthy={True}, falsy={False})
+    parties_consent = flag(required=True)
     days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api import services
 from api.demo import upsert_unit
-from api.fields import one_of, text, validate_uscc
+from api.fields import flag, one_of, text, validate_uscc
 from api.lifecycles import Lifecycle, register
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, Employer, OrgUnit
@@ -67,12 +67,12 @@ class ApprovalSchema(Schema):
 
 
 class SixStandardsSchema(Schema):
-    chair = fields.Boolean(required=True)
-    organization = fields.Boolean(required=True)
-    venue = fields.Boolean(required=True)
-    rules = fields.Boolean(required=True)
-    funds = fields.Boolean(required=True)
-    performance = fields.Boolean(required=True)
+    chair = flag(required=True)
+    organization = flag(required=True)
+    venue = flag(required=True)
+    rules = flag(required=True)
+    funds = flag(required=True)
+    performance = flag(required=True)
 
 
 class AssessSchema(Schema):

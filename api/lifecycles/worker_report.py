@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from api.deadlines import CALENDAR
-from api.fields import one_of, text, validate_uscc
+from api.fields import flag, one_of, text, validate_uscc
 from api.lifecycles import Lifecycle, register
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, CaseHistory, Employer, OrgUnit
@@ -29,7 +29,7 @@ class WorkerReportSchema(Schema):
     category = one_of(CATEGORIES, required=True)
     description = text(MAX_DESCRIPTION, required=True)
     contact = text(100)
-    anonymous = fields.Boolean(load_default=False)
+    anonymous = flag(load_default=False)
     channel = one_of(["wechat", "phone", "visit", "operator"], load_default="operator")
 
 

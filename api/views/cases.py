@@ -78,8 +78,8 @@ class Case(MethodView):
 class CaseEvent(MethodView):
     @blp.arguments(EventRequestSchema)
     @blp.response(200, CaseSchema)
-    @blp.alt_response(409, schema=CaseSchema, description="事件未知或当前状态不允许")
-    @blp.alt_response(412, schema=CaseSchema, description="If-Match 版本已过期")
+    @blp.alt_response(409, description="事件未知或当前状态不允许；或与同时提交的请求冲突")
+    @blp.alt_response(412, description="If-Match 版本已过期")
     def post(self, body: dict[str, Any], case_id: int, event: str) -> tuple[dict[str, Any], dict[str, str]]:
         """Fire an event. ``If-Match: "<version>"`` makes it conditional on the version read."""
         from flask import request

@@ -101,7 +101,7 @@ def _claim(number: str) -> Case | None:
     return db.session.scalar(sa.select(Case).where(Case.number == number, Case.definition_key == KEY))
 
 
-@blp.route("/claims/<string:number>")
+@blp.route("/claims/<case_number:number>")
 class ClaimStatus(MethodView):
     @blp.arguments(StatusQuerySchema, location="query")
     @blp.response(200, StatusSchema)
@@ -143,7 +143,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid 
 TYPE_LABELS = {"inpatient": "住院", "special_outpatient": "门诊特殊病种", "critical_illness": "重大疾病"}
 
 
-@blp.route("/claims/<string:number>/notice")
+@blp.route("/claims/<case_number:number>/notice")
 class ClaimNotice(MethodView):
     @blp.response(200, content_type="text/html")
     def get(self, number: str) -> Response:

@@ -101,7 +101,7 @@ class IntakeReports(MethodView):
         return {"number": case.number, "secret": secret}, 201
 
 
-@blp.route("/worker-reports/<string:number>")
+@blp.route("/worker-reports/<case_number:number>")
 class IntakeReport(MethodView):
     @blp.response(200, IntakeStatusSchema)
     @blp.doc(security=[], parameters=[{"in": "header", "name": "X-Report-Secret", "required": True,
@@ -118,7 +118,7 @@ class IntakeReport(MethodView):
                 "can_reopen": case.state == "resolved"}
 
 
-@blp.route("/worker-reports/<string:number>/reopen")
+@blp.route("/worker-reports/<case_number:number>/reopen")
 class IntakeReopen(MethodView):
     @blp.arguments(ReopenRequestSchema)
     @blp.response(200, IntakeStatusSchema)
