@@ -45,11 +45,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from api.auth import authenticate_api_request
 
     app.before_request(authenticate_api_request)
+    app.after_request(_security_headers)
     transactions.register(app)
     from api import calendar_store
 
     calendar_store.init_app(app)
     return app
+
+
+def _security_headers(response: Any) -> Any:
+    """Every answer: no MIME sniffing, no framing, no referrer leaks; the UI sets its own stricter CSP."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    return response
 
 
 class CaseNumberConverter(BaseConverter):

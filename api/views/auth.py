@@ -16,13 +16,34 @@ from api.schemas import TokenRequestSchema, TokenSchema
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录：用户名和密码换取访问令牌")
 
 
+def login_throttled(username: str) -> Any:
+    """10 attempts per username and client address per 5 minutes (shared by every process): then 429."""
+    from datetime import timedelta
+
+    from flask import current_app, request
+
+    from api import ratelimit
+    from api.clock import now
+    from api.problems import problem
+
+    retry = ratelimit.hit(db.session, f"login:{username[:64]}:{request.remote_addr}", now(),
+                          limit=current_app.config.get("LOGIN_LIMIT", 10),
+                          window=timedelta(seconds=current_app.config.get("LOGIN_WINDOW_SECONDS", 300)))
+    if retry is None:
+        return None
+    return problem(429, "登录尝试过于频繁，请稍后再试", headers={"Retry-After": str(retry)})
+
+
 @blp.route("/token")
 class Token(MethodView):
     @blp.arguments(TokenRequestSchema)
     @blp.response(200, TokenSchema)
     @blp.doc(security=[])
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Exchange a username and password for a bearer token."""
+        """Exchange a username and password for a bearer token (attempts are limited per user and address)."""
+        refused = login_throttled(body["username"])
+        if refused is not None:
+            return refused
         user = auth.verify_credentials(body["username"], body["password"])
         if user is None:
             raise Unauthorized("用户名或密码错误")

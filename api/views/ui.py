@@ -118,6 +118,10 @@ def requires(*roles: str) -> Any:
 def login() -> Any:
     error = None
     if request.method == "POST":
+        from api.views.auth import login_throttled
+
+        if login_throttled(request.form.get("username", "")) is not None:
+            return render_template("ui/login.html", error="登录尝试过于频繁，请几分钟后再试"), 429
         user = auth.verify_credentials(request.form.get("username", ""), request.form.get("password", ""))
         if user is not None:
             session.clear()

@@ -99,7 +99,8 @@ def test_a_revoked_token_stops_working_at_once(fresh: Flask, api: Api) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     assert api.client.get("/api/v1/worklist", headers=headers).status_code == 200
     (listed,) = [t for t in api.get("/admin/tokens", "city_admin").get_json() if t["label"] == "窗口 7"]
-    assert api.client.delete(f"/api/v1/admin/tokens/{listed['id']}", headers=api.headers("city_admin")).status_code == 204
+    revoked = api.client.delete(f"/api/v1/admin/tokens/{listed['id']}", headers=api.headers("city_admin"))
+    assert revoked.status_code == 204
     assert api.client.get("/api/v1/worklist", headers=headers).status_code == 401
 
 
@@ -111,3 +112,21 @@ def test_passwords_are_hashed_with_scrypt_in_production(fresh: Flask) -> None:
         from werkzeug.security import generate_password_hash
 
         assert generate_password_hash("x", method=PASSWORD_METHOD).startswith("scrypt:")
+
+
+def test_login_attempts_are_limited_per_user_and_address(api: Api, clock) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(10):
+        assert api.client.post("/api/v1/auth/token", json={"username": "daxi_clerk", "password": "x"}).status_code == 401
+    refused = api.client.post("/api/v1/auth/token", json={"username": "daxi_clerk", "password": "demo"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert api.client.post("/api/v1/auth/token", json={"username": "city_admin", "password": "demo"}).status_code == 200
+    clock.advance(minutes=6)
+    assert api.client.post("/api/v1/auth/token", json={"username": "daxi_clerk", "password": "demo"}).status_code == 200
+
+
+def test_every_answer_carries_the_security_headers(client) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/healthz", "/api/v1/cases", "/login"):
+        headers = client.get(path).headers
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "default-src 'self'" in client.get("/login").headers["Content-Security-Policy"]
