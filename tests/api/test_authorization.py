@@ -116,7 +116,8 @@ def test_passwords_are_hashed_with_scrypt_in_production(fresh: Flask) -> None:
 
 def test_login_attempts_are_limited_per_user_and_address(api: Api, clock) -> None:  # type: ignore[no-untyped-def]
     for _ in range(10):
-        assert api.client.post("/api/v1/auth/token", json={"username": "daxi_clerk", "password": "x"}).status_code == 401
+        failed = api.client.post("/api/v1/auth/token", json={"username": "daxi_clerk", "password": "x"})
+        assert failed.status_code == 401
     refused = api.client.post("/api/v1/auth/token", json={"username": "daxi_clerk", "password": "demo"})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert api.client.post("/api/v1/auth/token", json={"username": "city_admin", "password": "demo"}).status_code == 200
