@@ -14,7 +14,20 @@ from api import create_app
 from api.extensions import db
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False, add_default_commands=False)
+def _app_for_cli():  # type: ignore[no-untyped-def]
+    """The app for a command; a definition that does not validate stops here with its faults, not a traceback."""
+    from workflow.errors import DefinitionError
+
+    try:
+        return create_app()
+    except DefinitionError as error:
+        click.echo("definitions refused:", err=True)
+        for reason in error.reasons:
+            click.echo(f"  {reason}", err=True)
+        sys.exit(1)
+
+
+@click.group(cls=FlaskGroup, create_app=_app_for_cli, add_version_option=False, add_default_commands=False)
 def cli() -> None:
     """工会工作流 — gonghui-workflow."""
 

@@ -129,3 +129,15 @@ def test_the_directory_check_names_each_bad_file(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as error:
         Catalog.from_directory(tmp_path)
     assert "other.v1.yaml" in str(error.value) and "sample.v1.yaml" not in str(error.value)
+
+
+def test_gonghui_definitions_check_names_the_faults_and_fails(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    write(tmp_path, GOOD.replace("to: done", "to: gone"))
+    environment = {"DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
+    result = CliRunner().invoke(cli, ["definitions", "check", str(tmp_path)], env=environment)
+    assert result.exit_code == 1 and "unknown state 'gone'" in result.output
+    assert CliRunner().invoke(cli, ["definitions", "check", str(DEFINITIONS)], env=environment).exit_code == 0
