@@ -87,3 +87,43 @@ def test_a_sweeper_killed_mid_batch_loses_and_doubles_nothing(fresh: Flask) -> N
     survivor.communicate(timeout=300)
     assert survivor.returncode == 0
     assert_each_fired_once(fresh, 600)
+
+
+def test_two_sweepers_and_clerks_at_once_fire_every_timer_once(fresh: Flask) -> None:
+    """While two sweepers escalate, clerks accept some of the same cases: each case is either accepted or
+    escalated once (or accepted after its escalation), never escalated twice, and no update is lost."""
+    import threading
+
+    from api.auth import issue_token
+    from tests.integration.test_reliability import assert_no_lost_update
+
+    open_many(fresh, 400)
+    with fresh.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "chengdong_mediator"))
+        token, _ = issue_token(user, kind="service")
+        db.session.commit()
+    processes = [sweeper(fresh), sweeper(fresh)]
+    statuses: Counter[int] = Counter()
+
+    def clerk(offset: int) -> None:
+        client = fresh.test_client()
+        for case_id in range(1 + offset, 401, 4):
+            response = client.post(f"/api/v1/cases/{case_id}/events/accept", json={"data": {"mediator": "李"}},
+                                   headers={"Authorization": f"Bearer {token}"})
+            statuses[response.status_code] += 1
+
+    clerks = [threading.Thread(target=clerk, args=(offset,)) for offset in range(4)]
+    for thread in clerks:
+        thread.start()
+    for thread in clerks:
+        thread.join()
+    for process in processes:
+        process.communicate(timeout=300)
+    assert set(statuses) <= {200, 409}, statuses   # a case escalated to 城东 stays in the mediator's scope
+    assert max(escalations(fresh).values(), default=0) == 1
+    assert_no_lost_update(fresh)
+    with fresh.app_context():
+        pending = db.session.scalar(sa.select(sa.func.count()).select_from(Timer).where(
+            Timer.status == "pending", Timer.state == "registered",
+            Timer.due_at <= sa.func.cast(DUE_AT, sa.DateTime(timezone=True))))
+        assert pending == 0
