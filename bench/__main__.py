@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import engine, http, sweep
+from bench import engine, http, importer, sweep
 from bench.stats import table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,8 +56,18 @@ def rows_of(results: dict[str, Any]) -> list[list[str]]:
             figure = h[f"gonghui_{label}_c8"]
             rows.append([f"HTTP GET {label}, 8 connections", f"{figure['rps']:.0f}; {figure['p50_ms']}/"
                          f"{figure['p99_ms']}", "", "", "p95 < 30 ms"])
+        if h.get("worker_rss_mb_end"):
+            rows.append([f"API worker RSS after {h['requests_served']} requests (MB)",
+                         f"{h['worker_rss_mb_end']}", f"at start {h['worker_rss_mb_start']}", "", "< 150 MB, flat"])
     elif h:
         rows.append(["HTTP", h["skipped"], "", "", ""])
+    i = results.get("import")
+    if i:
+        rows.append([f"roster import rows/s ({i['large']['rows']} rows, PostgreSQL)", f"{i['large']['rows_per_s']}",
+                     f"{i['small']['rows']} rows: {i['small']['rows_per_s']}", "", "≥ 5000 rows/s"])
+        rows.append(["  peak memory of the import (MB)", f"{i['large']['peak_rss_mb']}",
+                     f"{i['small']['rows']} rows: {i['small']['peak_rss_mb']}",
+                     f"+{i['memory_growth_mb']} MB", "within 50 MB"])
     return rows
 
 
@@ -65,12 +75,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--full", action="store_true", help="larger sizes and longer runs")
     parser.add_argument("--quick", action="store_true", help="the default: about three minutes")
-    parser.add_argument("--only", choices=["engine", "sweep", "http"], action="append")
+    parser.add_argument("--only", choices=["engine", "sweep", "http", "import"], action="append")
     arguments = parser.parse_args()
     logging.disable(logging.WARNING)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     full = arguments.full
-    chosen = set(arguments.only or ["engine", "sweep", "http"])
+    chosen = set(arguments.only or ["engine", "sweep", "http", "import"])
     results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "mode": "full" if full else
                                "quick", "cores": os.cpu_count(), "python": platform.python_version()}
     if "engine" in chosen:
@@ -81,6 +91,8 @@ def main() -> None:
             results["sweep_100k"] = sweep.run(100000)
     if "http" in chosen:
         results["http"] = http.run(20 if full else 5, 2000 if full else 500)
+    if "import" in chosen:
+        results["import"] = importer.run(10000, 100000) if full else importer.run(1000, 5000)
     print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "
           f"{results['when']})\n")
     if "engine" in results:

@@ -65,6 +65,16 @@ def _ms(text: str) -> float:
     return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 3)
 
 
+def worker_rss_mb(master: int) -> list[float]:
+    """Resident memory of each gunicorn worker of ``master``."""
+    pids = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    sizes = []
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(round(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024, 1))  # type: ignore[union-attr]
+    return sizes
+
+
 def prepare(url: str, cases: int) -> dict[str, str]:
     from api import services
     from api.auth import Principal, issue_token
@@ -99,12 +109,17 @@ def run(seconds: int, cases: int) -> dict[str, Any]:
         for name, target in (("gonghui", "api.wsgi:app"), ("baseline", "bench.baseline_app:app")):
             process, port = start(target, url)
             try:
+                if name == "gonghui":
+                    results["worker_rss_mb_start"] = worker_rss_mb(process.pid)
                 for connections in (8, 32):
                     results[f"{name}_fire_c{connections}"] = wrk(port, connections, seconds, environment)
                 if name == "gonghui":
                     for label, path in (("worklist", "/api/v1/worklist"),
                                         ("list", "/api/v1/cases?state=mediating&per_page=50")):
                         results[f"{name}_{label}_c8"] = wrk(port, 8, seconds, {**environment, "BENCH_PATH": path})
+                    results["requests_served"] = sum(int(value["rps"] * seconds) for key, value in results.items()
+                                                     if key.startswith("gonghui_") and isinstance(value, dict))
+                    results["worker_rss_mb_end"] = worker_rss_mb(process.pid)
             finally:
                 process.terminate()
                 process.wait(timeout=30)
