@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import Response, current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,3 +36,16 @@ def hit(session: Session, client: str, now: datetime, *, limit: int, window: tim
     if count > limit:
         return max(1, int((start + window - now).total_seconds()))
     return None
+
+
+def refused(client: str, setting: str, *, limit: int, window_seconds: int, message: str) -> Response | None:
+    """Count a request of ``client``; a 429 problem (with Retry-After) once it is over the limit.
+
+    ``GONGHUI_<setting>_LIMIT`` and ``GONGHUI_<setting>_WINDOW_SECONDS`` override the defaults."""
+    from api.clock import now
+    from api.extensions import db
+    from api.problems import problem
+
+    retry = hit(db.session, client, now(), limit=current_app.config.get(f"{setting}_LIMIT", limit),
+                window=timedelta(seconds=current_app.config.get(f"{setting}_WINDOW_SECONDS", window_seconds)))
+    return None if retry is None else problem(429, message, headers={"Retry-After": str(retry)})

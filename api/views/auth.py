@@ -18,20 +18,12 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录
 
 def login_throttled(username: str) -> Any:
     """10 attempts per username and client address per 5 minutes (shared by every process): then 429."""
-    from datetime import timedelta
-
-    from flask import current_app, request
+    from flask import request
 
     from api import ratelimit
-    from api.clock import now
-    from api.problems import problem
 
-    retry = ratelimit.hit(db.session, f"login:{username[:64]}:{request.remote_addr}", now(),
-                          limit=current_app.config.get("LOGIN_LIMIT", 10),
-                          window=timedelta(seconds=current_app.config.get("LOGIN_WINDOW_SECONDS", 300)))
-    if retry is None:
-        return None
-    return problem(429, "登录尝试过于频繁，请稍后再试", headers={"Retry-After": str(retry)})
+    return ratelimit.refused(f"login:{username[:64]}:{request.remote_addr}", "LOGIN", limit=10, window_seconds=300,
+                             message="登录尝试过于频繁，请稍后再试")
 
 
 @blp.route("/token")

@@ -10,11 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -61,12 +60,8 @@ def _digest(secret: str) -> str:
 
 
 def _limited() -> Any:
-    retry = ratelimit.hit(db.session, f"intake:{request.remote_addr}", now(),
-                          limit=current_app.config.get("INTAKE_LIMIT", 5),
-                          window=timedelta(seconds=current_app.config.get("INTAKE_WINDOW_SECONDS", 600)))
-    if retry is None:
-        return None
-    return problem(429, "提交过于频繁，请稍后再试", headers={"Retry-After": str(retry)})
+    return ratelimit.refused(f"intake:{request.remote_addr}", "INTAKE", limit=5, window_seconds=600,
+                             message="提交过于频繁，请稍后再试")
 
 
 def _found(number: str) -> Case | None:

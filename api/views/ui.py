@@ -436,30 +436,35 @@ def admin() -> Any:
                            errors=session.pop("admin_errors", None))
 
 
-@blp.post("/admin/users")
-@requires("admin")
-def admin_create_user() -> Any:
+def _admin_action(action: Any) -> Any:
+    """Run an administration change; its faults go back to the admin page."""
     try:
-        accounts.save_user(db.session, request.form.get("username", "").strip(), request.form.get("org", ""),
-                           request.form.getlist("roles"), request.form.get("password", ""), now())
-        session["message"] = "用户已保存"
+        action()
     except InvalidData as error:
         db.session.rollback()
         session["admin_errors"] = error.errors
     return redirect(url_for("ui.admin"))
+
+
+@blp.post("/admin/users")
+@requires("admin")
+def admin_create_user() -> Any:
+    def save() -> None:
+        accounts.save_user(db.session, request.form.get("username", "").strip(), request.form.get("org", ""),
+                           request.form.getlist("roles"), request.form.get("password", ""), now())
+        session["message"] = "用户已保存"
+
+    return _admin_action(save)
 
 
 @blp.post("/admin/tokens")
 @requires("admin")
 def admin_issue_token() -> Any:
-    try:
-        token = accounts.issue_service_token(db.session, request.form.get("username", ""),
-                                             request.form.get("label") or None)
-        session["issued_token"] = token
-    except InvalidData as error:
-        db.session.rollback()
-        session["admin_errors"] = error.errors
-    return redirect(url_for("ui.admin"))
+    def issue() -> None:
+        session["issued_token"] = accounts.issue_service_token(db.session, request.form.get("username", ""),
+                                                               request.form.get("label") or None)
+
+    return _admin_action(issue)
 
 
 @blp.post("/admin/tokens/<int:token_id>/revoke")

@@ -1,0 +1,108 @@
+"""The web pages without a browser: administration, the dashboard's exports, CSRF, the counter's resubmission."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import Api, mediation_data
+
+
+def signed_in(fresh: Flask, username: str) -> tuple[FlaskClient, str]:
+    client = fresh.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    response = client.post("/login", data={"csrf_token": csrf, "username": username, "password": "demo"})
+    assert response.status_code == 302
+    page = client.get("/worklist").get_data(as_text=True)   # signing in issues a fresh CSRF token
+    return client, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_a_form_without_the_csrf_token_is_refused(fresh: Flask) -> None:
+    client, _ = signed_in(fresh, "city_admin")
+    assert client.post("/admin/users", data={"username": "x"}).status_code == 400
+
+
+def test_an_administrator_creates_a_user_and_manages_tokens(fresh: Flask, api: Api) -> None:
+    client, csrf = signed_in(fresh, "city_admin")
+    client.post("/admin/users", data={"csrf_token": csrf, "username": "songmen_clerk", "org": "songmen",
+                                      "roles": ["clerk"], "password": "long-password"})
+    assert "用户已保存" in client.get("/admin").get_data(as_text=True)
+    assert api.client.post("/api/v1/auth/token", json={"username": "songmen_clerk",
+                                                        "password": "long-password"}).status_code == 200
+    client.post("/admin/users", data={"csrf_token": csrf, "username": "bad name!", "org": "nowhere",
+                                      "roles": [], "password": "x"})
+    page = client.get("/admin").get_data(as_text=True)
+    assert "未知的组织" in page and "密码至少 8 位" in page
+    client.post("/admin/tokens", data={"csrf_token": csrf, "username": "counter_chengbei", "label": "窗口 9"})
+    token = re.search(r'id="issued-token">([^<]+)<', client.get("/admin").get_data(as_text=True))
+    assert token is not None
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    assert api.client.get("/api/v1/worklist", headers=headers).status_code == 200
+    token_id = re.search(r'/admin/tokens/(\d+)/revoke', client.get("/admin").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    client.post(f"/admin/tokens/{token_id}/revoke", data={"csrf_token": csrf})
+    assert api.client.get("/api/v1/worklist", headers=headers).status_code == 401
+
+
+def test_an_administrator_loads_a_holiday_schedule(fresh: Flask) -> None:
+    client, csrf = signed_in(fresh, "city_admin")
+    client.post("/admin/calendar", data={"csrf_token": csrf, "schedule": "year: 2027\nholidays: [2027-01-01]\n"})
+    assert "2027 年放假安排已载入" in client.get("/admin").get_data(as_text=True)
+    client.post("/admin/calendar", data={"csrf_token": csrf, "schedule": "year: 2027\nholidays: [2027-02-30]\n"})
+    assert "line 2" in client.get("/admin").get_data(as_text=True)
+    with fresh.app_context():
+        from api.deadlines import CALENDAR
+
+        CALENDAR.loaded.clear()
+
+
+def test_non_administrators_get_403_pages(fresh: Flask) -> None:
+    client, _ = signed_in(fresh, "chengdong_clerk")
+    assert client.get("/admin").status_code == 403
+    assert client.get("/counter").status_code == 403
+
+
+def test_the_dashboard_shows_and_exports_each_report(fresh: Flask, api: Api) -> None:
+    case = api.open_case("chengdong_mediator", "mediation_case", mediation_data())
+    api.fire(case["id"], "accept", "chengdong_mediator", {"mediator": "李调解"})
+    client, _ = signed_in(fresh, "chengdong_clerk")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "调处结案率" in page and "劳动人事争议调解" in page and "职工医疗互助报销" in page
+    exported = client.get("/dashboard/mediation_case.csv")
+    assert exported.content_type.startswith("text/csv") and "accepted,1" in exported.get_data(as_text=True)
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(client.get("/dashboard/mediation_case.xlsx").data)).active
+    assert ("accepted", 1) in [tuple(row) for row in sheet.iter_rows(values_only=True)]
+    enterprise, _ = signed_in(fresh, "ent_clerk")
+    assert enterprise.get("/dashboard").status_code == 403
+
+
+@pytest.mark.parametrize("field", ["member.name", "hospital"])
+def test_the_counter_form_shows_errors_beside_the_fields(fresh: Flask, field: str) -> None:
+    client, csrf = signed_in(fresh, "counter_chengbei")
+    page = client.post("/counter", data={"csrf_token": csrf, "submission": "s1"}).get_data(as_text=True)
+    assert re.search(rf'data-field="{re.escape(field)}">.*?此项为必填项', page, re.S)
+
+
+def claim_form(csrf: str, submission: str) -> dict[str, Any]:
+    return {"csrf_token": csrf, "submission": submission, "member.name": "张三",
+            "member.id_number": "331081199805201237", "claim_type": "inpatient", "hospital": "温岭市第一人民医院",
+            "admitted_on": "2026-11-01", "discharged_on": "2026-11-10", "total_cost": "20000.00",
+            "insurance_paid": "12000.00", "eligible_self_pay": "5000.00", "invoices": "33100001,20000.00",
+            "documents": ["id_card"], "bank_account": "6222021207001234567"}
+
+
+def test_a_counter_form_sent_twice_creates_one_claim(fresh: Flask, api: Api) -> None:
+    client, csrf = signed_in(fresh, "counter_chengbei")
+    first = client.post("/counter", data=claim_form(csrf, "once"))
+    again = client.post("/counter", data=claim_form(csrf, "once"))
+    assert first.status_code == again.status_code == 302 and first.location == again.location
+    receipt = client.get(first.location).get_data(as_text=True)
+    assert "一次性告知" in receipt and "3310**********1237" in receipt
+    assert api.get("/cases?definition=medical_aid_claim", "city_admin").get_json()["total"] == 1
