@@ -375,13 +375,32 @@ def dashboard() -> Any:
     if g.principal.level == "enterprise":
         return render_template("ui/error.html", status=403, message="统计面向镇（街道）和市总工会。"), 403
     reports = []
+    streets = _cases_by_street()
     for definition in engine().catalog.latest():
         report = _report(definition.key)
         by_state = [(definition.states[state].label if state in definition.states else state, count)
                     for state, count in report.get("by_state", {}).items()]
+        by_street = streets.get(definition.key, [])
         reports.append({"key": definition.key, "title": definition.title, "figures": _figures(report),
-                        "by_state": by_state, "max": max([count for _, count in by_state] or [1])})
+                        "by_state": by_state, "max": max([count for _, count in by_state] or [1]),
+                        "by_street": by_street, "street_max": max([count for _, count in by_street] or [1])})
     return render_template("ui/dashboard.html", reports=reports, trend=_closure_trend())
+
+
+def _cases_by_street() -> dict[str, list[tuple[str, int]]]:
+    """Cases in scope per lifecycle and street (a case at an enterprise counts for its street)."""
+    streets = {unit.path: unit.name for unit in db.session.scalars(
+        sa.select(OrgUnit).where(OrgUnit.level == "street", OrgUnit.path.startswith(g.principal.org_path, autoescape=True)))}
+    counts: dict[str, dict[str, int]] = {}
+    rows = db.session.execute(sa.select(Case.definition_key, Case.org_path, sa.func.count())
+                              .where(Case.org_path.startswith(g.principal.org_path, autoescape=True))
+                              .group_by(Case.definition_key, Case.org_path))
+    for key, path, count in rows:
+        street = next((name for street_path, name in streets.items() if path.startswith(street_path)), None)
+        if street is not None:
+            per_key = counts.setdefault(key, {})
+            per_key[street] = per_key.get(street, 0) + count
+    return {key: sorted(values.items(), key=lambda item: -item[1]) for key, values in counts.items()}
 
 
 def _rows_for_export(report: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

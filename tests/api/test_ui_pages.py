@@ -73,6 +73,7 @@ def test_the_dashboard_shows_and_exports_each_report(fresh: Flask, api: Api) -> 
     client, _ = signed_in(fresh, "chengdong_clerk")
     page = client.get("/dashboard").get_data(as_text=True)
     assert "调处结案率" in page and "劳动人事争议调解" in page and "职工医疗互助报销" in page
+    assert re.search(r'class="by-street">.*?城东街道总工会</td><td>1</td>', page, re.S)
     exported = client.get("/dashboard/mediation_case.csv")
     assert exported.content_type.startswith("text/csv") and "accepted,1" in exported.get_data(as_text=True)
     from openpyxl import load_workbook
