@@ -389,8 +389,9 @@ def dashboard() -> Any:
 
 def _cases_by_street() -> dict[str, list[tuple[str, int]]]:
     """Cases in scope per lifecycle and street (a case at an enterprise counts for its street)."""
+    in_scope = OrgUnit.path.startswith(g.principal.org_path, autoescape=True)
     streets = {unit.path: unit.name for unit in db.session.scalars(
-        sa.select(OrgUnit).where(OrgUnit.level == "street", OrgUnit.path.startswith(g.principal.org_path, autoescape=True)))}
+        sa.select(OrgUnit).where(OrgUnit.level == "street", in_scope))}
     counts: dict[str, dict[str, int]] = {}
     rows = db.session.execute(sa.select(Case.definition_key, Case.org_path, sa.func.count())
                               .where(Case.org_path.startswith(g.principal.org_path, autoescape=True))
