@@ -84,7 +84,9 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
 class Case(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "cases"
     __table_args__ = (
-        sa.Index("ix_cases_scope", "org_path", "definition_key", "state"),
+        # prefix matches on the path (scope) use the index on PostgreSQL only with the pattern operator class
+        sa.Index("ix_cases_scope", "org_path", "definition_key", "state",
+                 postgresql_ops={"org_path": "varchar_pattern_ops"}),
         sa.Index("ix_cases_open_due", "closed", "due_at"),
         sa.Index("ix_cases_definition_created", "definition_key", "created_at"),
     )

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import engine, http, importer, sweep
+from bench import engine, http, importer, scale, sweep
 from bench.stats import table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -68,6 +68,14 @@ def rows_of(results: dict[str, Any]) -> list[list[str]]:
         rows.append(["  peak memory of the import (MB)", f"{i['large']['peak_rss_mb']}",
                      f"{i['small']['rows']} rows: {i['small']['peak_rss_mb']}",
                      f"+{i['memory_growth_mb']} MB", "within 50 MB"])
+    c = results.get("scale")
+    if c:
+        small, large = c["small"], c["large"]
+        for label, figure in large["latency"].items():
+            before = small["latency"][label]["p95_ms"]
+            rows.append([f"p95 ms at {large['cases']:,} cases: {label}", f"{figure['p95_ms']}",
+                         f"{small['cases']:,} cases: {before}", ratio(figure["p95_ms"], before),
+                         "< 30 ms, ≤ 1.5×" if "report" not in label else "≤ 1.5×"])
     return rows
 
 
@@ -75,12 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--full", action="store_true", help="larger sizes and longer runs")
     parser.add_argument("--quick", action="store_true", help="the default: about three minutes")
-    parser.add_argument("--only", choices=["engine", "sweep", "http", "import"], action="append")
+    parser.add_argument("--only", choices=["engine", "sweep", "http", "import", "scale"], action="append")
     arguments = parser.parse_args()
     logging.disable(logging.WARNING)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     full = arguments.full
-    chosen = set(arguments.only or ["engine", "sweep", "http", "import"])
+    chosen = set(arguments.only or ["engine", "sweep", "http", "import", "scale"])
     results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "mode": "full" if full else
                                "quick", "cores": os.cpu_count(), "python": platform.python_version()}
     if "engine" in chosen:
@@ -93,6 +101,8 @@ def main() -> None:
         results["http"] = http.run(20 if full else 5, 2000 if full else 500)
     if "import" in chosen:
         results["import"] = importer.run(10000, 100000) if full else importer.run(1000, 5000)
+    if "scale" in chosen:
+        results["scale"] = scale.run(100_000, 1_000_000, 10, 100) if full else scale.run(10_000, 100_000, 10, 30)
     print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "
           f"{results['when']})\n")
     if "engine" in results:
@@ -101,6 +111,10 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"{results['mode']}-{stamp}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    if "scale" in results:
+        print("\nquery plans at the larger size (EXPLAIN):")
+        for label, plan in results["scale"]["plans"].items():
+            print(f"-- {label}\n" + "\n".join(plan))
     print(f"\nresults written to bench/results/{results['mode']}-{stamp}.json")
 
 

@@ -1,0 +1,132 @@
+"""Lists, worklists, a case with its history and the reports at two sizes of database on PostgreSQL, with the
+cases and history written by COPY; the query plans of the list queries are shown with EXPLAIN."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.pg import prepared_app, scratch_database
+from bench.stats import percentile
+
+STATES = ["registered", "mediating", "agreed", "closed", "rejected", "failed", "withdrawn"]
+TERMINAL = {"closed", "rejected", "failed", "withdrawn"}
+KINDS = ["wages", "overtime", "social_insurance", "injury", "termination", "other"]
+CASE_COLUMNS = ("id", "number", "definition_key", "definition_version", "state", "level", "org_unit_id", "org_path",
+                "data", "amount", "party", "category", "closed", "due_at", "due_provisional", "overdue", "escalations",
+                "created_by", "created_at", "updated_at", "version")
+HISTORY_COLUMNS = ("case_id", "seq", "event", "from_state", "to_state", "level_from", "level_to", "org_from",
+                   "org_to", "actor", "at", "data", "hash")
+
+
+def generate(url: str, cases: int, history_per_case: int) -> None:
+    """Write ``cases`` mediation cases over every unit, each with ``history_per_case`` history rows, by COPY."""
+    engine = sa.create_engine(url)
+    rng = random.Random(11)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        units = list(connection.execute(sa.text("SELECT id, code, path, level FROM org_units")))
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            with cursor.copy(f"COPY cases ({', '.join(CASE_COLUMNS)}) FROM STDIN") as copy:
+                for case_id in range(1, cases + 1):
+                    unit = rng.choice(units)
+                    state = rng.choice(STATES)
+                    created = start + timedelta(minutes=case_id * 5)
+                    due = created + timedelta(days=rng.randrange(1, 40)) if state not in TERMINAL else None
+                    copy.write_row((case_id, f"TJ-{created.year}-{case_id:07d}", "mediation_case", 1, state,
+                                    unit.level, unit.id, unit.path,
+                                    json.dumps({"claims": "拖欠工资", "amount": "1000.00"}, ensure_ascii=False),
+                                    "1000.00", f"温岭市测试{case_id % 5000}有限公司", rng.choice(KINDS),
+                                    state in TERMINAL, due, False, rng.random() < 0.05, 0, "bench", created, created,
+                                    history_per_case))
+            with cursor.copy(f"COPY case_history ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
+                for case_id in range(1, cases + 1):
+                    at = start + timedelta(minutes=case_id * 5)
+                    for seq in range(1, history_per_case + 1):
+                        copy.write_row((case_id, seq, "open" if seq == 1 else "extend", None if seq == 1 else
+                                        "mediating", "mediating", "street", "street", "chengdong", "chengdong",
+                                        "bench", at + timedelta(hours=seq), "{}", f"{case_id:032x}{seq:032x}"))
+        connection.execute(sa.text(f"SELECT setval('cases_id_seq', {cases})"))
+        connection.execute(sa.text("ANALYZE cases; ANALYZE case_history"))
+    engine.dispose()
+
+
+def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
+    from api.auth import Principal, issue_token
+    from api.extensions import db
+    from api.models import User
+
+    with app.app_context():
+        users = {name: db.session.scalar(sa.select(User).where(User.username == name))
+                 for name in ("city_admin", "chengdong_clerk")}
+        tokens = {name: issue_token(user, kind="service")[0] for name, user in users.items()}
+        db.session.commit()
+    client = app.test_client()
+    paths = {
+        "worklist (street clerk)": ("chengdong_clerk", "/api/v1/worklist"),
+        "filtered list (state + unit)": ("city_admin", "/api/v1/cases?state=mediating&org_unit=chengdong&per_page=50"),
+        "list sorted by due time": ("city_admin", "/api/v1/cases?sort=due_at&overdue=false&per_page=50"),
+        "case with its history": ("city_admin", "/api/v1/cases/{case}/history"),
+        "report mediation_case (street)": ("chengdong_clerk", "/api/v1/reports/mediation_case"),
+    }
+    results: dict[str, dict[str, float]] = {}
+    rng = random.Random(3)
+    for label, (user, path) in paths.items():
+        samples = []
+        count = requests if "report" not in label else max(3, requests // 10)
+        for _ in range(count):
+            target = path.format(case=rng.randrange(1, 1000))
+            started = time.perf_counter()
+            response = client.get(target, headers={"Authorization": f"Bearer {tokens[user]}"})
+            samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (target, response.status_code)
+        results[label] = {"p50_ms": round(percentile(samples, 0.5), 2), "p95_ms": round(percentile(samples, 0.95), 2)}
+    _ = Principal
+    return results
+
+
+def plans(url: str) -> dict[str, list[str]]:
+    engine = sa.create_engine(url)
+    queries = {
+        "filtered list": "SELECT * FROM cases WHERE org_path LIKE 'wenling/chengdong/%' AND state = 'mediating' "
+                         "ORDER BY created_at DESC, id DESC LIMIT 50",
+        "worklist": "SELECT * FROM cases WHERE closed = false AND org_path LIKE 'wenling/chengdong/%' AND "
+                    "definition_key = 'mediation_case' AND state IN ('registered', 'mediating', 'agreed') "
+                    "ORDER BY overdue DESC, due_at IS NULL, due_at, id LIMIT 200",
+        "case history": "SELECT * FROM case_history WHERE case_id = 42 ORDER BY seq",
+    }
+    found = {}
+    with engine.connect() as connection:
+        for label, query in queries.items():
+            found[label] = [row[0] for row in connection.execute(sa.text(f"EXPLAIN {query}"))]
+    engine.dispose()
+    return found
+
+
+def run(small: int, large: int, history_per_case: int, requests: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for label, size in (("small", small), ("large", large)):
+        with scratch_database() as url:
+            app = prepared_app(url)
+            with app.app_context():
+                from api.extensions import db
+
+                db.engine.dispose()
+            started = time.perf_counter()
+            generate(url, size, history_per_case)
+            results[label] = {"cases": size, "history_rows": size * history_per_case,
+                              "generated_in_s": round(time.perf_counter() - started, 1),
+                              "latency": measure(app, requests)}
+            if label == "large":
+                results["plans"] = plans(url)
+            with app.app_context():
+                from api.extensions import db
+
+                db.engine.dispose()
+    return results
