@@ -88,6 +88,7 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
         sa.Index("ix_cases_scope", "org_path", "definition_key", "state",
                  postgresql_ops={"org_path": "varchar_pattern_ops"}),
         sa.Index("ix_cases_open_due", "closed", "due_at"),
+        sa.Index("ix_cases_due", "due_at", "id"),
         sa.Index("ix_cases_definition_created", "definition_key", "created_at"),
     )
 
@@ -124,7 +125,8 @@ class CaseHistory(db.Model):  # type: ignore[name-defined,misc]
     """Append-only: one row per fired event, chained by hash to the previous row of its case."""
 
     __tablename__ = "case_history"
-    __table_args__ = (sa.UniqueConstraint("case_id", "seq", name="uq_case_history_case_seq"),)
+    __table_args__ = (sa.UniqueConstraint("case_id", "seq", name="uq_case_history_case_seq"),
+                      sa.Index("ix_case_history_case_event", "case_id", "event"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))

@@ -323,7 +323,7 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery,
         needle = query.q.strip()
         where.append(sa.or_(Case.number == needle, Case.party.contains(needle, autoescape=True)))
     total = session.scalar(sa.select(sa.func.count()).select_from(Case).where(*where)) or 0
-    order = ([Case.due_at.is_(None), Case.due_at, Case.id] if query.sort == "due_at"
+    order = ([Case.due_at.asc().nulls_last(), Case.id] if query.sort == "due_at"
              else [Case.created_at.desc(), Case.id.desc()])
     items = list(session.scalars(sa.select(Case).where(*where).order_by(*order)
                                  .limit(query.per_page).offset((query.page - 1) * query.per_page)))
@@ -352,4 +352,4 @@ def worklist(session: Session, engine: Engine, principal: Principal, limit: int)
     return list(session.scalars(
         sa.select(Case).where(Case.closed.is_(False), Case.org_path.startswith(principal.org_path, autoescape=True),
                               actionable)
-        .order_by(Case.overdue.desc(), Case.due_at.is_(None), Case.due_at, Case.id).limit(limit)))
+        .order_by(Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id).limit(limit)))

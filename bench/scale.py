@@ -98,8 +98,10 @@ def plans(url: str) -> dict[str, list[str]]:
                          "ORDER BY created_at DESC, id DESC LIMIT 50",
         "worklist": "SELECT * FROM cases WHERE closed = false AND org_path LIKE 'wenling/chengdong/%' AND "
                     "definition_key = 'mediation_case' AND state IN ('registered', 'mediating', 'agreed') "
-                    "ORDER BY overdue DESC, due_at IS NULL, due_at, id LIMIT 200",
+                    "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 200",
         "case history": "SELECT * FROM case_history WHERE case_id = 42 ORDER BY seq",
+        "list sorted by due time": "SELECT * FROM cases WHERE org_path LIKE 'wenling/%' ORDER BY due_at NULLS LAST, id "
+                                   "LIMIT 50",
     }
     found = {}
     with engine.connect() as connection:

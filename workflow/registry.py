@@ -72,7 +72,8 @@ def six_standards_met(context: TransitionContext) -> Faults:
     """All six "六有" items must be true to call a new union standardised."""
     labels = {"chair": "依法选举工会主席", "organization": "组织健全", "venue": "服务阵地",
               "rules": "制度健全", "funds": "经费独立", "performance": "会员满意"}
-    items = context.event_data.get("six_standards") or {}
+    items = context.event_data.get("six_standards")
+    items = items if isinstance(items, dict) else {}
     missing = [f"{code}（{label}）未达标" for code, label in labels.items() if items.get(code) is not True]
     return {"six_standards": missing} if missing else {}
 
@@ -87,8 +88,8 @@ effect("create_union_unit")      # approval of a union formation creates the ent
 
 def missing_documents(config: Mapping[str, Any], claim_type: str | None, documents: Any) -> list[str]:
     """The document codes a claim of ``claim_type`` still lacks, in the checklist's order."""
-    required = (config.get("required_documents") or {}).get(claim_type or "", [])
-    held = set(documents or [])
+    required = (config.get("required_documents") or {}).get(claim_type if isinstance(claim_type, str) else "", [])
+    held = {code for code in documents if isinstance(code, str)} if isinstance(documents, list | tuple) else set()
     return [code for code in required if code not in held]
 
 
@@ -106,10 +107,13 @@ REOPEN_DAYS = 15
 @guard("within_reopen_window")
 def within_reopen_window(context: TransitionContext) -> Faults:
     """A reporter who is not satisfied may reopen within 15 days of the resolution."""
-    resolved = context.data.get("resolved_at")
-    if not isinstance(resolved, str):
+    try:
+        resolved = datetime.fromisoformat(str(context.data.get("resolved_at")))
+    except ValueError:
         return {}
-    elapsed = context.now - datetime.fromisoformat(resolved)
+    if resolved.tzinfo is None:
+        return {}
+    elapsed = context.now - resolved
     if elapsed.total_seconds() > REOPEN_DAYS * 86400:
         return {"reason": [f"办结已超过 {REOPEN_DAYS} 日，不能再要求重新办理"]}
     return {}

@@ -1,4 +1,4 @@
-"""the scope index usable by prefix matches on PostgreSQL
+"""indexes for scale: the scope index usable by prefix matches on PostgreSQL, due-time order, history events
 
 Revision ID: 0007_scope_index
 Revises: 0006_audit
@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade():
+    op.create_index("ix_cases_due", "cases", ["due_at", "id"])
+    op.create_index("ix_case_history_case_event", "case_history", ["case_id", "event"])
     if op.get_bind().dialect.name != "postgresql":
         return
     op.drop_index("ix_cases_scope", table_name="cases")
@@ -24,6 +26,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_case_history_case_event", table_name="case_history")
+    op.drop_index("ix_cases_due", table_name="cases")
     if op.get_bind().dialect.name != "postgresql":
         return
     op.drop_index("ix_cases_scope", table_name="cases")
