@@ -259,6 +259,20 @@ def fire(case_id: int, event: str) -> Any:
 
 # ---- new cases ---------------------------------------------------------------------------------------
 
+def _attempt(action: Any) -> tuple[Any, dict[str, list[str]]]:
+    """Run a use case for a form: its result, or the faults to show beside the fields (nothing written)."""
+    try:
+        result = action()
+        db.session.flush()
+        return result, {}
+    except InvalidData as error:
+        db.session.rollback()
+        return None, forms.field_errors(error.errors)
+    except WorkflowError as error:
+        db.session.rollback()
+        return None, {"_schema": [error.detail]}
+
+
 @blp.route("/new/<definition_key>", methods=["GET", "POST"])
 def new_case(definition_key: str) -> Any:
     try:
@@ -271,17 +285,10 @@ def new_case(definition_key: str) -> Any:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         data = forms.parse(described, request.form)
-        try:
-            case = services.open_case(db.session, engine(), g.principal, services.OpenRequest(
-                definition_key, request.form.get("org_unit") or None, data), now())
-            db.session.flush()
+        case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal, services.OpenRequest(
+            definition_key, request.form.get("org_unit") or None, data), now()))
+        if case is not None:
             return redirect(url_for("ui.case_page", case_id=case.id))
-        except InvalidData as error:
-            db.session.rollback()
-            errors = forms.field_errors(error.errors)
-        except WorkflowError as error:
-            db.session.rollback()
-            errors = {"_schema": [error.detail]}
     units = [unit for unit in db.session.scalars(sa.select(OrgUnit).order_by(OrgUnit.path))
              if g.principal.sees(unit.path) and unit.level in definition.owner_levels]
     return render_template("ui/new_case.html", definition=definition, fields=described, errors=errors,
@@ -304,18 +311,11 @@ def counter() -> Any:
         if submission in done:  # the same form sent twice: show the claim it created
             return redirect(url_for("ui.receipt", case_id=done[submission]))
         data = forms.parse(described, request.form)
-        try:
-            case = services.open_case(db.session, engine(), g.principal,
-                                      services.OpenRequest(KEY, None, data), now())
-            db.session.flush()
+        case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal,
+                                                           services.OpenRequest(KEY, None, data), now()))
+        if case is not None:
             session["submissions"] = {**done, submission: case.id}
             return redirect(url_for("ui.receipt", case_id=case.id))
-        except InvalidData as error:
-            db.session.rollback()
-            errors = forms.field_errors(error.errors)
-        except WorkflowError as error:
-            db.session.rollback()
-            errors = {"_schema": [error.detail]}
     return render_template("ui/counter.html", fields=described, errors=errors, values=request.form,
                            submission=secrets.token_urlsafe(12)), 422 if errors else 200
 
