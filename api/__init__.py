@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     problems.register(app)
     from api.auth import authenticate_api_request
 
+    app.before_request(_refuse_nul_characters)
     app.before_request(authenticate_api_request)
     app.after_request(_security_headers)
     transactions.register(app)
@@ -51,6 +52,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     calendar_store.init_app(app)
     return app
+
+
+LARGE_UPLOADS = {"enterprises.EnterpriseImport": 64 * 1024 * 1024}   # a roster of 100,000 rows
+
+
+def _refuse_nul_characters() -> Any:
+    """NUL characters cannot be stored in PostgreSQL text: refused (400) before anything reads them.
+    (Uploads are files, read by their own parsers; only the roster import may send more than 1 MiB.)"""
+    from flask import request
+
+    from api.problems import problem
+
+    if request.endpoint in LARGE_UPLOADS:
+        request.max_content_length = LARGE_UPLOADS[request.endpoint]
+    if request.mimetype == "multipart/form-data":
+        return None
+    found = any("\x00" in value for values in request.args.listvalues() for value in values)
+    if not found and request.method in ("POST", "PUT", "PATCH"):
+        body = request.get_data(cache=True)
+        found = b"\\u0000" in body or b"\x00" in body
+        found = found or any("\x00" in value for values in request.form.listvalues() for value in values)
+    return problem(400, "请求中不能包含 NUL（\\u0000）字符") if found else None
 
 
 def _security_headers(response: Any) -> Any:

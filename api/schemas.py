@@ -74,12 +74,12 @@ class DefinitionSchema(Schema):
 
 
 class DefinitionQuerySchema(Schema):
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = fields.Integer(validate=validate.Range(min=1, max=1000))
 
 
 class DiagramQuerySchema(Schema):
-    version = fields.Integer(validate=validate.Range(min=1))
-    case = fields.Integer(validate=validate.Range(min=1))
+    version = fields.Integer(validate=validate.Range(min=1, max=1000))
+    case = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class CaseSchema(Schema):

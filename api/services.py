@@ -174,7 +174,7 @@ def _owning_unit(session: Session, principal: Principal, code: str | None, defin
     return unit
 
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1   # ids are 32-bit integers on PostgreSQL
 
 
 def get_case(session: Session, principal: Principal | None, case_id: int) -> Case:

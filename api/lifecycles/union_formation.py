@@ -54,7 +54,7 @@ class PreparationSchema(Schema):
 
 
 class ElectionCallSchema(Schema):
-    members_registered = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    members_registered = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000))
 
 
 class ElectionReportSchema(Schema):

@@ -76,7 +76,7 @@ class Tokens(MethodView):
         return {"token": token, "user": body["username"], "label": body.get("label")}
 
 
-@blp.route("/tokens/<int:token_id>")
+@blp.route("/tokens/<int(max=2147483647):token_id>")
 class Token(MethodView):
     @blp.response(204)
     def delete(self, token_id: int) -> Any:

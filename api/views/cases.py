@@ -64,7 +64,7 @@ class Cases(MethodView):
             "Location": url_for("cases.Case", case_id=case.id), "ETag": _etag(case.version)}
 
 
-@blp.route("/cases/<int:case_id>")
+@blp.route("/cases/<int(max=2147483647):case_id>")
 class Case(MethodView):
     @blp.response(200, CaseSchema)
     def get(self, case_id: int) -> tuple[dict[str, Any], dict[str, str]]:
@@ -74,7 +74,7 @@ class Case(MethodView):
         return case_resource(case, principal, now()), {"ETag": _etag(case.version)}
 
 
-@blp.route("/cases/<int:case_id>/events/<string:event>")
+@blp.route("/cases/<int(max=2147483647):case_id>/events/<string:event>")
 class CaseEvent(MethodView):
     @blp.arguments(EventRequestSchema)
     @blp.response(200, CaseSchema)
@@ -94,7 +94,7 @@ class CaseEvent(MethodView):
         return case_resource(case, principal, moment), {"ETag": _etag(case.version)}
 
 
-@blp.route("/cases/<int:case_id>/history")
+@blp.route("/cases/<int(max=2147483647):case_id>/history")
 class CaseHistory(MethodView):
     @blp.response(200, HistorySchema(many=True))
     def get(self, case_id: int) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", descr
 class EnterpriseQuerySchema(Schema):
     street = fields.String(validate=validate.Length(max=64))
     unionized = fields.Boolean()
-    min_staff = fields.Integer(validate=validate.Range(min=0))
+    min_staff = fields.Integer(validate=validate.Range(min=0, max=10_000_000))
     q = fields.String(validate=validate.Length(max=100))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

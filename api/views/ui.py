@@ -224,7 +224,7 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
                            open_event=open_event, values=values or {}), status
 
 
-@blp.get("/cases/<int:case_id>")
+@blp.get("/cases/<int(max=2147483647):case_id>")
 def case_page(case_id: int) -> Any:
     try:
         case = services.get_case(db.session, g.principal, case_id)
@@ -233,7 +233,7 @@ def case_page(case_id: int) -> Any:
     return _case_page(case)
 
 
-@blp.post("/cases/<int:case_id>/events/<event>")
+@blp.post("/cases/<int(max=2147483647):case_id>/events/<event>")
 def fire(case_id: int, event: str) -> Any:
     try:
         case = services.get_case(db.session, g.principal, case_id)
@@ -320,7 +320,7 @@ def counter() -> Any:
                            submission=secrets.token_urlsafe(12)), 422 if errors else 200
 
 
-@blp.get("/counter/receipts/<int:case_id>")
+@blp.get("/counter/receipts/<int(max=2147483647):case_id>")
 @requires("counter")
 def receipt(case_id: int) -> Any:
     from api.lifecycles.medical_aid_claim import missing_items, notice_text
@@ -487,7 +487,7 @@ def admin_issue_token() -> Any:
     return _admin_action(issue)
 
 
-@blp.post("/admin/tokens/<int:token_id>/revoke")
+@blp.post("/admin/tokens/<int(max=2147483647):token_id>/revoke")
 @requires("admin")
 def admin_revoke_token(token_id: int) -> Any:
     accounts.revoke_token(db.session, token_id, now())

@@ -318,3 +318,10 @@ def test_errors_never_leak_a_traceback(api: Api) -> None:
     response = api.client.put("/api/v1/cases", headers=api.headers(MEDIATOR))
     assert response.status_code == 405 and "Allow" in response.headers
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_nul_characters_are_refused_before_anything_reads_them(api: Api) -> None:
+    response = api.post("/cases", MEDIATOR, {"definition": "mediation_case", "data": mediation_data(claims="a\x00b")})
+    assert response.status_code == 400 and response.content_type == "application/problem+json"
+    assert api.get("/cases?q=a%00b", MEDIATOR).status_code == 400
+    assert api.get("/cases/99999999999", MEDIATOR).status_code == 404
