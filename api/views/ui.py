@@ -314,7 +314,7 @@ def counter() -> Any:
         case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal,
                                                            services.OpenRequest(KEY, None, data), now()))
         if case is not None:
-            session["submissions"] = {**done, submission: case.id}
+            session["submissions"] = dict(list({**done, submission: case.id}.items())[-20:])
             return redirect(url_for("ui.receipt", case_id=case.id))
     return render_template("ui/counter.html", fields=described, errors=errors, values=request.form,
                            submission=secrets.token_urlsafe(12)), 422 if errors else 200

@@ -191,3 +191,20 @@ def test_gonghui_sweep_at_prints_what_fired(fresh: Flask, api: Api) -> None:
     assert result.exit_code == 0, result.output
     assert f"{case['number']}  escalate" in result.output and "escalated to chengdong" in result.output
     assert "1 timer(s) fired" in result.output
+
+
+def test_a_year_loaded_by_another_process_reaches_the_api_within_a_minute(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    from api.models import CalendarYear
+
+    with fresh.app_context():   # as if `gonghui calendar load` ran in another process
+        db.session.add(CalendarYear(year=2027, holidays=["2027-01-01", "2027-01-04"], workdays=[], source="test",
+                                    loaded_by="cli", loaded_at=clock()))
+        db.session.commit()
+    clock.set(shanghai(2026, 12, 30, 10))
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    assert case["provisional"] is False and case["due_at"] == "2027-01-07T00:00:00+08:00"
+    with fresh.app_context():
+        from api.deadlines import CALENDAR
+
+        CALENDAR.loaded.clear()
