@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 PG_URL ?= postgresql+psycopg://root@127.0.0.1:5432/test
 
-.PHONY: run test test-pg bench bench-full fuzz lint typecheck check-definitions clean
+.PHONY: run test test-pg bench bench-deps bench-full fuzz lint typecheck check-definitions clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,15 @@ test: $(STAMP)
 test-pg: $(STAMP)
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench-deps: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+		echo "wrk is not installed: the HTTP benchmark will be skipped (Debian package wrk)"
+
+bench: bench-deps
 	$(BIN)/python -m bench --quick
 
-bench-full: $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,bench]'
+bench-full: bench-deps
 	$(BIN)/python -m bench --full
 
 fuzz: $(STAMP)
