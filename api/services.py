@@ -277,14 +277,22 @@ def history(session: Session, case: Case) -> list[CaseHistory]:
                                 .order_by(CaseHistory.seq)))
 
 
+_ACTIONABLE: dict[tuple[int, frozenset[str]], dict[tuple[str, int], list[str]]] = {}
+
+
 def actionable_states(engine: Engine, roles: frozenset[str]) -> dict[tuple[str, int], list[str]]:
-    """For each definition version, the states in which a holder of ``roles`` can fire some event."""
+    """For each definition version, the states in which a holder of ``roles`` can fire some event
+    (worked out once per engine and set of roles: definitions do not change while the process runs)."""
+    cached = _ACTIONABLE.get((id(engine), roles))
+    if cached is not None:
+        return cached
     result: dict[tuple[str, int], list[str]] = {}
     for definition in engine.catalog.all():
         states = sorted({source for event in definition.events.values() if roles & event.roles
                          and not event.escalates for source in event.sources})
         if states:
             result[(definition.key, definition.version)] = states
+    _ACTIONABLE[(id(engine), roles)] = result
     return result
 
 
