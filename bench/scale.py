@@ -58,7 +58,7 @@ def generate(url: str, cases: int, history_per_case: int) -> None:
 
 
 def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
-    from api.auth import Principal, issue_token
+    from api.auth import issue_token
     from api.extensions import db
     from api.models import User
 
@@ -87,7 +87,6 @@ def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
             samples.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (target, response.status_code)
         results[label] = {"p50_ms": round(percentile(samples, 0.5), 2), "p95_ms": round(percentile(samples, 0.95), 2)}
-    _ = Principal
     return results
 
 
