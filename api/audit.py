@@ -23,17 +23,18 @@ def verify(session: Session, batch: int = 1000) -> Iterator[Break]:
     """Every place where a case's history is not an unbroken chain (tampered, missing or reordered rows)."""
     last_id = 0
     while True:
-        cases = list(session.execute(sa.select(Case.id, Case.number, Case.version).where(Case.id > last_id)
+        cases = list(session.execute(sa.select(Case.id, Case.number, Case.version, Case.history_hash)
+                                     .where(Case.id > last_id)
                                      .order_by(Case.id).limit(batch)))
         if not cases:
             return
-        for case_id, number, version in cases:
-            yield from _verify_case(session, case_id, number, version)
+        for case_id, number, version, head in cases:
+            yield from _verify_case(session, case_id, number, version, head)
         last_id = cases[-1][0]
         session.expunge_all()
 
 
-def _verify_case(session: Session, case_id: int, number: str, version: int) -> Iterator[Break]:
+def _verify_case(session: Session, case_id: int, number: str, version: int, head: str | None) -> Iterator[Break]:
     previous: str | None = None
     expected_seq = 1
     for row in session.scalars(sa.select(CaseHistory).where(CaseHistory.case_id == case_id)
@@ -48,3 +49,5 @@ def _verify_case(session: Session, case_id: int, number: str, version: int) -> I
     if expected_seq - 1 != version:
         yield Break(number, expected_seq,
                     f"the case is at version {version} but its history ends at {expected_seq - 1}")
+    if head is not None and head != previous:
+        yield Break(number, expected_seq - 1, "the case's record of its last history row does not match it")

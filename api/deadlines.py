@@ -75,6 +75,10 @@ def _pending(case: Case) -> sa.Update:
 def cancel_timers(session: Session, case: Case, *, include_paused: bool = True) -> None:
     if case.id is None:
         return
+    deferred = session.info.get("deferred_cancels")
+    if deferred is not None and include_paused:
+        deferred.add(case.id)   # a set-wise sweep batch cancels them all in one statement before it writes
+        return
     statuses = ("pending", "paused") if include_paused else ("pending",)
     session.execute(sa.update(Timer).where(Timer.case_id == case.id, Timer.status.in_(statuses))
                     .values(status="cancelled"))
@@ -95,7 +99,8 @@ def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetim
         return
     warn = warning_for(spec, due.at)
     case.due_at, case.warn_at, case.due_provisional = due.at, warn, due.provisional
-    session.add(Timer(case=case, state=case.state, kind="deadline", action=spec.on_timeout, due_at=due.at,
+    owner = {"case_id": case.id} if case.id is not None else {"case": case}
+    session.add(Timer(**owner, state=case.state, kind="deadline", action=spec.on_timeout, due_at=due.at,
                       provisional=due.provisional, started_at=start, period=period, created_at=now))
 
 

@@ -115,6 +115,8 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)
+    # the hash of the case's last history row, so that the next row is chained without reading it back
+    history_hash: Mapped[str | None] = mapped_column(sa.String(64))
 
     org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
 

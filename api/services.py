@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from api import deadlines
@@ -101,15 +102,26 @@ def chain_hash(prev_hash: str | None, entry: dict[str, Any]) -> str:
 def record_history(session: Session, case: Case, *, seq: int, event: str, from_state: str | None,
                    level_from: str | None, org_from: str | None, actor: str, at: datetime,
                    data: dict[str, Any], comment: str | None) -> CaseHistory:
-    prev = session.scalar(sa.select(CaseHistory.hash).where(CaseHistory.case_id == case.id)
-                          .order_by(CaseHistory.seq.desc()).limit(1)) if seq > 1 else None
+    """Add the case's next history row, chained to the last one (whose hash the case keeps)."""
+    prev = None
+    if seq > 1:
+        prev = case.history_hash or session.scalar(
+            sa.select(CaseHistory.hash).where(CaseHistory.case_id == case.id)
+            .order_by(CaseHistory.seq.desc()).limit(1))
     row = CaseHistory(case_id=case.id, seq=seq, event=event, from_state=from_state, to_state=case.state,
                       level_from=level_from, level_to=case.level, org_from=org_from,
                       org_to=case.org_unit.code, actor=actor, at=at, data=data, comment=comment,
                       prev_hash=prev)
     row.hash = chain_hash(prev, history_payload(row))
+    case.history_hash = row.hash
     session.add(row)
     return row
+
+
+def keep_history_hash(session: Session, case: Case, value: str) -> None:
+    """Store the first row's hash on a case just inserted, without counting it as a new version."""
+    set_committed_value(case, "history_hash", value)
+    session.execute(sa.update(Case.__table__).where(Case.__table__.c.id == case.id).values(history_hash=value))
 
 
 def history_payload(row: CaseHistory) -> dict[str, Any]:
@@ -157,8 +169,9 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     session.add(case)
     deadlines.enter_state(session, case, definition, now, opened=True)
     session.flush()
-    record_history(session, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
-                   actor=principal.username, at=now, data=data, comment=request.comment)
+    first = record_history(session, case, seq=case.version, event="open", from_state=None, level_from=None,
+                           org_from=None, actor=principal.username, at=now, data=data, comment=request.comment)
+    keep_history_hash(session, case, first.hash)
     if lifecycle.after_open is not None:
         lifecycle.after_open(session, case, now)
     session.flush()
@@ -246,11 +259,21 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
             handler = EFFECT_HANDLERS.get(name)
             if handler is not None:
                 handler(session, case, outcome, now)
-    try:
-        session.flush()
-        record_history(session, case, seq=case.version, event=outcome.event, from_state=outcome.from_state,
+        # the flush moves the version by one; the history row carries the new version as its sequence number
+        record_history(session, case, seq=case.version + 1, event=outcome.event, from_state=outcome.from_state,
                        level_from=outcome.level_from, org_from=org_from, actor=outcome.actor, at=now,
                        data=outcome.changes, comment=outcome.comment)
+    if not deferred(session):
+        flush_case(session, case_id)
+
+
+def deferred(session: Session) -> bool:
+    """True inside a set-wise sweep batch (``api.sweep``), which writes the batch's cases itself."""
+    return bool(session.info.get("deferred_writes"))
+
+
+def flush_case(session: Session, case_id: int | None) -> None:
+    try:
         session.flush()
     except (StaleDataError, sa.exc.IntegrityError) as error:
         raise StaleVersion("案件刚被他人修改，请刷新后重试", case_id=case_id) from error
@@ -259,17 +282,13 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
 def mark_overdue(session: Session, case: Case, now: datetime, *, rule: str, event: str = "supervise",
                  comment: str | None = None) -> None:
     """A deadline passed where the case cannot move up: flag it overdue (督办) and record it as the system."""
-    case_id = case.id
     case.overdue = True
     case.updated_at = now
-    try:
-        session.flush()
-        record_history(session, case, seq=case.version, event=event, from_state=case.state,
-                       level_from=case.level, org_from=case.org_unit.code, actor=SYSTEM, at=now,
-                       data={"rule": rule}, comment=comment)
-        session.flush()
-    except (StaleDataError, sa.exc.IntegrityError) as error:
-        raise StaleVersion("案件刚被他人修改", case_id=case_id) from error
+    record_history(session, case, seq=case.version + 1, event=event, from_state=case.state,
+                   level_from=case.level, org_from=case.org_unit.code, actor=SYSTEM, at=now,
+                   data={"rule": rule}, comment=comment)
+    if not deferred(session):
+        flush_case(session, case.id)
 
 
 def history(session: Session, case: Case) -> list[CaseHistory]:

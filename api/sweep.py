@@ -1,4 +1,4 @@
-"""The sweep: fire every timer due at an instant, each in its own short transaction, in due order.
+"""The sweep: fire every timer due at an instant, in due order, in short transactions of one batch each.
 
 A timer is claimed by the conditional update ``pending → fired`` in the same transaction that carries out
 its action, so it fires exactly once: a sweeper killed mid-way rolls back the timer it was on (it is still
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from api import calendar_store, services
-from api.models import Case, Timer
+from api.models import Case, OrgUnit, Timer
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
 
@@ -87,13 +87,16 @@ def fire_timer(session: Session, engine: Engine, timer: Timer, at: datetime) -> 
 
 
 def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: datetime, *,
-              limit: int | None = None, batch: int = 100,
+              limit: int | None = None, batch: int = 500, setwise: bool = True,
               on_fired: Callable[[Fired], None] | None = None) -> list[Fired]:
     """Fire every timer due at ``at`` (or the ``limit`` oldest), oldest first; returns what fired.
 
-    Timers are taken ``batch`` at a time in one short transaction, each fired inside its own savepoint: a
-    timer whose action fails (the case changed under it) is rolled back alone, stays pending for the next
-    sweep, and this sweep passes over it. A sweeper that dies loses nothing: its open batch rolls back.
+    Timers are taken ``batch`` at a time, and each batch is one short transaction. Escalations and reminders
+    are worked out one by one in memory and written set-wise (one statement per table for the whole batch);
+    if that fails (a clerk changed one of the cases meanwhile) the batch goes back to its savepoint and is
+    fired timer by timer, each in a savepoint of its own: a timer whose action fails is rolled back alone,
+    stays pending for the next sweep, and this sweep passes over it. A sweeper that dies loses nothing: its
+    open batch rolls back, and its timers are pending again.
     """
     with session_factory() as session:
         calendar_store.refresh(session)
@@ -108,21 +111,103 @@ def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: dateti
             if not timers:
                 break
             locked = session.get_bind().dialect.name == "postgresql"
-            # the cases of the batch in one query (with their units), so that firing finds them in the session
-            list(session.scalars(sa.select(Case).where(Case.id.in_({timer.case_id for timer in timers}))))
-            done: list[Fired] = []
+            # the cases of the batch (with their units and parents) in one query, held while the batch runs
+            cases = list(session.scalars(sa.select(Case).where(Case.id.in_({timer.case_id for timer in timers}))
+                                 .options(joinedload(Case.org_unit).joinedload(OrgUnit.parent))))
+            done = _fire_setwise(session, engine, timers, at) if setwise else []
+            finished = {item.timer_id for item in done}
             for timer in timers:
+                if timer.id in finished:
+                    continue
                 outcome = _fire_in_savepoint(session, engine, timer, at, locked)
                 if outcome is None:
                     passed_over.add(timer.id)
                 else:
                     done.append(outcome)
             session.commit()
+            del cases
         fired.extend(done)
         for item in done:
             if on_fired is not None:
                 on_fired(item)
     return fired
+
+
+SETWISE_ACTIONS = frozenset({"escalate", "remind"})
+
+# The columns a timer's action may change on a case, written for the whole batch by one statement.
+_CASE_COLUMNS = ("state", "data", "org_unit_id", "org_path", "level", "escalations", "overdue", "closed",
+                 "closed_at", "updated_at", "due_at", "warn_at", "due_provisional", "amount", "party", "category",
+                 "history_hash")
+
+
+def _fire_setwise(session: Session, engine: Engine, timers: list[Timer], at: datetime) -> list[Fired]:
+    """Fire the batch's escalations and reminders with one write per table; [] when that cannot be done,
+    leaving every timer to the one-by-one path (nothing of the attempt remains)."""
+    chosen: list[Timer] = []
+    seen: set[int] = set()
+    for timer in timers:
+        # one timer per case and batch: a second one of the same case waits for the next batch
+        if timer.action in SETWISE_ACTIONS and timer.case_id not in seen:
+            chosen.append(timer)
+            seen.add(timer.case_id)
+    if not chosen:
+        return []
+    cancels: set[int] = set()
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            session.info["deferred_writes"], session.info["deferred_cancels"] = True, cancels
+            try:
+                results = [(timer, fire_timer(session, engine, timer, at)) for timer in chosen]
+            finally:
+                session.info.pop("deferred_writes"), session.info.pop("deferred_cancels")
+            done = _write_batch(session, results, cancels, at)
+            session.flush()   # the new history rows and timers, inserted many at a time
+    except (WorkflowError, sa.exc.SQLAlchemyError) as error:
+        log.info("set-wise batch of %s timers fell back to one by one (%s)", len(chosen), type(error).__name__)
+        return []
+    return done
+
+
+class _BatchConflict(sa.exc.SQLAlchemyError):
+    """A row of the batch changed under it: the batch is fired one by one instead."""
+
+
+def _write_batch(session: Session, results: list[tuple[Timer, str]], cancels: set[int],
+                 at: datetime) -> list[Fired]:
+    fired_ids = [timer.id for timer, _ in results]
+    if cancels:
+        session.execute(sa.update(Timer.__table__).where(
+            Timer.__table__.c.case_id.in_(cancels), Timer.__table__.c.status.in_(("pending", "paused")),
+            Timer.__table__.c.id.not_in(fired_ids)).values(status="cancelled"))
+    timers = Timer.__table__
+    claim = (sa.update(timers).where(timers.c.id == sa.bindparam("t_id"), timers.c.status == "pending")
+             .values(status="fired", fired_at=sa.bindparam("t_at", type_=timers.c.fired_at.type),
+                     result=sa.bindparam("t_result")))
+    claimed = session.connection().execute(claim, [{"t_id": timer.id, "t_at": at, "t_result": result[:200]}
+                                                   for timer, result in results])
+    if claimed.rowcount != len(results):
+        raise _BatchConflict("a timer of the batch is no longer pending")
+    cases = [session.get(Case, timer.case_id) for timer, result in results if not result.startswith("stale")]
+    changed = [case for case in cases if case is not None and session.is_modified(case)]
+    if changed:
+        table = Case.__table__
+        update = (sa.update(table).where(table.c.id == sa.bindparam("c_id"), table.c.version == sa.bindparam("c_v"))
+                  .values(version=sa.bindparam("c_next"),
+                          **{name: sa.bindparam(f"c_{name}", type_=table.c[name].type) for name in _CASE_COLUMNS}))
+        written = session.connection().execute(update, [
+            {"c_id": case.id, "c_v": case.version, "c_next": case.version + 1,
+             **{f"c_{name}": getattr(case, name) for name in _CASE_COLUMNS}} for case in changed])
+        if written.rowcount != len(changed):
+            raise _BatchConflict("a case of the batch changed meanwhile")
+    numbers = {}
+    for timer, _ in results:
+        case = session.get(Case, timer.case_id)
+        numbers[timer.case_id] = case.number if case is not None else "?"
+    for case in changed:   # written above: the unit of work must not write them again
+        session.expunge(case)
+    return [Fired(timer.id, timer.case_id, numbers[timer.case_id], timer.action, result, timer.due_at)
+            for timer, result in results]
 
 
 def _fire_in_savepoint(session: Session, engine: Engine, timer: Timer, at: datetime, locked: bool) -> Fired | None:

@@ -208,3 +208,66 @@ def test_a_year_loaded_by_another_process_reaches_the_api_within_a_minute(
         from api.deadlines import CALENDAR
 
         CALENDAR.loaded.clear()
+
+
+def _state_of_cases(app: Flask) -> list[tuple]:
+    with app.app_context():
+        return [tuple(row) for row in db.session.execute(sa.text(
+            "SELECT c.number, c.state, c.level, c.org_path, c.version, c.escalations, c.overdue, c.due_at, "
+            "(SELECT count(*) FROM timers t WHERE t.case_id = c.id AND t.status = 'pending'), "
+            "(SELECT count(*) FROM timers t WHERE t.case_id = c.id AND t.status = 'fired') "
+            "FROM cases c ORDER BY c.number"))]
+
+
+def test_a_batch_written_set_wise_is_the_same_as_one_by_one_and_chains_its_history(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    from api.audit import verify
+
+    for hour in range(6):
+        clock.set(shanghai(2026, 11, 24, 9 + hour))
+        api.open_case(ENT, "mediation_case", mediation_data())
+    with fresh.app_context():
+        fired = [item for at in (shanghai(2026, 11, 28, 0, 0), shanghai(2026, 12, 3, 0, 0))
+                 for item in sweep_due(lambda: Session(db.engine), fresh.extensions["gonghui.engine"], at, batch=4)]
+        assert list(verify(db.session)) == []
+    # escalated to the street (batches of 4 and 2), then to the city: each timer fired once, in due order
+    assert len(fired) == 12 and len({item.timer_id for item in fired}) == 12
+    rows = _state_of_cases(fresh)
+    assert {(row[2], row[4], row[5], row[8], row[9]) for row in rows} == {("city", 3, 2, 1, 2)}
+    with fresh.app_context():
+        heads = db.session.execute(sa.text(
+            "SELECT c.history_hash = (SELECT h.hash FROM case_history h WHERE h.case_id = c.id "
+            "ORDER BY h.seq DESC LIMIT 1) FROM cases c")).scalars().all()
+    assert heads == [True] * 6
+
+
+def test_a_batch_that_meets_a_changed_case_is_fired_one_by_one(
+        fresh: Flask, api: Api, clock: FrozenClock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from api import sweep as sweep_module
+    from api.audit import verify
+    from api.models import Case
+
+    cases = [api.open_case(ENT, "mediation_case", mediation_data()) for _ in range(3)]
+    real = sweep_module.fire_timer
+    attempts: list[bool] = []
+
+    def meddling(session, engine, timer, at):  # type: ignore[no-untyped-def]
+        setwise = bool(session.info.get("deferred_writes"))
+        attempts.append(setwise)
+        result = real(session, engine, timer, at)
+        if setwise and timer.case_id == cases[1]["id"]:
+            # another writer moves the case on while the batch is being worked out
+            session.execute(sa.update(Case.__table__).where(Case.__table__.c.id == timer.case_id)
+                            .values(version=Case.__table__.c.version + 1))
+        return result
+
+    monkeypatch.setattr(sweep_module, "fire_timer", meddling)
+    fired = sweep(fresh, shanghai(2026, 11, 28, 0, 0))
+    assert attempts == [True, True, True, False, False, False]  # tried set-wise, then one by one
+    assert sorted(item.case_id for item in fired) == sorted(case["id"] for case in cases)
+    assert {item.result for item in fired} == {"escalated to chengdong"}
+    with fresh.app_context():
+        assert list(verify(db.session)) == []
+    assert {row[1:6] for row in _state_of_cases(fresh)} == {
+        ("registered", "street", "wenling/chengdong/", 2, 1)}
+    assert sweep(fresh, shanghai(2026, 11, 28, 0, 0)) == []
