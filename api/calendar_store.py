@@ -28,10 +28,12 @@ def refresh(session: Session, calendar: WorkCalendar = CALENDAR) -> None:
     stored = {row.year: row for row in session.scalars(sa.select(CalendarYear))}
     for year in list(calendar.loaded):
         if year not in stored:
-            del calendar.loaded[year]
+            calendar.unload(year)
     for year, row in stored.items():
-        calendar.load(YearSchedule(year, frozenset(date.fromisoformat(d) for d in row.holidays),
-                                   frozenset(date.fromisoformat(d) for d in row.workdays)))
+        schedule = YearSchedule(year, frozenset(date.fromisoformat(d) for d in row.holidays),
+                                frozenset(date.fromisoformat(d) for d in row.workdays))
+        if calendar.loaded.get(year) != schedule:
+            calendar.load(schedule)
 
 
 def refresh_if_stale(session: Session, now: datetime) -> None:

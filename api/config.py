@@ -25,7 +25,7 @@ class Config:
     TIMEZONE = "Asia/Shanghai"
     SCHEDULER_ENABLED = False                              # `gonghui run` and `gonghui scheduler` turn it on
     SWEEP_INTERVAL_SECONDS = 30
-    SWEEP_BATCH = 500
+    SWEEP_BATCH = 1000   # timers per sweep transaction
     WORKLIST_LIMIT = 200
     API_TITLE = "工会工作流 API"
     API_VERSION = "v1"

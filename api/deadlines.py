@@ -99,9 +99,16 @@ def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetim
         return
     warn = warning_for(spec, due.at)
     case.due_at, case.warn_at, case.due_provisional = due.at, warn, due.provisional
-    owner = {"case_id": case.id} if case.id is not None else {"case": case}
-    session.add(Timer(**owner, state=case.state, kind="deadline", action=spec.on_timeout, due_at=due.at,
-                      provisional=due.provisional, started_at=start, period=period, created_at=now))
+    values = {"state": case.state, "kind": "deadline", "action": spec.on_timeout, "due_at": due.at,
+              "status": "pending", "provisional": due.provisional, "started_at": start, "period": period,
+              "remaining_seconds": None, "created_at": now, "fired_at": None, "result": None}
+    batch = session.info.get("deferred_rows")
+    if batch is not None:   # a set-wise sweep batch inserts its timers together
+        batch.append((Timer.__table__, {"case_id": case.id, **values}))
+    elif case.id is not None:
+        session.add(Timer(case_id=case.id, **values))
+    else:
+        session.add(Timer(case=case, **values))
 
 
 def enter_state(session: Session, case: Case, definition: Definition, now: datetime, *,

@@ -18,14 +18,16 @@ from datetime import date, datetime, timedelta
 from typing import IO, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api import services
 from api.auth import Principal
 from api.deadlines import SHANGHAI
 from api.fields import uscc_is_valid
-from api.lifecycles.union_formation import KEY, THRESHOLD, open_case_of
-from api.models import Employer, OrgUnit
+from api.lifecycles.union_formation import KEY, THRESHOLD
+from api.models import Case, Employer, OrgUnit
 from workflow.engine import Engine
 
 HEADERS = {"统一社会信用代码": "uscc", "单位名称": "name", "所属镇街": "street", "行业": "industry",
@@ -176,52 +178,117 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
                 values.get("unionized") in ("是", "已建", "Y", "y", "1"))
 
 
+CHUNK = 1000
+
+
 def import_roster(session: Session, engine: Engine, principal: Principal, rows: Iterable[dict[str, str]],
                   now: datetime, *, commit_every: int | None = None,
-                  commit: Callable[[], None] | None = None) -> ImportResult:
-    """Upsert every good row, open a case per qualifying employer, and name every rejected row."""
+                  commit: Callable[[], None] | None = None, chunk: int = CHUNK) -> ImportResult:
+    """Upsert every good row, open a case per qualifying employer, and name every rejected row.
+
+    Rows are taken ``chunk`` at a time: the chunk's employers are read (and locked) with one query, the rows
+    are applied in file order in memory (so a later row of one employer updates the earlier one), then the
+    employers are upserted and the cases opened with one statement per table.
+    """
     streets = {name.removesuffix("总工会"): _Street(unit_id, code) for unit_id, code, name in session.execute(
         sa.select(OrgUnit.id, OrgUnit.code, OrgUnit.name).where(OrgUnit.level == "street"))}
     today = now.astimezone(SHANGHAI).date()
-    one_year_ago = today - timedelta(days=365)
-    result = ImportResult()
-    seen: set[str] = set()
+    result = _Import(session, engine, principal, now, today - timedelta(days=365))
+    pending: list[_Row] = []
     for number, raw in enumerate(rows, start=2):
         result.rows += 1
         parsed = _parse(raw, streets)
         if isinstance(parsed, str):
             result.rejected.append(Rejected(number, normalise(raw.get("统一社会信用代码", "")), parsed))
-            continue
-        if parsed.uscc in seen:
-            result.duplicates += 1
-        seen.add(parsed.uscc)
-        employer = _upsert(session, parsed, now)
-        result.employers = len(seen)
-        if employer.union_status == "none" and not parsed.unionized:
-            if parsed.staff >= THRESHOLD and parsed.founded <= one_year_ago:
-                if open_case_of(session, employer) is None:
-                    case = services.open_case(session, engine, principal, services.OpenRequest(
-                        KEY, parsed.street.code, {"kind": "single", "source": "roster", "enterprise": {
-                            "uscc": parsed.uscc, "name": parsed.name, "insured_staff": parsed.staff,
-                            "founded_on": parsed.founded.isoformat()}}), now)
-                    result.cases_opened.append(case.number)
-            elif parsed.staff < THRESHOLD and parsed.uscc not in result.candidates:
-                result.candidates.append(parsed.uscc)
+        else:
+            pending.append(parsed)
+        if len(pending) >= chunk:
+            result.apply(pending)
+            pending = []
         if commit is not None and commit_every and result.rows % commit_every == 0:
+            result.apply(pending)
+            pending = []
             commit()
             session.expunge_all()
+    result.apply(pending)
     session.flush()
     return result
 
 
-def _upsert(session: Session, row: _Row, now: datetime) -> Employer:
-    employer = session.scalar(sa.select(Employer).where(Employer.uscc == row.uscc))
-    if employer is None:
-        employer = Employer(uscc=row.uscc, union_status="none", created_at=now)
-        session.add(employer)
-    employer.name, employer.street_unit_id, employer.industry = row.name, row.street.id, row.industry
-    employer.insured_staff, employer.founded_on, employer.updated_at = row.staff, row.founded, now
-    if row.unionized and employer.union_status == "none":
-        employer.union_status = "single"
-    session.flush()
-    return employer
+@dataclass
+class _Employer:
+    """An employer's state while a chunk is applied."""
+
+    status: str
+    has_open_case: bool
+    row: _Row | None = None
+
+
+class _Import(ImportResult):
+    def __init__(self, session: Session, engine: Engine, principal: Principal, now: datetime,
+                 one_year_ago: date) -> None:
+        super().__init__()
+        self.session, self.engine, self.principal, self.now = session, engine, principal, now
+        self.one_year_ago = one_year_ago
+        self.seen: set[str] = set()
+        self.candidate_set: set[str] = set()
+
+    def apply(self, chunk: list[_Row]) -> None:
+        if not chunk:
+            return
+        employers = self._current({row.uscc for row in chunk})
+        to_open: list[_Row] = []
+        for row in chunk:
+            if row.uscc in self.seen:
+                self.duplicates += 1
+            self.seen.add(row.uscc)
+            employer = employers.setdefault(row.uscc, _Employer("none", False))
+            employer.row = row
+            if row.unionized and employer.status == "none":
+                employer.status = "single"
+            if employer.status != "none" or row.unionized:
+                continue
+            if row.staff >= THRESHOLD and row.founded <= self.one_year_ago:
+                if not employer.has_open_case:
+                    employer.has_open_case = True
+                    to_open.append(row)
+            elif row.staff < THRESHOLD and row.uscc not in self.candidate_set:
+                self.candidate_set.add(row.uscc)
+                self.candidates.append(row.uscc)
+        self.employers = len(self.seen)
+        self._upsert(employers)
+        opened = services.open_many(self.session, self.engine, self.principal, KEY, [
+            (row.street.code, {"kind": "single", "source": "roster", "enterprise": {
+                "uscc": row.uscc, "name": row.name, "insured_staff": row.staff,
+                "founded_on": row.founded.isoformat()}}) for row in to_open], self.now)
+        if opened:
+            table = Employer.__table__
+            self.session.connection().execute(
+                sa.update(table).where(table.c.uscc == sa.bindparam("e_uscc"))
+                .values(formation_case_id=sa.bindparam("e_case")),
+                [{"e_uscc": row.uscc, "e_case": case.id} for row, case in zip(to_open, opened, strict=True)])
+            self.cases_opened.extend(case.number for case in opened)
+
+    def _current(self, codes: set[str]) -> dict[str, _Employer]:
+        """The chunk's employers already stored, locked until the transaction ends, with whether their
+        formation case is still open."""
+        query = (sa.select(Employer.uscc, Employer.union_status, Case.closed)
+                 .outerjoin(Case, Case.id == Employer.formation_case_id).where(Employer.uscc.in_(codes)))
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(of=Employer)
+        return {code: _Employer(status, closed is False) for code, status, closed in self.session.execute(query)}
+
+    def _upsert(self, employers: dict[str, _Employer]) -> None:
+        table = Employer.__table__
+        dialect = self.session.get_bind().dialect.name
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        statement = insert.on_conflict_do_update(index_elements=[table.c.uscc], set_={
+            "name": insert.excluded.name, "street_unit_id": insert.excluded.street_unit_id,
+            "industry": insert.excluded.industry, "insured_staff": insert.excluded.insured_staff,
+            "founded_on": insert.excluded.founded_on, "updated_at": insert.excluded.updated_at,
+            "union_status": insert.excluded.union_status})
+        self.session.execute(statement, [
+            {"uscc": code, "name": state.row.name, "street_unit_id": state.row.street.id,
+             "industry": state.row.industry, "insured_staff": state.row.staff, "founded_on": state.row.founded,
+             "union_status": state.status, "created_at": self.now, "updated_at": self.now}
+            for code, state in employers.items() if state.row is not None])

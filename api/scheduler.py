@@ -26,7 +26,8 @@ def run_sweep(app: Flask) -> int:
     with app.app_context():
         engine = app.extensions["gonghui.engine"]
         try:
-            fired = sweep_due(lambda: Session(db.engine), engine, app.config["CLOCK"]())
+            fired = sweep_due(lambda: Session(db.engine), engine, app.config["CLOCK"](),
+                              batch=app.config["SWEEP_BATCH"])
         except sa.exc.SQLAlchemyError as error:
             log.error("sweep failed, retrying at the next interval: %s", type(error).__name__)
             return 0

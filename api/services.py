@@ -23,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from api import deadlines
 from api.auth import Principal
 from api.lifecycles import LIFECYCLES
-from api.models import Case, CaseHistory, CaseSequence, OrgUnit
+from api.models import Case, CaseHistory, CaseSequence, OrgUnit, Timer
 from api.problems import flatten
 from workflow.definitions import Definition
 from workflow.engine import CaseView, Engine, Outcome
@@ -101,19 +101,27 @@ def chain_hash(prev_hash: str | None, entry: dict[str, Any]) -> str:
 
 def record_history(session: Session, case: Case, *, seq: int, event: str, from_state: str | None,
                    level_from: str | None, org_from: str | None, actor: str, at: datetime,
-                   data: dict[str, Any], comment: str | None) -> CaseHistory:
-    """Add the case's next history row, chained to the last one (whose hash the case keeps)."""
+                   data: dict[str, Any], comment: str | None) -> CaseHistory | dict[str, Any]:
+    """Add the case's next history row, chained to the last one (whose hash the case keeps).
+
+    Inside a set-wise sweep batch the row is handed to the batch as a dictionary, inserted with the others.
+    """
     prev = None
     if seq > 1:
         prev = case.history_hash or session.scalar(
             sa.select(CaseHistory.hash).where(CaseHistory.case_id == case.id)
             .order_by(CaseHistory.seq.desc()).limit(1))
-    row = CaseHistory(case_id=case.id, seq=seq, event=event, from_state=from_state, to_state=case.state,
-                      level_from=level_from, level_to=case.level, org_from=org_from,
-                      org_to=case.org_unit.code, actor=actor, at=at, data=data, comment=comment,
-                      prev_hash=prev)
-    row.hash = chain_hash(prev, history_payload(row))
-    case.history_hash = row.hash
+    values: dict[str, Any] = {
+        "case_id": case.id, "seq": seq, "event": event, "from_state": from_state, "to_state": case.state,
+        "level_from": level_from, "level_to": case.level, "org_from": org_from, "org_to": case.org_unit.code,
+        "actor": actor, "at": at, "data": data, "comment": comment, "prev_hash": prev}
+    values["hash"] = chain_hash(prev, payload_of(values))
+    case.history_hash = values["hash"]
+    batch = session.info.get("deferred_rows")
+    if batch is not None:
+        batch.append((CaseHistory.__table__, values))
+        return values
+    row = CaseHistory(**values)
     session.add(row)
     return row
 
@@ -124,12 +132,19 @@ def keep_history_hash(session: Session, case: Case, value: str) -> None:
     session.execute(sa.update(Case.__table__).where(Case.__table__.c.id == case.id).values(history_hash=value))
 
 
+_PAYLOAD_FIELDS = ("case_id", "seq", "event", "from_state", "to_state", "level_from", "level_to", "org_from",
+                   "org_to", "actor", "at", "data", "comment")
+
+
+def payload_of(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields a history row's hash covers (the instant in UTC)."""
+    payload = {name: values[name] for name in _PAYLOAD_FIELDS}
+    payload["at"] = values["at"].astimezone(UTC).isoformat()
+    return payload
+
+
 def history_payload(row: CaseHistory) -> dict[str, Any]:
-    """The fields a history row's hash covers."""
-    return {"case_id": row.case_id, "seq": row.seq, "event": row.event, "from_state": row.from_state,
-            "to_state": row.to_state, "level_from": row.level_from, "level_to": row.level_to,
-            "org_from": row.org_from, "org_to": row.org_to, "actor": row.actor,
-            "at": row.at.astimezone(UTC).isoformat(), "data": row.data, "comment": row.comment}
+    return payload_of({name: getattr(row, name) for name in _PAYLOAD_FIELDS})
 
 
 def view_of(case: Case) -> CaseView:
@@ -150,9 +165,7 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
         definition = engine.catalog.get(request.definition)
     except UnknownDefinition as error:
         raise InvalidData({"definition": [error.detail]}) from error
-    if not principal.acting_roles & definition.open_roles:
-        roles = ", ".join(sorted(definition.open_roles))
-        raise RoleNotPermitted(f"开立“{definition.title}”案件需要以下角色之一：{roles}")
+    may_open(principal, definition)
     data = validate_data(definition.key, None, request.data)
     lifecycle = LIFECYCLES[definition.key]
     unit_code = request.org_unit
@@ -169,13 +182,94 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     session.add(case)
     deadlines.enter_state(session, case, definition, now, opened=True)
     session.flush()
-    first = record_history(session, case, seq=case.version, event="open", from_state=None, level_from=None,
-                           org_from=None, actor=principal.username, at=now, data=data, comment=request.comment)
-    keep_history_hash(session, case, first.hash)
+    record_history(session, case, seq=case.version, event="open", from_state=None, level_from=None,
+                   org_from=None, actor=principal.username, at=now, data=data, comment=request.comment)
+    keep_history_hash(session, case, case.history_hash or "")
     if lifecycle.after_open is not None:
         lifecycle.after_open(session, case, now)
     session.flush()
     return case
+
+
+def reserve_numbers(session: Session, prefix: str, year: int, count: int) -> list[str]:
+    """A block of ``count`` consecutive receipt numbers, taken with one row update."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(CaseSequence).values(prefix=prefix, year=year, value=0).on_conflict_do_nothing())
+    last = session.execute(
+        sa.update(CaseSequence).where(CaseSequence.prefix == prefix, CaseSequence.year == year)
+        .values(value=CaseSequence.value + count).returning(CaseSequence.value)).scalar_one()
+    return [f"{prefix}-{year}-{value:06d}" for value in range(last - count + 1, last + 1)]
+
+
+@dataclass(frozen=True)
+class Opened:
+    id: int
+    number: str
+
+
+def open_many(session: Session, engine: Engine, principal: Principal, definition_key: str,
+              requests: list[tuple[str, dict[str, Any]]], now: datetime) -> list[Opened]:
+    """Open many cases of one definition at once — ``(org unit code, data)`` each — with one insert per table.
+
+    The same checks as ``open_case`` (role, unit in scope and at a level that owns such cases, data valid per
+    the schema), the same rows (case, first history row, deadline timer); the lifecycle's own ``before_open``
+    and ``after_open`` are the caller's to do in bulk (the roster import does). All or nothing.
+    """
+    if not requests:
+        return []
+    definition = engine.catalog.get(definition_key)
+    may_open(principal, definition)
+    units = {code: _owning_unit(session, principal, code, definition) for code in {code for code, _ in requests}}
+    numbers = reserve_numbers(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year,
+                              len(requests))
+    cases: list[Case] = []
+    timers: list[list[dict[str, Any]]] = []
+    rows: list[tuple[sa.Table, dict[str, Any]]] = []
+    session.info["deferred_rows"] = rows
+    try:
+        for number, (code, raw) in zip(numbers, requests, strict=True):
+            unit = units[code]
+            data = validate_data(definition.key, None, raw)
+            case = Case(number=number, definition_key=definition.key, definition_version=definition.version,
+                        state=definition.initial, level=unit.level, org_unit_id=unit.id, org_path=unit.path,
+                        data=data, created_by=principal.username, created_at=now, updated_at=now, closed=False,
+                        overdue=False, escalations=0, version=1)
+            _denormalise(case, definition)
+            start = len(rows)
+            deadlines.enter_state(session, case, definition, now, opened=True)
+            timers.append([values for _, values in rows[start:]])
+            cases.append(case)
+    finally:
+        session.info.pop("deferred_rows")
+    table = Case.__table__
+    columns = [column.key for column in table.columns if not column.primary_key and column.key != "history_hash"]
+    ids = session.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                          [{name: getattr(case, name) for name in columns} for case in cases]).scalars().all()
+    codes = {unit.id: unit.code for unit in units.values()}
+    history, heads, new_timers = [], [], []
+    for case_id, case, its_timers in zip(ids, cases, timers, strict=True):
+        values = {"case_id": case_id, "seq": 1, "event": "open", "from_state": None, "to_state": case.state,
+                  "level_from": None, "level_to": case.level, "org_from": None,
+                  "org_to": codes[case.org_unit_id], "actor": principal.username, "at": now,
+                  "data": case.data, "comment": None, "prev_hash": None}
+        values["hash"] = chain_hash(None, payload_of(values))
+        history.append(values)
+        heads.append({"h_id": case_id, "h_hash": values["hash"]})
+        new_timers.extend({**timer, "case_id": case_id} for timer in its_timers)
+    connection = session.connection()
+    connection.execute(sa.insert(CaseHistory.__table__), history)
+    if new_timers:
+        connection.execute(sa.insert(Timer.__table__), new_timers)
+    connection.execute(sa.update(table).where(table.c.id == sa.bindparam("h_id"))
+                       .values(history_hash=sa.bindparam("h_hash")), heads)
+    return [Opened(case_id, case.number) for case_id, case in zip(ids, cases, strict=True)]
+
+
+def may_open(principal: Principal, definition: Definition) -> None:
+    if not principal.acting_roles & definition.open_roles:
+        roles = ", ".join(sorted(definition.open_roles))
+        raise RoleNotPermitted(f"开立“{definition.title}”案件需要以下角色之一：{roles}")
 
 
 def _owning_unit(session: Session, principal: Principal, code: str | None, definition: Definition) -> OrgUnit:
@@ -268,8 +362,8 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
 
 
 def deferred(session: Session) -> bool:
-    """True inside a set-wise sweep batch (``api.sweep``), which writes the batch's cases itself."""
-    return bool(session.info.get("deferred_writes"))
+    """True inside a set-wise sweep batch (``api.sweep``), which writes the batch's rows itself."""
+    return "deferred_rows" in session.info
 
 
 def flush_case(session: Session, case_id: int | None) -> None:

@@ -40,28 +40,32 @@ class Fired:
     due_at: datetime
 
 
-def _next_due(session: Session, at: datetime, skip: set[int], batch: int) -> list[Timer]:
+_TIMERS = Timer.__table__
+DueTimer = sa.Row   # a row of the timers table: id, case_id, state, action, due_at, ...
+
+
+def _next_due(session: Session, at: datetime, skip: set[int], batch: int) -> list[DueTimer]:
     """The oldest pending timers due at ``at``, locked for this transaction (skipping others' locks)."""
-    query = (sa.select(Timer).where(Timer.status == "pending", Timer.due_at <= at)
-             .order_by(Timer.due_at, Timer.id).limit(batch))
+    query = (sa.select(_TIMERS).where(_TIMERS.c.status == "pending", _TIMERS.c.due_at <= at)
+             .order_by(_TIMERS.c.due_at, _TIMERS.c.id).limit(batch))
     if skip:
-        query = query.where(Timer.id.not_in(skip))
+        query = query.where(_TIMERS.c.id.not_in(skip))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    return list(session.execute(query))
 
 
 def _claim(session: Session, timer_id: int, at: datetime) -> bool:
-    claimed = session.execute(sa.update(Timer).where(Timer.id == timer_id, Timer.status == "pending")
-                              .values(status="fired", fired_at=at).execution_options(synchronize_session=False))
+    claimed = session.execute(sa.update(_TIMERS).where(_TIMERS.c.id == timer_id, _TIMERS.c.status == "pending")
+                              .values(status="fired", fired_at=at))
     return bool(claimed.rowcount)
 
 
-def _rule(case: Case, timer: Timer) -> str:
+def _rule(case: Case, timer: DueTimer) -> str:
     return f"{case.definition_key}.{timer.state}.deadline"
 
 
-def fire_timer(session: Session, engine: Engine, timer: Timer, at: datetime) -> str:
+def fire_timer(session: Session, engine: Engine, timer: DueTimer, at: datetime) -> str:
     """Carry out one claimed timer's action; returns what happened, for the log and the timer row."""
     case = session.get(Case, timer.case_id)
     if case is None or case.closed or case.state != timer.state:
@@ -87,7 +91,7 @@ def fire_timer(session: Session, engine: Engine, timer: Timer, at: datetime) -> 
 
 
 def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: datetime, *,
-              limit: int | None = None, batch: int = 500, setwise: bool = True,
+              limit: int | None = None, batch: int = 1000, setwise: bool = True,
               on_fired: Callable[[Fired], None] | None = None) -> list[Fired]:
     """Fire every timer due at ``at`` (or the ``limit`` oldest), oldest first; returns what fired.
 
@@ -110,7 +114,6 @@ def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: dateti
             timers = _next_due(session, at, passed_over, size)
             if not timers:
                 break
-            locked = session.get_bind().dialect.name == "postgresql"
             # the cases of the batch (with their units and parents) in one query, held while the batch runs
             cases = list(session.scalars(sa.select(Case).where(Case.id.in_({timer.case_id for timer in timers}))
                                  .options(joinedload(Case.org_unit).joinedload(OrgUnit.parent))))
@@ -119,7 +122,7 @@ def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: dateti
             for timer in timers:
                 if timer.id in finished:
                     continue
-                outcome = _fire_in_savepoint(session, engine, timer, at, locked)
+                outcome = _fire_in_savepoint(session, engine, timer, at)
                 if outcome is None:
                     passed_over.add(timer.id)
                 else:
@@ -141,10 +144,10 @@ _CASE_COLUMNS = ("state", "data", "org_unit_id", "org_path", "level", "escalatio
                  "history_hash")
 
 
-def _fire_setwise(session: Session, engine: Engine, timers: list[Timer], at: datetime) -> list[Fired]:
+def _fire_setwise(session: Session, engine: Engine, timers: list[DueTimer], at: datetime) -> list[Fired]:
     """Fire the batch's escalations and reminders with one write per table; [] when that cannot be done,
     leaving every timer to the one-by-one path (nothing of the attempt remains)."""
-    chosen: list[Timer] = []
+    chosen: list[DueTimer] = []
     seen: set[int] = set()
     for timer in timers:
         # one timer per case and batch: a second one of the same case waits for the next batch
@@ -156,13 +159,16 @@ def _fire_setwise(session: Session, engine: Engine, timers: list[Timer], at: dat
     cancels: set[int] = set()
     try:
         with session.begin_nested(), session.no_autoflush:
-            session.info["deferred_writes"], session.info["deferred_cancels"] = True, cancels
+            rows: list[tuple[sa.Table, dict[str, object]]] = []
+            session.info["deferred_rows"], session.info["deferred_cancels"] = rows, cancels
             try:
                 results = [(timer, fire_timer(session, engine, timer, at)) for timer in chosen]
             finally:
-                session.info.pop("deferred_writes"), session.info.pop("deferred_cancels")
+                session.info.pop("deferred_rows"), session.info.pop("deferred_cancels")
+            if session.new:
+                raise _BatchConflict("an action of the batch added rows of its own")
             done = _write_batch(session, results, cancels, at)
-            session.flush()   # the new history rows and timers, inserted many at a time
+            _insert_rows(session, rows)
     except (WorkflowError, sa.exc.SQLAlchemyError) as error:
         log.info("set-wise batch of %s timers fell back to one by one (%s)", len(chosen), type(error).__name__)
         return []
@@ -173,16 +179,15 @@ class _BatchConflict(sa.exc.SQLAlchemyError):
     """A row of the batch changed under it: the batch is fired one by one instead."""
 
 
-def _write_batch(session: Session, results: list[tuple[Timer, str]], cancels: set[int],
+def _write_batch(session: Session, results: list[tuple[DueTimer, str]], cancels: set[int],
                  at: datetime) -> list[Fired]:
     fired_ids = [timer.id for timer, _ in results]
     if cancels:
-        session.execute(sa.update(Timer.__table__).where(
-            Timer.__table__.c.case_id.in_(cancels), Timer.__table__.c.status.in_(("pending", "paused")),
-            Timer.__table__.c.id.not_in(fired_ids)).values(status="cancelled"))
-    timers = Timer.__table__
-    claim = (sa.update(timers).where(timers.c.id == sa.bindparam("t_id"), timers.c.status == "pending")
-             .values(status="fired", fired_at=sa.bindparam("t_at", type_=timers.c.fired_at.type),
+        session.execute(sa.update(_TIMERS).where(
+            _TIMERS.c.case_id.in_(cancels), _TIMERS.c.status.in_(("pending", "paused")),
+            _TIMERS.c.id.not_in(fired_ids)).values(status="cancelled"))
+    claim = (sa.update(_TIMERS).where(_TIMERS.c.id == sa.bindparam("t_id"), _TIMERS.c.status == "pending")
+             .values(status="fired", fired_at=sa.bindparam("t_at", type_=_TIMERS.c.fired_at.type),
                      result=sa.bindparam("t_result")))
     claimed = session.connection().execute(claim, [{"t_id": timer.id, "t_at": at, "t_result": result[:200]}
                                                    for timer, result in results])
@@ -210,18 +215,26 @@ def _write_batch(session: Session, results: list[tuple[Timer, str]], cancels: se
             for timer, result in results]
 
 
-def _fire_in_savepoint(session: Session, engine: Engine, timer: Timer, at: datetime, locked: bool) -> Fired | None:
-    """Claim and fire one timer. Rows read ``FOR UPDATE`` are ours already; elsewhere the conditional update
-    ``pending → fired`` is the claim."""
-    timer_id, case_id, action, due_at = timer.id, timer.case_id, timer.action, timer.due_at
+def _insert_rows(session: Session, rows: list[tuple[sa.Table, dict[str, object]]]) -> None:
+    """Insert the batch's new history rows and timers with one executemany per table (no ids read back)."""
+    by_table: dict[sa.Table, list[dict[str, object]]] = {}
+    for table, values in rows:
+        by_table.setdefault(table, []).append(values)
+    for table, values_list in by_table.items():
+        session.connection().execute(sa.insert(table), values_list)
+
+
+def _fire_in_savepoint(session: Session, engine: Engine, timer: DueTimer, at: datetime) -> Fired | None:
+    """Claim and fire one timer: the conditional update ``pending → fired`` is the claim (on PostgreSQL the
+    row is locked by this transaction already, so it always succeeds)."""
     try:
         with session.begin_nested():
-            if not locked and not _claim(session, timer_id, at):
+            if not _claim(session, timer.id, at):
                 return None
             result = fire_timer(session, engine, timer, at)
-            timer.status, timer.fired_at, timer.result = "fired", at, result[:200]
-            case = session.get(Case, case_id)
-            return Fired(timer_id, case_id, case.number if case else "?", action, result, due_at)
+            session.execute(sa.update(_TIMERS).where(_TIMERS.c.id == timer.id).values(result=result[:200]))
+            case = session.get(Case, timer.case_id)
+            return Fired(timer.id, timer.case_id, case.number if case else "?", timer.action, result, timer.due_at)
     except (WorkflowError, sa.exc.SQLAlchemyError) as error:
-        log.warning("timer %s not fired this time (%s); it stays pending", timer_id, type(error).__name__)
+        log.warning("timer %s not fired this time (%s); it stays pending", timer.id, type(error).__name__)
         return None

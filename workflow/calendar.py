@@ -39,9 +39,20 @@ class WorkCalendar:
     """Working days from chinese-calendar plus loaded schedules; unknown years are provisional."""
 
     loaded: dict[int, YearSchedule] = field(default_factory=dict)
+    # answers already worked out, per day; loading a year forgets them
+    _answers: dict[date, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def load(self, schedule: YearSchedule) -> None:
         self.loaded[schedule.year] = schedule
+        self._answers.clear()
+
+    def unload(self, year: int | None = None) -> None:
+        """Forget one loaded year (or all of them)."""
+        if year is None:
+            self.loaded.clear()
+        else:
+            self.loaded.pop(year, None)
+        self._answers.clear()
 
     def knows(self, year: int) -> bool:
         if year in self.loaded:
@@ -53,6 +64,12 @@ class WorkCalendar:
         return True
 
     def is_workday(self, day: date) -> bool:
+        answer = self._answers.get(day)
+        if answer is None:
+            answer = self._answers[day] = self._work_out(day)
+        return answer
+
+    def _work_out(self, day: date) -> bool:
         schedule = self.loaded.get(day.year)
         if schedule is not None:
             if day in schedule.workdays:

@@ -29,8 +29,10 @@ def _instant(text: str | None) -> datetime:
 
 @click.command("sweep")
 @click.option("--at", "at_text", help="Fire what is due at this instant (ISO 8601; default now, +08:00 if no zone).")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=None,
+              help="Timers per transaction (default GONGHUI_SWEEP_BATCH, 1000).")
 @with_appcontext
-def sweep(at_text: str | None) -> None:
+def sweep(at_text: str | None, batch: int | None) -> None:
     """Fire every timer due at an instant once, print what fired, exit."""
     from api.sweep import Fired, sweep_due
 
@@ -41,7 +43,8 @@ def sweep(at_text: str | None) -> None:
                    f"  → {item.result}")
         sys.stdout.flush()
 
-    fired = sweep_due(lambda: Session(db.engine), current_app.extensions["gonghui.engine"], at, on_fired=show)
+    fired = sweep_due(lambda: Session(db.engine), current_app.extensions["gonghui.engine"], at, on_fired=show,
+                      batch=batch or current_app.config["SWEEP_BATCH"])
     click.echo(f"{len(fired)} timer(s) fired at {at.astimezone(SHANGHAI).isoformat()}")
 
 

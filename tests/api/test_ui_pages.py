@@ -58,7 +58,7 @@ def test_an_administrator_loads_a_holiday_schedule(fresh: Flask) -> None:
     with fresh.app_context():
         from api.deadlines import CALENDAR
 
-        CALENDAR.loaded.clear()
+        CALENDAR.unload()
 
 
 def test_non_administrators_get_403_pages(fresh: Flask) -> None:

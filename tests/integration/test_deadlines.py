@@ -151,7 +151,7 @@ def test_a_deadline_into_2027_is_provisional_until_the_year_is_loaded(
     with fresh.app_context():
         from api.deadlines import CALENDAR
 
-        CALENDAR.loaded.clear()
+        CALENDAR.unload()
 
 
 def test_a_malformed_calendar_is_refused_naming_every_fault_and_changes_nothing(api: Api) -> None:
@@ -180,7 +180,7 @@ def test_the_cli_loads_a_calendar_file_and_refuses_a_bad_one(fresh: Flask, tmp_p
     with fresh.app_context():
         from api.deadlines import CALENDAR
 
-        CALENDAR.loaded.clear()
+        CALENDAR.unload()
 
 
 def test_gonghui_sweep_at_prints_what_fired(fresh: Flask, api: Api) -> None:
@@ -207,7 +207,7 @@ def test_a_year_loaded_by_another_process_reaches_the_api_within_a_minute(
     with fresh.app_context():
         from api.deadlines import CALENDAR
 
-        CALENDAR.loaded.clear()
+        CALENDAR.unload()
 
 
 def _state_of_cases(app: Flask) -> list[tuple]:
@@ -252,7 +252,7 @@ def test_a_batch_that_meets_a_changed_case_is_fired_one_by_one(
     attempts: list[bool] = []
 
     def meddling(session, engine, timer, at):  # type: ignore[no-untyped-def]
-        setwise = bool(session.info.get("deferred_writes"))
+        setwise = "deferred_rows" in session.info
         attempts.append(setwise)
         result = real(session, engine, timer, at)
         if setwise and timer.case_id == cases[1]["id"]:

@@ -36,10 +36,10 @@ def open_many(app: Flask, count: int) -> None:
         db.session.commit()
 
 
-def sweeper(app: Flask) -> subprocess.Popen[str]:
+def sweeper(app: Flask, batch: int = 100) -> subprocess.Popen[str]:
     environment = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "sweep", "--at", DUE_AT], env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "sweep", "--at", DUE_AT, "--batch", str(batch)],
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def escalations(app: Flask) -> Counter[int]:
@@ -71,7 +71,7 @@ def test_two_sweeper_processes_fire_each_of_2000_timers_exactly_once(fresh: Flas
 
 def test_a_sweeper_killed_mid_batch_loses_and_doubles_nothing(fresh: Flask) -> None:
     open_many(fresh, 600)
-    victim = sweeper(fresh)
+    victim = sweeper(fresh, batch=50)
     assert victim.stdout is not None
     seen = 0
     for line in victim.stdout:  # wait until it is well into the batch, then kill it without warning
