@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,7 @@ def organisation_code_ok(code: str) -> bool:
     return check == expected
 
 
+@functools.lru_cache(maxsize=4096)
 def uscc_is_valid(code: str) -> bool:
     """The 18th check character (python-stdnum) and the embedded organisation-code check character."""
     return uscc.is_valid(code) and organisation_code_ok(uscc.compact(code))

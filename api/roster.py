@@ -9,9 +9,8 @@ open, so importing the same file again changes nothing.
 from __future__ import annotations
 
 import csv
+import functools
 import io
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -32,6 +31,7 @@ from workflow.engine import Engine
 
 HEADERS = {"统一社会信用代码": "uscc", "单位名称": "name", "所属镇街": "street", "行业": "industry",
            "参保人数": "insured_staff", "成立日期": "founded_on", "是否已建会": "unionized"}
+NAME_LENGTH, MAX_STAFF = 200, 1_000_000   # as the formation case's schema allows
 REQUIRED = ["统一社会信用代码", "单位名称", "所属镇街", "参保人数", "成立日期"]
 
 
@@ -73,12 +73,22 @@ class ImportResult:
         return "\ufeff" + out.getvalue()
 
 
+# full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def normalise(value: Any) -> str:
     """Full-width digits, letters and spaces to half-width; stray spaces trimmed and folded."""
     text = "" if value is None else str(value)
-    text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" or ch == "\u3000" else ch
-                   for ch in text)
-    return re.sub(r"\s+", " ", text).strip()
+    if not text.isascii():
+        text = text.translate(_HALF_WIDTH)
+    return " ".join(text.split())
+
+
+@functools.lru_cache(maxsize=256)
+def _field_of(header: str) -> str | None:
+    """The field a (normalised) column header names; the headers repeat on every row."""
+    return HEADERS.get(normalise(header))
 
 
 def parse_date(text: str) -> date:
@@ -150,14 +160,16 @@ class _Row:
 
 
 def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
-    values = {HEADERS[normalise(key)]: normalise(value) for key, value in raw.items()
-              if key is not None and normalise(key) in HEADERS}
+    values = {name: normalise(value) for name, value in ((_field_of(key), value) for key, value in raw.items()
+                                                            if key is not None) if name is not None}
     code = values.get("uscc", "").replace(" ", "").upper()
     faults = []
     if not uscc_is_valid(code):
         faults.append("统一社会信用代码校验失败")
     if not values.get("name"):
         faults.append("单位名称为空")
+    elif len(values["name"]) > NAME_LENGTH:
+        faults.append(f"单位名称超过 {NAME_LENGTH} 字")
     street = streets.get(values.get("street", "").replace(" ", ""))
     if street is None:
         faults.append(f"未知的镇街“{values.get('street', '')}”")
@@ -166,6 +178,8 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
         faults.append("参保人数为空")
     elif not staff_text.isdigit():
         faults.append(f"参保人数“{staff_text}”不是整数")
+    elif int(staff_text) > MAX_STAFF:
+        faults.append(f"参保人数“{staff_text}”超过 {MAX_STAFF}")
     try:
         founded = parse_date(values.get("founded_on", ""))
     except ValueError:
@@ -256,18 +270,12 @@ class _Import(ImportResult):
                 self.candidate_set.add(row.uscc)
                 self.candidates.append(row.uscc)
         self.employers = len(self.seen)
-        self._upsert(employers)
         opened = services.open_many(self.session, self.engine, self.principal, KEY, [
             (row.street.code, {"kind": "single", "source": "roster", "enterprise": {
                 "uscc": row.uscc, "name": row.name, "insured_staff": row.staff,
-                "founded_on": row.founded.isoformat()}}) for row in to_open], self.now)
-        if opened:
-            table = Employer.__table__
-            self.session.connection().execute(
-                sa.update(table).where(table.c.uscc == sa.bindparam("e_uscc"))
-                .values(formation_case_id=sa.bindparam("e_case")),
-                [{"e_uscc": row.uscc, "e_case": case.id} for row, case in zip(to_open, opened, strict=True)])
-            self.cases_opened.extend(case.number for case in opened)
+                "founded_on": row.founded.isoformat()}}) for row in to_open], self.now, validated=True)
+        self._upsert(employers, {row.uscc: case.id for row, case in zip(to_open, opened, strict=True)})
+        self.cases_opened.extend(case.number for case in opened)
 
     def _current(self, codes: set[str]) -> dict[str, _Employer]:
         """The chunk's employers already stored, locked until the transaction ends, with whether their
@@ -278,7 +286,8 @@ class _Import(ImportResult):
             query = query.with_for_update(of=Employer)
         return {code: _Employer(status, closed is False) for code, status, closed in self.session.execute(query)}
 
-    def _upsert(self, employers: dict[str, _Employer]) -> None:
+    def _upsert(self, employers: dict[str, _Employer], cases: dict[str, int]) -> None:
+        """Insert or update the chunk's employers, each with the formation case just opened for it (if any)."""
         table = Employer.__table__
         dialect = self.session.get_bind().dialect.name
         insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
@@ -286,9 +295,11 @@ class _Import(ImportResult):
             "name": insert.excluded.name, "street_unit_id": insert.excluded.street_unit_id,
             "industry": insert.excluded.industry, "insured_staff": insert.excluded.insured_staff,
             "founded_on": insert.excluded.founded_on, "updated_at": insert.excluded.updated_at,
-            "union_status": insert.excluded.union_status})
+            "union_status": insert.excluded.union_status,
+            "formation_case_id": sa.func.coalesce(insert.excluded.formation_case_id, table.c.formation_case_id)})
         self.session.execute(statement, [
             {"uscc": code, "name": state.row.name, "street_unit_id": state.row.street.id,
              "industry": state.row.industry, "insured_staff": state.row.staff, "founded_on": state.row.founded,
-             "union_status": state.status, "created_at": self.now, "updated_at": self.now}
+             "union_status": state.status, "formation_case_id": cases.get(code), "created_at": self.now,
+             "updated_at": self.now}
             for code, state in employers.items() if state.row is not None])

@@ -40,7 +40,7 @@ class WorkCalendar:
 
     loaded: dict[int, YearSchedule] = field(default_factory=dict)
     # answers already worked out, per day; loading a year forgets them
-    _answers: dict[date, bool] = field(default_factory=dict, repr=False, compare=False)
+    _answers: dict[date | int, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def load(self, schedule: YearSchedule) -> None:
         self.loaded[schedule.year] = schedule
@@ -57,11 +57,15 @@ class WorkCalendar:
     def knows(self, year: int) -> bool:
         if year in self.loaded:
             return True
-        try:
-            chinese_calendar.is_workday(date(year, 6, 1))
-        except NotImplementedError:
-            return False
-        return True
+        known = self._answers.get(year)
+        if known is None:
+            try:
+                chinese_calendar.is_workday(date(year, 6, 1))
+                known = True
+            except NotImplementedError:
+                known = False
+            self._answers[year] = known
+        return known
 
     def is_workday(self, day: date) -> bool:
         answer = self._answers.get(day)
