@@ -224,6 +224,15 @@ def _insert_rows(session: Session, rows: list[tuple[sa.Table, dict[str, object]]
         session.connection().execute(sa.insert(table), values_list)
 
 
+def fire_one(session: Session, engine: Engine, timer_id: int, at: datetime) -> Fired | None:
+    """Fire one timer by id, on its own (what a design with one scheduler job per deadline does)."""
+    query = sa.select(_TIMERS).where(_TIMERS.c.id == timer_id, _TIMERS.c.status == "pending")
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    timer = session.execute(query).first()
+    return _fire_in_savepoint(session, engine, timer, at) if timer is not None else None
+
+
 def _fire_in_savepoint(session: Session, engine: Engine, timer: DueTimer, at: datetime) -> Fired | None:
     """Claim and fire one timer: the conditional update ``pending → fired`` is the claim (on PostgreSQL the
     row is locked by this transaction already, so it always succeeds)."""

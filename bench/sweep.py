@@ -1,9 +1,12 @@
-"""The deadline sweep: escalations per second on PostgreSQL with N due timers, one and two sweeper
-processes, against the naive design of one APScheduler job per deadline in a SQLAlchemyJobStore."""
+"""The deadline sweep on PostgreSQL: escalations per second with N due timers, one and two sweeper processes,
+the lag between a timer's due time and its firing under the interval scheduler, and the naive design as the
+baseline: one APScheduler job per deadline in a SQLAlchemyJobStore, each job escalating its case in its own
+transaction (the same work), measured in the same run."""
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -15,28 +18,35 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bench.pg import prepared_app, scratch_database
+from bench.stats import percentile
 
 OPENED_AT = datetime(2026, 11, 24, 2, tzinfo=UTC)
 DUE_AT = "2026-11-28T00:00:00+08:00"
+DATA = {"applicants": [{"name": "王小明"}], "respondent": {"name": "温岭市东海鞋业有限公司"},
+        "dispute_type": "wages", "claims": "拖欠工资", "amount": "1000.00", "channel": "visit"}
 
 
-def open_cases(app: Any, count: int) -> None:
+def open_cases(app: Any, count: int, at: datetime = OPENED_AT) -> None:
+    """``count`` unaccepted mediation cases at an enterprise (3 working days to accept), opened in bulk."""
     from api import services
     from api.auth import Principal
     from api.extensions import db
     from api.models import User
 
-    data = {"applicants": [{"name": "王小明"}], "respondent": {"name": "温岭市东海鞋业有限公司"},
-            "dispute_type": "wages", "claims": "拖欠工资", "amount": "1000.00", "channel": "visit"}
     with app.app_context():
         principal = Principal.of(db.session.scalar(sa.select(User).where(User.username == "ent_clerk")))
         engine = app.extensions["gonghui.engine"]
-        for index in range(count):
-            services.open_case(db.session, engine, principal, services.OpenRequest("mediation_case", None, data),
-                               OPENED_AT)
-            if index % 1000 == 999:
-                db.session.commit()
-        db.session.commit()
+        for start in range(0, count, 1000):
+            services.open_many(db.session, engine, principal, "mediation_case",
+                               [("cd-e001", DATA)] * min(1000, count - start), at)
+            db.session.commit()
+
+
+def _dispose(app: Any) -> None:
+    from api.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
 
 
 def one_sweeper(app: Any) -> tuple[int, float]:
@@ -46,7 +56,7 @@ def one_sweeper(app: Any) -> tuple[int, float]:
     with app.app_context():
         started = time.perf_counter()
         fired = sweep_due(lambda: Session(db.engine), app.extensions["gonghui.engine"],
-                          datetime.fromisoformat(DUE_AT))
+                          datetime.fromisoformat(DUE_AT), batch=app.config["SWEEP_BATCH"])
         return len(fired), time.perf_counter() - started
 
 
@@ -60,64 +70,144 @@ def two_sweepers(url: str) -> float:
     return time.perf_counter() - started
 
 
-def apscheduler_baseline(url: str, count: int) -> dict[str, float]:
-    """Schedule one job per deadline in a SQLAlchemyJobStore and let the scheduler fire them all."""
+_JOB: dict[str, Any] = {}
+_LOCK = threading.Lock()
+_DONE = threading.Event()
+
+
+def _escalate_job(timer_id: int) -> None:
+    """One deadline's job in the naive design: escalate its case in a transaction of its own."""
+    from api.extensions import db
+    from api.sweep import fire_one
+
+    app = _JOB["app"]
+    with app.app_context(), Session(db.engine) as session:
+        fire_one(session, app.extensions["gonghui.engine"], timer_id, datetime.fromisoformat(DUE_AT))
+        session.commit()
+    with _LOCK:
+        _JOB["fired"] += 1
+        if _JOB["fired"] >= _JOB["expected"]:
+            _DONE.set()
+
+
+def _stub_job(index: int) -> None:
+    with _LOCK:
+        _JOB["fired"] += 1
+        if _JOB["fired"] >= _JOB["expected"]:
+            _DONE.set()
+
+
+def apscheduler_baseline(app: Any, url: str, count: int, *, stub: bool = False) -> dict[str, float]:
+    """Schedule one job per deadline in a SQLAlchemyJobStore and let the scheduler fire them all.
+
+    ``stub`` jobs do nothing at all: the cost of APScheduler alone, shown for reference."""
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    _FIRED["count"], _FIRED["expected"] = 0, count
-    _DONE.clear()
+    from api.extensions import db
+    from api.models import Timer
 
+    with app.app_context():
+        timer_ids = list(db.session.scalars(sa.select(Timer.id).where(Timer.status == "pending")
+                                            .order_by(Timer.id).limit(count)))
+    _JOB.update(app=app, fired=0, expected=len(timer_ids))
+    _DONE.clear()
     scheduler = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(url=url)},
                                     executors={"default": ThreadPoolExecutor(4)},
                                     job_defaults={"misfire_grace_time": None, "coalesce": False})
     scheduler.start(paused=True)
     started = time.perf_counter()
     due = datetime.now(UTC) - timedelta(seconds=1)
-    for index in range(count):
-        scheduler.add_job(_escalate_stub, "date", run_date=due, args=[index], id=f"deadline-{index}")
+    for timer_id in timer_ids:
+        scheduler.add_job(_stub_job if stub else _escalate_job, "date", run_date=due, args=[timer_id],
+                          id=f"deadline-{timer_id}")
     scheduled = time.perf_counter() - started
     scheduler.resume()
     _DONE.wait(timeout=900)
     total = time.perf_counter() - started
-    scheduler.shutdown(wait=False)
-    return {"scheduled_per_s": round(count / scheduled, 1), "end_to_end_per_s": round(count / total, 1)}
+    scheduler.shutdown(wait=True)
+    return {"jobs": len(timer_ids), "scheduled_per_s": round(len(timer_ids) / scheduled, 1),
+            "end_to_end_per_s": round(_JOB["fired"] / total, 1)}
 
 
-_FIRED = {"count": 0, "expected": 0}
-_LOCK = threading.Lock()
-_DONE = threading.Event()
+def lag(app: Any, count: int, interval: float) -> dict[str, float]:
+    """Timers falling due one after another over a few seconds of real time, fired by the sweep woken by
+    APScheduler every ``interval`` seconds: how late each fires (due time → its batch committed)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from api.extensions import db
+    from api.models import Timer
+    from api.sweep import Fired, sweep_due
+
+    open_cases(app, count, datetime.now(UTC))
+    start = datetime.now(UTC) + timedelta(seconds=1)
+    spread = 4.0
+    with app.app_context():
+        ids = list(db.session.scalars(sa.select(Timer.id).where(Timer.status == "pending").order_by(Timer.id)))
+        db.session.execute(sa.update(Timer), [
+            {"id": timer_id, "due_at": start + timedelta(seconds=spread * index / len(ids))}
+            for index, timer_id in enumerate(ids)])
+        db.session.commit()
+    lags: list[float] = []
+    sweeps: list[float] = []
+    done = threading.Event()
+
+    def fired(item: Fired) -> None:
+        lags.append((datetime.now(UTC) - item.due_at).total_seconds())
+        if len(lags) >= len(ids):
+            done.set()
+
+    def wake() -> None:
+        began = time.perf_counter()
+        with app.app_context():
+            sweep_due(lambda: Session(db.engine), app.extensions["gonghui.engine"], datetime.now(UTC),
+                      batch=app.config["SWEEP_BATCH"], on_fired=fired)
+        sweeps.append(time.perf_counter() - began)
+
+    scheduler = BackgroundScheduler()
+    scheduler.add_job(wake, "interval", seconds=interval, max_instances=1, coalesce=True)
+    scheduler.start()
+    done.wait(timeout=spread + 30 * interval + 30)
+    scheduler.shutdown(wait=True)
+    longest = max(sweeps) if sweeps else 0.0
+    return {"timers": len(ids), "fired": len(lags), "interval_s": interval,
+            "median_s": round(statistics.median(lags), 3) if lags else -1,
+            "p99_s": round(percentile(lags, 0.99), 3) if lags else -1, "max_s": round(max(lags), 3) if lags else -1,
+            "longest_sweep_s": round(longest, 3), "bound_s": round(interval + longest, 3)}
 
 
-def _escalate_stub(index: int) -> None:
-    """The job of one deadline (it does no work at all, which flatters the baseline)."""
-    with _LOCK:
-        _FIRED["count"] += 1
-        if _FIRED["count"] >= _FIRED["expected"]:
-            _DONE.set()
-
-
-def run(count: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"timers": count}
+def run(count: int, *, repeats: int = 3, baseline_jobs: int = 3000, two: bool = True) -> dict[str, Any]:
+    """The sweep of ``count`` due timers (median of ``repeats`` runs), against the naive design."""
+    results: dict[str, Any] = {"timers": count, "repeats": repeats}
+    rates = []
+    for _ in range(repeats):
+        with scratch_database() as url:
+            app = prepared_app(url)
+            open_cases(app, count)
+            fired, seconds = one_sweeper(app)
+            assert fired == count, (fired, count)
+            rates.append(fired / seconds)
+            _dispose(app)
+    results["one_sweeper"] = {"per_s": round(statistics.median(rates), 1), "runs": [round(r, 1) for r in rates],
+                              "seconds": round(count / statistics.median(rates), 2)}
+    if two:
+        with scratch_database() as url:
+            app = prepared_app(url)
+            open_cases(app, count)
+            _dispose(app)
+            seconds = two_sweepers(url)
+            results["two_sweepers"] = {"seconds": round(seconds, 2), "per_s": round(count / seconds, 1)}
+    if not baseline_jobs:
+        return results
     with scratch_database() as url:
         app = prepared_app(url)
-        open_cases(app, count)
-        fired, seconds = one_sweeper(app)
-        results["one_sweeper"] = {"fired": fired, "seconds": round(seconds, 2), "per_s": round(fired / seconds, 1)}
-        with app.app_context():
-            from api.extensions import db
-
-            db.engine.dispose()
+        open_cases(app, min(count, baseline_jobs))
+        results["apscheduler_job_per_deadline"] = apscheduler_baseline(app, url, baseline_jobs)
+        results["apscheduler_empty_jobs"] = apscheduler_baseline(app, url, baseline_jobs, stub=True)
+        _dispose(app)
     with scratch_database() as url:
         app = prepared_app(url)
-        open_cases(app, count)
-        with app.app_context():
-            from api.extensions import db
-
-            db.engine.dispose()
-        seconds = two_sweepers(url)
-        results["two_sweepers"] = {"seconds": round(seconds, 2), "per_s": round(count / seconds, 1)}
-    with scratch_database() as url:
-        results["apscheduler_job_per_deadline"] = apscheduler_baseline(url, count)
+        results["lag"] = lag(app, 2000, 1.0)
+        _dispose(app)
     return results
