@@ -26,7 +26,8 @@ class Config:
     SCHEDULER_ENABLED = False                              # `gonghui run` and `gonghui scheduler` turn it on
     SWEEP_INTERVAL_SECONDS = 30
     SWEEP_BATCH = 1000   # timers per sweep transaction
-    WORKLIST_LIMIT = 200
+    WORKLIST_LIMIT = 200         # cases on the UI's worklist page
+    LIST_COUNT_LIMIT = 1000      # lists count their matches up to this many (total_exact false beyond)
     API_TITLE = "工会工作流 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -130,9 +130,15 @@ class CaseQuerySchema(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class WorklistQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
 class CasePageSchema(Schema):
     items = fields.List(fields.Nested(CaseSchema))
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "匹配的案件数；超过 1000 件时只计到 1000（见 total_exact）"})
+    total_exact = fields.Boolean(metadata={"description": "false：匹配的案件多于 total，请用条件缩小范围"})
     page = fields.Integer()
     per_page = fields.Integer()
 

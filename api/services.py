@@ -436,13 +436,23 @@ class CaseQuery:
     per_page: int = 50
 
 
-def list_cases(session: Session, principal: Principal, query: CaseQuery,
-               now: datetime) -> tuple[list[Case], int]:
+@dataclass(frozen=True)
+class CasePage:
+    items: list[Case]
+    total: int
+    exact: bool   # False when more cases match than were counted: ``total`` is then a lower bound
+
+
+def list_cases(session: Session, principal: Principal, query: CaseQuery, now: datetime,
+               count_limit: int = 1000) -> CasePage:
+    """One page of the cases in scope matching the query. The matches are counted up to ``count_limit``
+    only, so that the cost of a page does not grow with the table (a clerk pages through the first thousand;
+    beyond that the answer is "more than 1000" and the filters are there to narrow it)."""
     scope_path = principal.org_path
     if query.org_unit:
         unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == query.org_unit))
         if unit is None or not principal.sees(unit.path):
-            return [], 0
+            return CasePage([], 0, True)
         scope_path = unit.path
     where: list[Any] = [Case.org_path.startswith(scope_path, autoescape=True)]
     if query.definition:
@@ -457,15 +467,18 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery,
     if query.q:
         needle = query.q.strip()
         where.append(sa.or_(Case.number == needle, Case.party.contains(needle, autoescape=True)))
-    total = session.scalar(sa.select(sa.func.count()).select_from(Case).where(*where)) or 0
+    matches = sa.select(sa.literal(1)).select_from(Case).where(*where).limit(count_limit + 1).subquery()
+    total = session.scalar(sa.select(sa.func.count()).select_from(matches)) or 0
     order = ([Case.due_at.asc().nulls_last(), Case.id] if query.sort == "due_at"
              else [Case.created_at.desc(), Case.id.desc()])
     items = list(session.scalars(sa.select(Case).where(*where).order_by(*order)
                                  .limit(query.per_page).offset((query.page - 1) * query.per_page)))
-    return items, total
+    if total > count_limit:
+        return CasePage(items, max(count_limit, (query.page - 1) * query.per_page + len(items)), False)
+    return CasePage(items, total, True)
 
 
-def worklist(session: Session, engine: Engine, principal: Principal, limit: int) -> list[Case]:
+def worklist(session: Session, engine: Engine, principal: Principal, limit: int, offset: int = 0) -> list[Case]:
     """Open cases in scope on which the caller can act now: overdue first, then by due time.
 
     Administrators also get every case marked overdue (督办) in their scope: supervising it is their job;
@@ -487,4 +500,4 @@ def worklist(session: Session, engine: Engine, principal: Principal, limit: int)
     return list(session.scalars(
         sa.select(Case).where(Case.closed.is_(False), Case.org_path.startswith(principal.org_path, autoescape=True),
                               actionable)
-        .order_by(Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id).limit(limit)))
+        .order_by(Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id).limit(limit).offset(offset)))

@@ -95,9 +95,11 @@ def plans(url: str) -> dict[str, list[str]]:
     queries = {
         "filtered list": "SELECT * FROM cases WHERE org_path LIKE 'wenling/chengdong/%' AND state = 'mediating' "
                          "ORDER BY created_at DESC, id DESC LIMIT 50",
+        "filtered list, its count (up to 1000)": "SELECT count(*) FROM (SELECT 1 FROM cases WHERE org_path LIKE "
+                                                 "'wenling/chengdong/%' AND state = 'mediating' LIMIT 1001) AS m",
         "worklist": "SELECT * FROM cases WHERE closed = false AND org_path LIKE 'wenling/chengdong/%' AND "
                     "definition_key = 'mediation_case' AND state IN ('registered', 'mediating', 'agreed') "
-                    "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 200",
+                    "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 51",
         "case history": "SELECT * FROM case_history WHERE case_id = 42 ORDER BY seq",
         "list sorted by due time": "SELECT * FROM cases WHERE org_path LIKE 'wenling/%' ORDER BY due_at NULLS LAST, id "
                                    "LIMIT 50",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.exceptions import BadRequest
@@ -20,6 +20,7 @@ from api.schemas import (
     CaseSchema,
     EventRequestSchema,
     HistorySchema,
+    WorklistQuerySchema,
 )
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="案件：开立、查询、办理（触发事件）、历史")
@@ -47,9 +48,10 @@ class Cases(MethodView):
         principal = auth.current()
         query = services.CaseQuery(**args)
         moment = now()
-        items, total = services.list_cases(db.session, principal, query, moment)
-        return {"items": [case_resource(case, principal, moment) for case in items], "total": total,
-                "page": query.page, "per_page": query.per_page}
+        found = services.list_cases(db.session, principal, query, moment,
+                                    current_app.config["LIST_COUNT_LIMIT"])
+        return {"items": [case_resource(case, principal, moment) for case in found.items], "total": found.total,
+                "total_exact": found.exact, "page": query.page, "per_page": query.per_page}
 
     @blp.arguments(CaseCreateSchema)
     @blp.response(201, CaseSchema)
@@ -106,12 +108,17 @@ class CaseHistory(MethodView):
 
 @blp.route("/worklist")
 class Worklist(MethodView):
+    @blp.arguments(WorklistQuerySchema, location="query")
     @blp.response(200, CaseSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
-        """Open cases the caller can act on now: overdue first, then by due time."""
-        from flask import current_app
-
+    def get(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """Open cases the caller can act on now: overdue first, then by due time, ``per_page`` at a time
+        (default 50); a ``Link: <…>; rel="next"`` header points at the next page while there is one."""
         principal = auth.current()
         moment = now()
-        cases = services.worklist(db.session, engine(), principal, current_app.config["WORKLIST_LIMIT"])
-        return [case_resource(case, principal, moment) for case in cases]
+        page, per_page = args["page"], args["per_page"]
+        cases = services.worklist(db.session, engine(), principal, per_page + 1, (page - 1) * per_page)
+        headers = {}
+        if len(cases) > per_page:
+            following = url_for("cases.Worklist", page=page + 1, per_page=per_page)
+            headers["Link"] = f'<{following}>; rel="next"'
+        return [case_resource(case, principal, moment) for case in cases[:per_page]], headers

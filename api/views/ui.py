@@ -159,8 +159,8 @@ def worklist() -> Any:
     moment = now()
     args = request.args
     if args.get("q"):
-        items, _ = services.list_cases(db.session, g.principal, services.CaseQuery(
-            q=args["q"], definition=args.get("definition") or None, per_page=100), moment)
+        items = services.list_cases(db.session, g.principal, services.CaseQuery(
+            q=args["q"], definition=args.get("definition") or None, per_page=100), moment).items
         title = f"查询“{args['q']}”"
     else:
         items = services.worklist(db.session, engine(), g.principal, current_app.config["WORKLIST_LIMIT"])

@@ -204,6 +204,32 @@ def test_lists_filter_and_page(api: Api) -> None:
     assert by_due[-1]["id"] == ids[0]  # mediating: due 15 days on, the others in 3 working days
 
 
+def test_a_list_counts_its_matches_up_to_the_limit_and_says_when_there_are_more(api: Api) -> None:
+    ids = [api.open_case(MEDIATOR, "mediation_case", mediation_data())["id"] for _ in range(5)]
+    api.fire(ids[0], "accept", MEDIATOR, {"mediator": "李调解"})
+    api.client.application.config["LIST_COUNT_LIMIT"] = 3
+    page = api.get("/cases?per_page=2", MEDIATOR).get_json()
+    assert (page["total"], page["total_exact"], len(page["items"])) == (3, False, 2)
+    last = api.get("/cases?per_page=2&page=3", MEDIATOR).get_json()
+    assert ([c["id"] for c in last["items"]], last["total"], last["total_exact"]) == ([ids[0]], 5, False)
+    narrowed = api.get("/cases?state=registered", MEDIATOR).get_json()
+    assert (narrowed["total"], narrowed["total_exact"]) == (4, False)  # the page itself shows 4
+    exact = api.get("/cases?state=mediating", MEDIATOR).get_json()
+    assert (exact["total"], exact["total_exact"]) == (1, True)
+    api.client.application.config["LIST_COUNT_LIMIT"] = 1000
+    assert api.get("/cases", MEDIATOR).get_json()["total_exact"] is True
+
+
+def test_the_worklist_comes_a_page_at_a_time_with_a_link_to_the_next(api: Api) -> None:
+    ids = [api.open_case(MEDIATOR, "mediation_case", mediation_data())["id"] for _ in range(3)]
+    first = api.get("/worklist?per_page=2", MEDIATOR)
+    assert [c["id"] for c in first.get_json()] == ids[:2]
+    assert first.headers["Link"] == '</api/v1/worklist?page=2&per_page=2>; rel="next"'
+    second = api.get("/worklist?page=2&per_page=2", MEDIATOR)
+    assert [c["id"] for c in second.get_json()] == ids[2:] and "Link" not in second.headers
+    assert api.get("/worklist?per_page=0", MEDIATOR).status_code == 422
+
+
 def test_the_worklist_holds_the_cases_the_caller_can_act_on(api: Api, clock) -> None:  # type: ignore[no-untyped-def]
     first = api.open_case(MEDIATOR, "mediation_case", mediation_data())
     second = api.open_case(MEDIATOR, "mediation_case", mediation_data())
