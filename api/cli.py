@@ -78,8 +78,8 @@ def run(host: str, port: int, no_scheduler: bool) -> None:
 
 @cli.command("serve")
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
-@click.option("--workers", default=2, show_default=True)
-@click.option("--threads", default=4, show_default=True)
+@click.option("--workers", default=4, show_default=True)
+@click.option("--threads", default=2, show_default=True)
 @click.option("--no-scheduler", is_flag=True, help="Run API workers only (run `gonghui scheduler` apart).")
 def serve(bind: str, workers: int, threads: int, no_scheduler: bool) -> None:
     """Production server: gunicorn workers for the API, plus one scheduler process unless --no-scheduler."""

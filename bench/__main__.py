@@ -124,7 +124,7 @@ def main() -> None:
     if "http" in chosen:
         results["http"] = http.run(20 if full else 5, 2000 if full else 500)
     if "import" in chosen:
-        results["import"] = importer.run(10000, 100000) if full else importer.run(1000, 5000)
+        results["import"] = importer.run(10000, 100000)
     if "scale" in chosen:
         results["scale"] = scale.run(100_000, 1_000_000, 10, 100) if full else scale.run(10_000, 100_000, 10, 30)
     print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "

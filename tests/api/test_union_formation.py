@@ -45,6 +45,19 @@ def test_the_sample_roster_opens_a_case_for_each_qualifying_employer(fresh: Flas
     assert api.get("/cases?definition=union_formation", "city_admin").get_json()["total"] == 144
     by_street = api.get("/cases?definition=union_formation&org_unit=chengdong", "chengdong_clerk").get_json()
     assert by_street["total"] > 0 and all(c["org_unit"] == "chengdong" for c in by_street["items"])
+    # opened set-wise, each case is what open_case makes: a chained first history row, its deadline timer,
+    # the employer pointing at it
+    import sqlalchemy as sa
+
+    from api.audit import verify
+    from api.extensions import db
+    with fresh.app_context():
+        assert list(verify(db.session)) == []
+        rows = db.session.execute(sa.text(
+            "SELECT c.version, c.due_at IS NOT NULL, (SELECT count(*) FROM timers t WHERE t.case_id = c.id "
+            "AND t.status = 'pending' AND t.due_at = c.due_at), (SELECT count(*) FROM employers e "
+            "WHERE e.formation_case_id = c.id) FROM cases c WHERE c.definition_key = 'union_formation'")).all()
+    assert len(rows) == 144 and {tuple(row) for row in rows} == {(1, True, 1, 1)}
 
 
 def test_the_dirty_roster_is_cleaned_and_every_rejected_row_is_named(fresh: Flask, api: Api) -> None:
