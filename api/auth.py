@@ -82,12 +82,19 @@ def issue_token(user: User, *, kind: str = "session", label: str | None = None,
 
 
 def principal_from_token(token: str) -> Principal | None:
-    record = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if record is None or record.revoked_at is not None or not record.user.active:
+    """The caller a token stands for: one query for the columns needed (it runs on every API request)."""
+    row = db.session.execute(
+        sa.select(ApiToken.revoked_at, ApiToken.expires_at, User.active, User.id, User.username, User.roles,
+                  OrgUnit.code, OrgUnit.id, OrgUnit.path, OrgUnit.level)
+        .join(User, User.id == ApiToken.user_id).join(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(ApiToken.token_hash == _digest(token))).first()
+    if row is None:
         return None
-    if record.expires_at is not None and record.expires_at <= now():
+    revoked_at, expires_at, active, *identity = row
+    if revoked_at is not None or not active or (expires_at is not None and expires_at <= now()):
         return None
-    return Principal.of(record.user)
+    user_id, username, roles, unit_code, unit_id, unit_path, level = identity
+    return Principal(user_id, username, frozenset(roles), unit_code, unit_id, unit_path, level)
 
 
 def bearer_principal() -> Principal:

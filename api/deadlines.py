@@ -80,7 +80,8 @@ def cancel_timers(session: Session, case: Case, *, include_paused: bool = True) 
         deferred.add(case.id)   # a set-wise sweep batch cancels them all in one statement before it writes
         return
     statuses = ("pending", "paused") if include_paused else ("pending",)
-    session.execute(sa.update(Timer).where(Timer.case_id == case.id, Timer.status.in_(statuses))
+    table = Timer.__table__   # a plain statement: no timer of the case is held in the session to keep in step
+    session.execute(sa.update(table).where(table.c.case_id == case.id, table.c.status.in_(statuses))
                     .values(status="cancelled"))
 
 

@@ -90,13 +90,14 @@ def after_request(response: Response) -> Response:
     if idempotency is not None and response.status_code < 500:
         principal, key, request_hash = idempotency
         headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
-        db.session.add(IdempotencyRecord(principal=principal, key=key, method=request.method, path=request.path,
-                                         request_hash=request_hash, status=response.status_code,
-                                         body=response.get_data(as_text=True), headers=headers,
-                                         created_at=now()))
+        stored = {"principal": principal, "key": key, "method": request.method, "path": request.path,
+                  "request_hash": request_hash, "status": response.status_code,
+                  "body": response.get_data(as_text=True), "headers": headers, "created_at": now()}
     if response.status_code >= 400 and idempotency is None:
         return response
     try:
+        if idempotency is not None and response.status_code < 500:
+            db.session.execute(sa.insert(IdempotencyRecord.__table__), stored)
         db.session.commit()
     except sa.exc.IntegrityError:
         db.session.rollback()

@@ -1,5 +1,6 @@
-"""The HTTP baseline: only the database writes of a fired event (one update with a version check and one
-history insert), with no engine, authentication, validation or idempotency. Run under gunicorn by bench/http.py."""
+"""The HTTP baseline: only the database writes of a fired event, done with the ORM as the issue describes them
+(one update of the case with its version check + one history insert), with no engine, authentication,
+validation, timers or idempotency. Run under gunicorn by bench/http.py, with the same workers and threads."""
 
 from __future__ import annotations
 
@@ -7,27 +8,33 @@ import json
 import os
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from flask import Flask, Response
+from sqlalchemy.orm import noload
+from sqlalchemy.orm.exc import StaleDataError
 
-engine = sa.create_engine(os.environ["DATABASE_URL"], pool_size=8)
+from api.extensions import db
+from api.models import Case, CaseHistory
+
 app = Flask(__name__)
-
-SELECT = sa.text("SELECT version, state, level FROM cases WHERE id = :id")
-UPDATE = sa.text("UPDATE cases SET version = version + 1, updated_at = :now WHERE id = :id AND version = :version")
-INSERT = sa.text("INSERT INTO case_history (case_id, seq, event, from_state, to_state, level_from, level_to, "
-                 "org_from, org_to, actor, at, data, comment, prev_hash, hash) VALUES (:id, :seq, :event, :state, "
-                 ":state, :level, :level, 'chengdong', 'chengdong', 'baseline', :now, '{}', NULL, NULL, '')")
+app.config.update(SQLALCHEMY_DATABASE_URI=os.environ["DATABASE_URL"], SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 8})
+db.init_app(app)
 
 
 @app.post("/api/v1/cases/<int:case_id>/events/<event>")
 def fire(case_id: int, event: str) -> Response:
     now = datetime.now(UTC)
-    with engine.begin() as connection:
-        row = connection.execute(SELECT, {"id": case_id}).one()
-        updated = connection.execute(UPDATE, {"id": case_id, "version": row.version, "now": now}).rowcount
-        if not updated:
-            return Response('{"status": 409}', status=409, mimetype="application/json")
-        connection.execute(INSERT, {"id": case_id, "seq": row.version + 1, "event": event, "state": row.state,
-                                    "level": row.level, "now": now})
-    return Response(json.dumps({"id": case_id, "version": row.version + 1}), mimetype="application/json")
+    case = db.session.get(Case, case_id, options=[noload(Case.org_unit)])
+    if case is None:
+        return Response('{"status": 404}', status=404, mimetype="application/json")
+    case.updated_at = now
+    try:
+        db.session.flush()   # UPDATE … WHERE id = ? AND version = ?: the version check
+    except StaleDataError:
+        db.session.rollback()
+        return Response('{"status": 409}', status=409, mimetype="application/json")
+    db.session.add(CaseHistory(case_id=case.id, seq=case.version, event=event, from_state=case.state,
+                               to_state=case.state, level_from=case.level, level_to=case.level, org_from=None,
+                               org_to="baseline", actor="baseline", at=now, data={}, comment=None, prev_hash=None,
+                               hash=""))
+    db.session.commit()
+    return Response(json.dumps({"id": case_id, "version": case.version}), mimetype="application/json")
