@@ -76,13 +76,23 @@ def other_rows(results: dict[str, Any]) -> list[list[str]]:
                          f"{ours['rps']:.0f}; {ours['p50_ms']}/{ours['p99_ms']}",
                          f"{base['rps']:.0f}; {base['p50_ms']}/{base['p99_ms']}", ratio(ours["rps"], base["rps"]),
                          "≥ 0.70×, p99 ≤ 2×"])
+            floor = h.get(f"floor_fire_c{connections}")
+            if floor:
+                rows.append(["  floor: the same writes in raw SQL, no ORM", "",
+                             f"{floor['rps']:.0f}; {floor['p50_ms']}/{floor['p99_ms']}",
+                             ratio(ours["rps"], floor["rps"]), ""])
         for label in ("worklist", "list"):
             figure = h[f"gonghui_{label}_c8"]
             rows.append([f"HTTP GET {label}, 8 connections", f"{figure['rps']:.0f}; {figure['p50_ms']}/"
                          f"{figure['p99_ms']}", "", "", "p95 < 30 ms"])
-        if h.get("worker_rss_mb_end"):
-            rows.append([f"API worker RSS after {h['requests_served']} requests (MB)",
-                         f"{h['worker_rss_mb_end']}", f"at start {h['worker_rss_mb_start']}", "", "< 150 MB, flat"])
+        m = h.get("memory")
+        if m:
+            first = m["samples"][1]["rss_mb"] if len(m["samples"]) > 1 else m["samples"][0]["rss_mb"]
+            rows.append([f"API worker RSS after {m['requests']:,} requests to one server (MB)",
+                         f"{m['samples'][-1]['rss_mb']}", f"after the first round {first}",
+                         f"+{m['growth_mb']} MB", "< 150 MB, flat"])
+        rows.append([f"  (HTTP figures: median of {h['repeats']} runs, gunicorn {h['workers']}×{h['threads']})",
+                     "", "", "", ""])
     elif h:
         rows.append(["HTTP", h["skipped"], "", "", ""])
     i = results.get("import")
@@ -122,7 +132,8 @@ def main() -> None:
         if full:
             results["sweep_100k"] = sweep.run(100000, repeats=1, baseline_jobs=0)
     if "http" in chosen:
-        results["http"] = http.run(20 if full else 5, 2000 if full else 500)
+        results["http"] = http.run(10 if full else 3, 2000 if full else 500,
+                                   memory_requests=100_000 if full else 10_000)
     if "import" in chosen:
         results["import"] = importer.run(10000, 100000)
     if "scale" in chosen:

@@ -20,5 +20,9 @@ function request()
     return wrk.format("POST", "/api/v1/cases/" .. id .. "/events/extend", headers,
                       '{"data": {"parties_consent": true, "days": 10}}')
   end
+  if path == "case" then
+    local id = first + ((counter * 97 + tid * 7919) % cases)
+    return wrk.format("GET", "/api/v1/cases/" .. id, headers)
+  end
   return wrk.format("GET", path, headers)
 end

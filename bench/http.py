@@ -100,27 +100,63 @@ def prepare(url: str, cases: int) -> dict[str, str]:
     return {"BENCH_TOKEN": token, "BENCH_FIRST_ID": str(first), "BENCH_CASES": str(cases)}
 
 
-def run(seconds: int, cases: int) -> dict[str, Any]:
+def memory(url: str, environment: dict[str, str], target: int, max_seconds: int) -> dict[str, Any]:
+    """Resident memory of each API worker while one server answers ``target`` requests (reading cases, in
+    rounds of wrk), sampled after every round: it must stay under 150 MB and flat."""
+    process, port = start("api.wsgi:app", url)
+    samples = [{"requests": 0, "rss_mb": worker_rss_mb(process.pid)}]
+    served, started = 0, time.perf_counter()
+    try:
+        while served < target and time.perf_counter() - started < max_seconds:
+            figure = wrk(port, 32, 20, {**environment, "BENCH_PATH": "case"})
+            served += int(figure["rps"] * 20)
+            samples.append({"requests": served, "rss_mb": worker_rss_mb(process.pid)})
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return {"requests": served, "samples": samples, "max_rss_mb": max(max(s["rss_mb"]) for s in samples),
+            "growth_mb": round(max(samples[-1]["rss_mb"]) - max(samples[1]["rss_mb"] if len(samples) > 1
+                                                                 else samples[0]["rss_mb"]), 1)}
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, Any]:
+    """The run with the median throughput (its latencies with it), and every run's throughput."""
+    ordered = sorted(runs, key=lambda run: run["rps"])
+    return {**ordered[len(ordered) // 2], "runs_rps": [round(run["rps"], 1) for run in runs]}
+
+
+def run(seconds: int, cases: int, repeats: int = 3, memory_requests: int = 100_000) -> dict[str, Any]:
+    """Each server is started ``repeats`` times, ours and the baseline in turn (the machine's noise falls on
+    both alike); the figures are the median runs."""
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (Debian package wrk)"}
-    results: dict[str, Any] = {"workers": WORKERS, "threads": THREADS, "cases": cases}
+    results: dict[str, Any] = {"workers": WORKERS, "threads": THREADS, "cases": cases, "repeats": repeats}
+    runs: dict[str, list[dict[str, float]]] = {}
     with scratch_database() as url:
         environment = prepare(url, cases)
-        for name, target in (("gonghui", "api.wsgi:app"), ("baseline", "bench.baseline_app:app")):
-            process, port = start(target, url)
-            try:
-                if name == "gonghui":
-                    results["worker_rss_mb_start"] = worker_rss_mb(process.pid)
-                for connections in (8, 32):
-                    results[f"{name}_fire_c{connections}"] = wrk(port, connections, seconds, environment)
-                if name == "gonghui":
-                    for label, path in (("worklist", "/api/v1/worklist"),
-                                        ("list", "/api/v1/cases?state=mediating&per_page=50")):
-                        results[f"{name}_{label}_c8"] = wrk(port, 8, seconds, {**environment, "BENCH_PATH": path})
-                    results["requests_served"] = sum(int(value["rps"] * seconds) for key, value in results.items()
-                                                     if key.startswith("gonghui_") and isinstance(value, dict))
-                    results["worker_rss_mb_end"] = worker_rss_mb(process.pid)
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
+        for repeat in range(repeats):
+            for name, target in (("gonghui", "api.wsgi:app"), ("baseline", "bench.baseline_app:app"),
+                                 ("floor", "bench.floor_app:app")):
+                process, port = start(target, url)
+                try:
+                    if name == "gonghui" and repeat == 0:
+                        results["worker_rss_mb_start"] = worker_rss_mb(process.pid)
+                    for connections in (8, 32):
+                        runs.setdefault(f"{name}_fire_c{connections}", []).append(
+                            wrk(port, connections, seconds, environment))
+                    if name == "gonghui":
+                        for label, path in (("worklist", "/api/v1/worklist"),
+                                            ("list", "/api/v1/cases?state=mediating&per_page=50")):
+                            runs.setdefault(f"{name}_{label}_c8", []).append(
+                                wrk(port, 8, seconds, {**environment, "BENCH_PATH": path}))
+                        if repeat == repeats - 1:
+                            results["worker_rss_mb_end"] = worker_rss_mb(process.pid)
+                finally:
+                    process.terminate()
+                    process.wait(timeout=30)
+        results["memory"] = memory(url, environment, memory_requests, max_seconds=600)
+    results.update({key: _median(value) for key, value in runs.items()})
+    # every gunicorn worker is restarted with its server: the memory figure is for the last server's life
+    results["requests_served"] = sum(int(value[-1]["rps"] * seconds) for key, value in runs.items()
+                                     if key.startswith("gonghui_"))
     return results

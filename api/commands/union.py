@@ -35,7 +35,7 @@ def import_enterprises(path: Path, report_path: Path | None, username: str) -> N
         try:
             result = roster.import_roster(db.session, current_app.extensions["gonghui.engine"], principal,
                                           roster.rows_of(path.name, stream), current_app.config["CLOCK"](),
-                                          commit_every=1000, commit=db.session.commit)
+                                          commit_every=10000, commit=db.session.commit)
         except roster.RosterError as error:
             click.echo(f"{path}: {error}; nothing imported", err=True)
             sys.exit(1)
