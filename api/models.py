@@ -91,7 +91,8 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
         sa.Index("ix_cases_due", "due_at", "id"),
         sa.Index("ix_cases_definition_created", "definition_key", "created_at"),
         # ordered walks that stop at the page: the worklist, and lists newest first (with or without a state)
-        sa.Index("ix_cases_worklist", "closed", sa.text("overdue DESC"), "due_at", "id"),
+        sa.Index("ix_cases_worklist", sa.text("overdue DESC"), "due_at", "id",
+                 postgresql_where=sa.text("NOT closed"), sqlite_where=sa.text("NOT closed")),
         sa.Index("ix_cases_state_created", "state", "created_at", "id"),
         sa.Index("ix_cases_created", "created_at", "id"),
     )

@@ -28,7 +28,14 @@ def generate(url: str, cases: int, history_per_case: int) -> None:
     """Write ``cases`` mediation cases over every unit, each with ``history_per_case`` history rows, by COPY."""
     engine = sa.create_engine(url)
     rng = random.Random(11)
-    start = datetime(2025, 1, 1, tzinfo=UTC)
+    # The shape of a real case table, the same at every size (a larger table is a denser one): cases opened
+    # evenly over the three years before now; those older than 60 days closed one way or another (the law gives
+    # mediation 15 days, extensions included it is over within two months); the recent ones in every state,
+    # due 1–40 days after opening (so some are late), 5 % of the open ones marked overdue (督办).
+    end = datetime.now(UTC)
+    start = end - timedelta(days=3 * 365)
+    span = (end - start).total_seconds()
+    recent = end - timedelta(days=60)
     with engine.begin() as connection:
         units = list(connection.execute(sa.text("SELECT id, code, path, level FROM org_units")))
         raw = connection.connection.driver_connection
@@ -36,24 +43,28 @@ def generate(url: str, cases: int, history_per_case: int) -> None:
             with cursor.copy(f"COPY cases ({', '.join(CASE_COLUMNS)}) FROM STDIN") as copy:
                 for case_id in range(1, cases + 1):
                     unit = rng.choice(units)
-                    state = rng.choice(STATES)
-                    created = start + timedelta(minutes=case_id * 5)
+                    created = start + timedelta(seconds=span * case_id / (cases + 1))
+                    state = rng.choice(STATES) if created >= recent else rng.choice(sorted(TERMINAL))
                     due = created + timedelta(days=rng.randrange(1, 40)) if state not in TERMINAL else None
+                    overdue = state not in TERMINAL and rng.random() < 0.05
                     copy.write_row((case_id, f"TJ-{created.year}-{case_id:07d}", "mediation_case", 1, state,
                                     unit.level, unit.id, unit.path,
                                     json.dumps({"claims": "拖欠工资", "amount": "1000.00"}, ensure_ascii=False),
                                     "1000.00", f"温岭市测试{case_id % 5000}有限公司", rng.choice(KINDS),
-                                    state in TERMINAL, due, False, rng.random() < 0.05, 0, "bench", created, created,
+                                    state in TERMINAL, due, False, overdue, 0, "bench", created, created,
                                     history_per_case))
             with cursor.copy(f"COPY case_history ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
                 for case_id in range(1, cases + 1):
-                    at = start + timedelta(minutes=case_id * 5)
+                    at = start + timedelta(seconds=span * case_id / (cases + 1))
                     for seq in range(1, history_per_case + 1):
                         copy.write_row((case_id, seq, "open" if seq == 1 else "extend", None if seq == 1 else
                                         "mediating", "mediating", "street", "street", "chengdong", "chengdong",
                                         "bench", at + timedelta(hours=seq), "{}", f"{case_id:032x}{seq:032x}"))
         connection.execute(sa.text(f"SELECT setval('cases_id_seq', {cases})"))
-        connection.execute(sa.text("ANALYZE cases; ANALYZE case_history"))
+    # as autovacuum would leave a table in service: statistics, and the visibility map for index-only scans
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("VACUUM ANALYZE cases"))
+        connection.execute(sa.text("VACUUM ANALYZE case_history"))
     engine.dispose()
 
 
@@ -97,12 +108,12 @@ def plans(url: str) -> dict[str, list[str]]:
                          "ORDER BY created_at DESC, id DESC LIMIT 50",
         "filtered list, its count (up to 1000)": "SELECT count(*) FROM (SELECT 1 FROM cases WHERE org_path LIKE "
                                                  "'wenling/chengdong/%' AND state = 'mediating' LIMIT 1001) AS m",
-        "worklist": "SELECT * FROM cases WHERE closed = false AND org_path LIKE 'wenling/chengdong/%' AND "
+        "worklist": "SELECT * FROM cases WHERE NOT closed AND org_path LIKE 'wenling/chengdong/%' AND "
                     "definition_key = 'mediation_case' AND state IN ('registered', 'mediating', 'agreed') "
                     "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 51",
         "case history": "SELECT * FROM case_history WHERE case_id = 42 ORDER BY seq",
-        "list sorted by due time": "SELECT * FROM cases WHERE org_path LIKE 'wenling/%' ORDER BY due_at NULLS LAST, id "
-                                   "LIMIT 50",
+        "list sorted by due time": "SELECT * FROM cases WHERE org_path LIKE 'wenling/%' AND NOT (overdue OR "
+                                   "(NOT closed AND due_at <= now())) ORDER BY due_at NULLS LAST, id LIMIT 50",
     }
     found = {}
     with engine.connect() as connection:

@@ -17,7 +17,9 @@ depends_on = None
 
 
 def upgrade():
-    op.create_index("ix_cases_worklist", "cases", ["closed", sa.text("overdue DESC"), "due_at", "id"])
+    # over the open cases only: the worklist's "NOT closed" picks this index, and the walk stops at the page
+    op.create_index("ix_cases_worklist", "cases", [sa.text("overdue DESC"), "due_at", "id"],
+                    postgresql_where=sa.text("NOT closed"), sqlite_where=sa.text("NOT closed"))
     op.create_index("ix_cases_state_created", "cases", ["state", "created_at", "id"])
     op.create_index("ix_cases_created", "cases", ["created_at", "id"])
 
