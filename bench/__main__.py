@@ -137,7 +137,7 @@ def main() -> None:
     if "import" in chosen:
         results["import"] = importer.run(10000, 100000)
     if "scale" in chosen:
-        results["scale"] = scale.run(100_000, 1_000_000, 10, 100) if full else scale.run(10_000, 100_000, 10, 30)
+        results["scale"] = scale.run(100_000, 1_000_000, 10, 300) if full else scale.run(10_000, 100_000, 10, 50)
     print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "
           f"{results['when']})\n")
     print(table(rows_of(results)))
