@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -75,9 +76,15 @@ def organisation_code_ok(code: str) -> bool:
     return check == expected
 
 
+# A code already in its compact form: 8 digits, then 10 characters of the USCC alphabet (no I, O, S, V, Z).
+_COMPACT_USCC = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
+
+
 @functools.lru_cache(maxsize=4096)
 def uscc_is_valid(code: str) -> bool:
     """The 18th check character (python-stdnum) and the embedded organisation-code check character."""
+    if _COMPACT_USCC.fullmatch(code):   # the common case: no separators to clean away first
+        return uscc.calc_check_digit(code[:17]) == code[17] and organisation_code_ok(code)
     return uscc.is_valid(code) and organisation_code_ok(uscc.compact(code))
 
 

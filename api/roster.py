@@ -192,7 +192,7 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
                 values.get("unionized") in ("是", "已建", "Y", "y", "1"))
 
 
-CHUNK = 1000
+CHUNK = 2000
 
 
 def import_roster(session: Session, engine: Engine, principal: Principal, rows: Iterable[dict[str, str]],

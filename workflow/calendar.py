@@ -41,10 +41,12 @@ class WorkCalendar:
     loaded: dict[int, YearSchedule] = field(default_factory=dict)
     # answers already worked out, per day; loading a year forgets them
     _answers: dict[date | int, bool] = field(default_factory=dict, repr=False, compare=False)
+    _periods: dict[tuple[str, date, int], Due] = field(default_factory=dict, repr=False, compare=False)
 
     def load(self, schedule: YearSchedule) -> None:
         self.loaded[schedule.year] = schedule
         self._answers.clear()
+        self._periods.clear()
 
     def unload(self, year: int | None = None) -> None:
         """Forget one loaded year (or all of them)."""
@@ -53,6 +55,17 @@ class WorkCalendar:
         else:
             self.loaded.pop(year, None)
         self._answers.clear()
+        self._periods.clear()
+
+    def remembered(self, key: tuple[str, date, int]) -> Due | None:
+        """A period already counted from that day (a whole import's cases share one start)."""
+        return self._periods.get(key)
+
+    def remember(self, key: tuple[str, date, int], due: Due) -> Due:
+        if len(self._periods) > 10_000:
+            self._periods.clear()
+        self._periods[key] = due
+        return due
 
     def knows(self, year: int) -> bool:
         if year in self.loaded:
@@ -113,7 +126,11 @@ def add_days(calendar: WorkCalendar, start: datetime, days: int) -> Due:
 
 def add_working_days(calendar: WorkCalendar, start: datetime, days: int) -> Due:
     """Count ``days`` working days after the start day; the period ends at 24:00 of the last one."""
-    day = start.astimezone(SHANGHAI).date()
+    first = start.astimezone(SHANGHAI).date()
+    known = calendar.remembered(("working_days", first, days))
+    if isinstance(known, Due):
+        return known
+    day = first
     touched = {day.year}
     counted = 0
     while counted < days:
@@ -121,7 +138,8 @@ def add_working_days(calendar: WorkCalendar, start: datetime, days: int) -> Due:
         touched.add(day.year)
         if calendar.is_workday(day):
             counted += 1
-    return Due(_end_of(day), not all(calendar.knows(year) for year in touched))
+    return calendar.remember(("working_days", first, days),
+                             Due(_end_of(day), not all(calendar.knows(year) for year in touched)))
 
 
 def subtract_working_days(calendar: WorkCalendar, end: datetime, days: int) -> datetime:
