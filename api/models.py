@@ -95,6 +95,10 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
                  postgresql_where=sa.text("NOT closed"), sqlite_where=sa.text("NOT closed")),
         sa.Index("ix_cases_state_created", "state", "created_at", "id"),
         sa.Index("ix_cases_created", "created_at", "id"),
+        # PostgreSQL only (migration 0009): lists by due time, and the rule that lets "not late" be a range of it
+        sa.Index("ix_cases_due_last", sa.text("coalesce(due_at, 'infinity'::timestamptz)"), "id")
+        .ddl_if(dialect="postgresql"),
+        sa.CheckConstraint("NOT closed OR due_at IS NULL", name="ck_cases_closed_no_due").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

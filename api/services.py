@@ -461,15 +461,26 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery, now: da
         where.append(Case.state == query.state)
     if query.level:
         where.append(Case.level == query.level)
+    # On PostgreSQL the due-time order is walked on ix_cases_due_last, (due_at, or infinity when none; id), and
+    # "not late" is a range of it: a case closed has no due time (ck_cases_closed_no_due), so a case is not late
+    # exactly when it is not marked overdue and its due time, if any, is still ahead.
+    due_last = (sa.func.coalesce(Case.due_at, sa.text("'infinity'::timestamptz"))
+                if session.get_bind().dialect.name == "postgresql" else None)
     if query.overdue is not None:
         late = sa.or_(Case.overdue.is_(True), sa.and_(Case.closed.is_(False), Case.due_at <= now))
-        where.append(late if query.overdue else sa.not_(late))
+        if query.overdue:
+            where.append(late)
+        elif due_last is not None:
+            where.extend([sa.not_(Case.overdue), due_last > now])
+        else:
+            where.append(sa.not_(late))
     if query.q:
         needle = query.q.strip()
         where.append(sa.or_(Case.number == needle, Case.party.contains(needle, autoescape=True)))
     matches = sa.select(sa.literal(1)).select_from(Case).where(*where).limit(count_limit + 1).subquery()
     total = session.scalar(sa.select(sa.func.count()).select_from(matches)) or 0
-    order = ([Case.due_at.asc().nulls_last(), Case.id] if query.sort == "due_at"
+    by_due = [due_last, Case.id] if due_last is not None else [Case.due_at.asc().nulls_last(), Case.id]
+    order = (by_due if query.sort == "due_at"
              else [Case.created_at.desc(), Case.id.desc()])
     items = list(session.scalars(sa.select(Case).where(*where).order_by(*order)
                                  .limit(query.per_page).offset((query.page - 1) * query.per_page)))

@@ -22,9 +22,16 @@ def upgrade():
                     postgresql_where=sa.text("NOT closed"), sqlite_where=sa.text("NOT closed"))
     op.create_index("ix_cases_state_created", "cases", ["state", "created_at", "id"])
     op.create_index("ix_cases_created", "cases", ["created_at", "id"])
+    if op.get_bind().dialect.name == "postgresql":
+        # lists by due time: cases without one last; "not late" is the range above now (a closed case has none)
+        op.create_check_constraint("ck_cases_closed_no_due", "cases", "NOT closed OR due_at IS NULL")
+        op.create_index("ix_cases_due_last", "cases", [sa.text("coalesce(due_at, 'infinity'::timestamptz)"), "id"])
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_cases_due_last", table_name="cases")
+        op.drop_constraint("ck_cases_closed_no_due", "cases", type_="check")
     op.drop_index("ix_cases_created", table_name="cases")
     op.drop_index("ix_cases_state_created", table_name="cases")
     op.drop_index("ix_cases_worklist", table_name="cases")
