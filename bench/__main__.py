@@ -110,7 +110,8 @@ def other_rows(results: dict[str, Any]) -> list[list[str]]:
             before = small["latency"][label]["p95_ms"]
             rows.append([f"p95 ms at {large['cases']:,} cases: {label}", f"{figure['p95_ms']}",
                          f"{small['cases']:,} cases: {before}", ratio(figure["p95_ms"], before),
-                         "< 30 ms, ≤ 1.5×" if "report" not in label else "(shown, no target)"])
+                         ("(shown, no target)" if "report" in label else "< 30 ms, ≤ 1.5×"
+                          if large["cases"] >= 1_000_000 else "< 30 ms (ratio: full run)")])
     return rows
 
 

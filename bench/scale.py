@@ -112,8 +112,9 @@ def plans(url: str) -> dict[str, list[str]]:
                     "definition_key = 'mediation_case' AND state IN ('registered', 'mediating', 'agreed') "
                     "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 51",
         "case history": "SELECT * FROM case_history WHERE case_id = 42 ORDER BY seq",
-        "list sorted by due time": "SELECT * FROM cases WHERE org_path LIKE 'wenling/%' AND NOT (overdue OR "
-                                   "(NOT closed AND due_at <= now())) ORDER BY due_at NULLS LAST, id LIMIT 50",
+        "list sorted by due time (not late)": "SELECT * FROM cases WHERE org_path LIKE 'wenling/%' AND NOT overdue "
+                                              "AND coalesce(due_at, 'infinity'::timestamptz) > now() ORDER BY "
+                                              "coalesce(due_at, 'infinity'::timestamptz), id LIMIT 50",
     }
     found = {}
     with engine.connect() as connection:
