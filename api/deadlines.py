@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api import deferred
 from api.models import Case, Timer
 from workflow.calendar import SHANGHAI, Due, WorkCalendar, add_days, add_working_days, subtract_working_days
 from workflow.definitions import DeadlineSpec, Definition, Period
@@ -68,16 +69,12 @@ def warning_for(spec: DeadlineSpec, due: datetime, calendar: WorkCalendar = CALE
     return due - timedelta(days=spec.warn_before.count)
 
 
-def _pending(case: Case) -> sa.Update:
-    return sa.update(Timer).where(Timer.case_id == case.id, Timer.status == "pending")
-
-
 def cancel_timers(session: Session, case: Case, *, include_paused: bool = True) -> None:
     if case.id is None:
         return
-    deferred = session.info.get("deferred_cancels")
-    if deferred is not None and include_paused:
-        deferred.add(case.id)   # a set-wise sweep batch cancels them all in one statement before it writes
+    noted = deferred.cancels(session)
+    if noted is not None and include_paused:
+        noted.add(case.id)   # a set-wise sweep batch cancels them all in one statement before it writes
         return
     statuses = ("pending", "paused") if include_paused else ("pending",)
     table = Timer.__table__   # a plain statement: no timer of the case is held in the session to keep in step
@@ -103,8 +100,8 @@ def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetim
     values = {"state": case.state, "kind": "deadline", "action": spec.on_timeout, "due_at": due.at,
               "status": "pending", "provisional": due.provisional, "started_at": start, "period": period,
               "remaining_seconds": None, "created_at": now, "fired_at": None, "result": None}
-    batch = session.info.get("deferred_rows")
-    if batch is not None:   # a set-wise sweep batch inserts its timers together
+    batch = deferred.rows(session)
+    if batch is not None:   # a set-wise batch inserts its timers together
         batch.append((Timer.__table__, {"case_id": case.id, **values}))
     elif case.id is not None:
         session.add(Timer(case_id=case.id, **values))

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from api import deadlines
+from api import deadlines, deferred
 from api.auth import Principal
 from api.lifecycles import LIFECYCLES
-from api.models import Case, CaseHistory, CaseSequence, OrgUnit, Timer
+from api.models import Case, CaseHistory, CaseSequence, OrgUnit
 from api.problems import flatten
 from workflow.definitions import Definition
 from workflow.engine import CaseView, Engine, Outcome
@@ -105,7 +105,7 @@ def record_history(session: Session, case: Case, *, seq: int, event: str, from_s
                    data: dict[str, Any], comment: str | None) -> CaseHistory | dict[str, Any]:
     """Add the case's next history row, chained to the last one (whose hash the case keeps).
 
-    Inside a set-wise sweep batch the row is handed to the batch as a dictionary, inserted with the others.
+    Inside ``deferred.deferring`` the row is handed to the batch as a dictionary, inserted with the others.
     """
     prev = None
     if seq > 1:
@@ -118,7 +118,7 @@ def record_history(session: Session, case: Case, *, seq: int, event: str, from_s
         "actor": actor, "at": at, "data": data, "comment": comment, "prev_hash": prev}
     values["hash"] = chain_hash(prev, payload_of(values))
     case.history_hash = values["hash"]
-    batch = session.info.get("deferred_rows")
+    batch = deferred.rows(session)
     if batch is not None:
         batch.append((CaseHistory.__table__, values))
         return values
@@ -226,47 +226,30 @@ def open_many(session: Session, engine: Engine, principal: Principal, definition
     units = {code: _owning_unit(session, principal, code, definition) for code in {code for code, _ in requests}}
     numbers = reserve_numbers(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year,
                               len(requests))
+    ids = _new_ids(session, len(requests))
     cases: list[SimpleNamespace] = []
-    timers: list[list[dict[str, Any]]] = []
-    rows: list[tuple[sa.Table, dict[str, Any]]] = []
-    session.info["deferred_rows"] = rows
-    try:
-        for number, (code, raw) in zip(numbers, requests, strict=True):
+    with deferred.deferring(session) as rows:
+        for case_id, number, (code, raw) in zip(ids, numbers, requests, strict=True):
             unit = units[code]
             data = raw if validated else validate_data(definition.key, None, raw)
-            # a plain record with the case's columns (not a mapped object: nothing here goes through the session)
+            # a plain record with the case's columns (not a mapped object: it never goes through the session)
             case = SimpleNamespace(
-                id=None, number=number, definition_key=definition.key, definition_version=definition.version,
-                state=definition.initial, level=unit.level, org_unit_id=unit.id, org_path=unit.path, data=data,
-                amount=None, party=None, category=None, closed=False, due_at=None, warn_at=None,
+                id=case_id, number=number, definition_key=definition.key, definition_version=definition.version,
+                state=definition.initial, level=unit.level, org_unit=unit, org_unit_id=unit.id, org_path=unit.path,
+                data=data, amount=None, party=None, category=None, closed=False, due_at=None, warn_at=None,
                 due_provisional=False, overdue=False, escalations=0, created_by=principal.username, created_at=now,
                 updated_at=now, closed_at=None, version=1, history_hash=None)
             _denormalise(case, definition)  # type: ignore[arg-type]
-            start = len(rows)
+            # the same deadline and first history row as open_case, collected rather than added to the session
             deadlines.enter_state(session, case, definition, now, opened=True)  # type: ignore[arg-type]
-            timers.append([values for _, values in rows[start:]])
+            record_history(session, case, seq=1, event="open", from_state=None,  # type: ignore[arg-type]
+                           level_from=None, org_from=None, actor=principal.username, at=now, data=data, comment=None)
             cases.append(case)
-    finally:
-        session.info.pop("deferred_rows")
-    table = Case.__table__
-    columns = [column.key for column in table.columns if not column.primary_key]
-    ids = _new_ids(session, len(cases))
-    codes = {unit.id: unit.code for unit in units.values()}
-    history, new_timers = [], []
-    for case_id, case, its_timers in zip(ids, cases, timers, strict=True):
-        values = {"case_id": case_id, "seq": 1, "event": "open", "from_state": None, "to_state": case.state,
-                  "level_from": None, "level_to": case.level, "org_from": None, "org_to": codes[case.org_unit_id],
-                  "actor": principal.username, "at": now, "data": case.data, "comment": None, "prev_hash": None}
-        values["hash"] = case.history_hash = chain_hash(None, payload_of(values))
-        history.append(values)
-        new_timers.extend({**timer, "case_id": case_id} for timer in its_timers)
-    connection = session.connection()
-    connection.execute(sa.insert(table), [{"id": case_id, **{name: getattr(case, name) for name in columns}}
-                                          for case_id, case in zip(ids, cases, strict=True)])
-    connection.execute(sa.insert(CaseHistory.__table__), history)
-    if new_timers:
-        connection.execute(sa.insert(Timer.__table__), new_timers)
-    return [Opened(case_id, case.number) for case_id, case in zip(ids, cases, strict=True)]
+    columns = [column.key for column in Case.__table__.columns]
+    session.connection().execute(sa.insert(Case.__table__),
+                                 [{name: getattr(case, name) for name in columns} for case in cases])
+    deferred.insert(session, rows)   # history rows and timers, after the cases they belong to
+    return [Opened(case.id, case.number) for case in cases]
 
 
 def _new_ids(session: Session, count: int) -> list[int]:
@@ -371,13 +354,8 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
         record_history(session, case, seq=case.version + 1, event=outcome.event, from_state=outcome.from_state,
                        level_from=outcome.level_from, org_from=org_from, actor=outcome.actor, at=now,
                        data=outcome.changes, comment=outcome.comment)
-    if not deferred(session):
+    if deferred.rows(session) is None:   # a set-wise batch writes its cases itself
         flush_case(session, case_id)
-
-
-def deferred(session: Session) -> bool:
-    """True inside a set-wise sweep batch (``api.sweep``), which writes the batch's rows itself."""
-    return "deferred_rows" in session.info
 
 
 def flush_case(session: Session, case_id: int | None) -> None:
@@ -395,7 +373,7 @@ def mark_overdue(session: Session, case: Case, now: datetime, *, rule: str, even
     record_history(session, case, seq=case.version + 1, event=event, from_state=case.state,
                    level_from=case.level, org_from=case.org_unit.code, actor=SYSTEM, at=now,
                    data={"rule": rule}, comment=comment)
-    if not deferred(session):
+    if deferred.rows(session) is None:   # a set-wise batch writes its cases itself
         flush_case(session, case.id)
 
 

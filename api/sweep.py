@@ -22,7 +22,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from api import calendar_store, services
+from api import calendar_store, deferred, services
 from api.models import Case, OrgUnit, Timer
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
@@ -159,16 +159,12 @@ def _fire_setwise(session: Session, engine: Engine, timers: list[DueTimer], at: 
     cancels: set[int] = set()
     try:
         with session.begin_nested(), session.no_autoflush:
-            rows: list[tuple[sa.Table, dict[str, object]]] = []
-            session.info["deferred_rows"], session.info["deferred_cancels"] = rows, cancels
-            try:
+            with deferred.deferring(session, cancels) as rows:
                 results = [(timer, fire_timer(session, engine, timer, at)) for timer in chosen]
-            finally:
-                session.info.pop("deferred_rows"), session.info.pop("deferred_cancels")
             if session.new:
                 raise _BatchConflict("an action of the batch added rows of its own")
             done = _write_batch(session, results, cancels, at)
-            _insert_rows(session, rows)
+            deferred.insert(session, rows)
     except (WorkflowError, sa.exc.SQLAlchemyError) as error:
         log.info("set-wise batch of %s timers fell back to one by one (%s)", len(chosen), type(error).__name__)
         return []
@@ -193,8 +189,8 @@ def _write_batch(session: Session, results: list[tuple[DueTimer, str]], cancels:
                                                    for timer, result in results])
     if claimed.rowcount != len(results):
         raise _BatchConflict("a timer of the batch is no longer pending")
-    cases = [session.get(Case, timer.case_id) for timer, result in results if not result.startswith("stale")]
-    changed = [case for case in cases if case is not None and session.is_modified(case)]
+    cases = {timer.case_id: session.get(Case, timer.case_id) for timer, _ in results}
+    changed = [case for case in cases.values() if case is not None and session.is_modified(case)]
     if changed:
         table = Case.__table__
         update = (sa.update(table).where(table.c.id == sa.bindparam("c_id"), table.c.version == sa.bindparam("c_v"))
@@ -205,23 +201,11 @@ def _write_batch(session: Session, results: list[tuple[DueTimer, str]], cancels:
              **{f"c_{name}": getattr(case, name) for name in _CASE_COLUMNS}} for case in changed])
         if written.rowcount != len(changed):
             raise _BatchConflict("a case of the batch changed meanwhile")
-    numbers = {}
-    for timer, _ in results:
-        case = session.get(Case, timer.case_id)
-        numbers[timer.case_id] = case.number if case is not None else "?"
+    fired = [Fired(timer.id, timer.case_id, getattr(cases[timer.case_id], "number", "?"), timer.action, result,
+                   timer.due_at) for timer, result in results]
     for case in changed:   # written above: the unit of work must not write them again
         session.expunge(case)
-    return [Fired(timer.id, timer.case_id, numbers[timer.case_id], timer.action, result, timer.due_at)
-            for timer, result in results]
-
-
-def _insert_rows(session: Session, rows: list[tuple[sa.Table, dict[str, object]]]) -> None:
-    """Insert the batch's new history rows and timers with one executemany per table (no ids read back)."""
-    by_table: dict[sa.Table, list[dict[str, object]]] = {}
-    for table, values in rows:
-        by_table.setdefault(table, []).append(values)
-    for table, values_list in by_table.items():
-        session.connection().execute(sa.insert(table), values_list)
+    return fired
 
 
 def fire_one(session: Session, engine: Engine, timer_id: int, at: datetime) -> Fired | None:

@@ -134,13 +134,11 @@ def run(seconds: int, cases: int, repeats: int = 3, memory_requests: int = 100_0
     runs: dict[str, list[dict[str, float]]] = {}
     with scratch_database() as url:
         environment = prepare(url, cases)
-        for repeat in range(repeats):
+        for _ in range(repeats):
             for name, target in (("gonghui", "api.wsgi:app"), ("baseline", "bench.baseline_app:app"),
                                  ("floor", "bench.floor_app:app")):
                 process, port = start(target, url)
                 try:
-                    if name == "gonghui" and repeat == 0:
-                        results["worker_rss_mb_start"] = worker_rss_mb(process.pid)
                     for connections in (8, 32):
                         runs.setdefault(f"{name}_fire_c{connections}", []).append(
                             wrk(port, connections, seconds, environment))
@@ -149,14 +147,9 @@ def run(seconds: int, cases: int, repeats: int = 3, memory_requests: int = 100_0
                                             ("list", "/api/v1/cases?state=mediating&per_page=50")):
                             runs.setdefault(f"{name}_{label}_c8", []).append(
                                 wrk(port, 8, seconds, {**environment, "BENCH_PATH": path}))
-                        if repeat == repeats - 1:
-                            results["worker_rss_mb_end"] = worker_rss_mb(process.pid)
                 finally:
                     process.terminate()
                     process.wait(timeout=30)
         results["memory"] = memory(url, environment, memory_requests, max_seconds=600)
     results.update({key: _median(value) for key, value in runs.items()})
-    # every gunicorn worker is restarted with its server: the memory figure is for the last server's life
-    results["requests_served"] = sum(int(value[-1]["rps"] * seconds) for key, value in runs.items()
-                                     if key.startswith("gonghui_"))
     return results

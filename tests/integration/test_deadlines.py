@@ -243,6 +243,7 @@ def test_a_batch_written_set_wise_is_the_same_as_one_by_one_and_chains_its_histo
 
 def test_a_batch_that_meets_a_changed_case_is_fired_one_by_one(
         fresh: Flask, api: Api, clock: FrozenClock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from api import deferred
     from api import sweep as sweep_module
     from api.audit import verify
     from api.models import Case
@@ -252,7 +253,7 @@ def test_a_batch_that_meets_a_changed_case_is_fired_one_by_one(
     attempts: list[bool] = []
 
     def meddling(session, engine, timer, at):  # type: ignore[no-untyped-def]
-        setwise = "deferred_rows" in session.info
+        setwise = deferred.rows(session) is not None
         attempts.append(setwise)
         result = real(session, engine, timer, at)
         if setwise and timer.case_id == cases[1]["id"]:

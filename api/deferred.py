@@ -1,0 +1,52 @@
+"""Writes held back for a set-wise batch: inside ``deferring(session)`` the history rows and timers that
+``services`` and ``deadlines`` would add to the session are collected as plain rows instead, and the cancelling of
+a case's timers is noted, so that the batch's owner (the sweep, ``services.open_many``) writes them all with one
+statement per table. Outside it, nothing changes: the same code writes row by row through the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+Row = tuple[sa.Table, dict[str, Any]]
+
+_ROWS, _CANCELS = "deferred_rows", "deferred_cancels"
+
+
+@contextmanager
+def deferring(session: Session, cancels: set[int] | None = None) -> Iterator[list[Row]]:
+    """Collect the rows (and, when ``cancels`` is given, the cases whose timers to cancel) written meanwhile."""
+    rows: list[Row] = []
+    session.info[_ROWS] = rows
+    if cancels is not None:
+        session.info[_CANCELS] = cancels
+    try:
+        yield rows
+    finally:
+        session.info.pop(_ROWS, None)
+        session.info.pop(_CANCELS, None)
+
+
+def rows(session: Session) -> list[Row] | None:
+    """The rows being collected, or None when writes go through the session as usual."""
+    collected: list[Row] | None = session.info.get(_ROWS)
+    return collected
+
+
+def cancels(session: Session) -> set[int] | None:
+    noted: set[int] | None = session.info.get(_CANCELS)
+    return noted
+
+
+def insert(session: Session, collected: list[Row]) -> None:
+    """Insert collected rows with one executemany per table (no ids read back)."""
+    by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+    for table, values in collected:
+        by_table.setdefault(table, []).append(values)
+    for table, values_list in by_table.items():
+        session.connection().execute(sa.insert(table), values_list)
