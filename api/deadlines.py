@@ -103,10 +103,8 @@ def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetim
     batch = deferred.rows(session)
     if batch is not None:   # a set-wise batch inserts its timers together
         batch.append((Timer.__table__, {"case_id": case.id, **values}))
-    elif case.id is not None:
-        session.add(Timer(case_id=case.id, **values))
     else:
-        session.add(Timer(case=case, **values))
+        session.add(Timer(case_id=case.id, **values))
 
 
 def enter_state(session: Session, case: Case, definition: Definition, now: datetime, *,

@@ -18,7 +18,6 @@ from marshmallow import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from api import deadlines, deferred
@@ -84,17 +83,6 @@ def _denormalise(case: Case, definition: Definition) -> None:
     case.category = str(category)[:64] if category else None
 
 
-def next_number(session: Session, prefix: str, year: int) -> str:
-    """Receipt numbers run without gaps per prefix and year; the row lock serialises concurrent opens."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(CaseSequence).values(prefix=prefix, year=year, value=0).on_conflict_do_nothing())
-    value = session.execute(
-        sa.update(CaseSequence).where(CaseSequence.prefix == prefix, CaseSequence.year == year)
-        .values(value=CaseSequence.value + 1).returning(CaseSequence.value)).scalar_one()
-    return f"{prefix}-{year}-{value:06d}"
-
-
 def chain_hash(prev_hash: str | None, entry: dict[str, Any]) -> str:
     payload = json.dumps(entry, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(((prev_hash or "") + payload).encode()).hexdigest()
@@ -125,12 +113,6 @@ def record_history(session: Session, case: Case, *, seq: int, event: str, from_s
     row = CaseHistory(**values)
     session.add(row)
     return row
-
-
-def keep_history_hash(session: Session, case: Case, value: str) -> None:
-    """Store the first row's hash on a case just inserted, without counting it as a new version."""
-    set_committed_value(case, "history_hash", value)
-    session.execute(sa.update(Case.__table__).where(Case.__table__.c.id == case.id).values(history_hash=value))
 
 
 _PAYLOAD_FIELDS = ("case_id", "seq", "event", "from_state", "to_state", "level_from", "level_to", "org_from",
@@ -175,17 +157,21 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     unit = _owning_unit(session, principal, unit_code, definition)
     initial = lifecycle.initial_state(data) if lifecycle.initial_state else definition.initial
     assert initial == definition.initial or initial in definition.alternative_initials, initial
-    case = Case(number=next_number(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year),
+    number = reserve_numbers(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year, 1)[0]
+    # the id is taken before the insert, so that the first history row (whose hash covers it) is chained before
+    # the case is written, and the case goes in holding its history hash (one insert, no update after it)
+    case = Case(id=_new_ids(session, 1)[0], number=number,
                 definition_key=definition.key, definition_version=definition.version,
                 state=initial, level=unit.level, org_unit=unit, org_unit_id=unit.id,
                 org_path=unit.path, data=data, created_by=principal.username, created_at=now, updated_at=now)
     _denormalise(case, definition)
     session.add(case)
-    deadlines.enter_state(session, case, definition, now, opened=True)
-    session.flush()
-    record_history(session, case, seq=case.version, event="open", from_state=None, level_from=None,
-                   org_from=None, actor=principal.username, at=now, data=data, comment=request.comment)
-    keep_history_hash(session, case, case.history_hash or "")
+    with session.no_autoflush, deferred.deferring(session) as rows:
+        deadlines.enter_state(session, case, definition, now, opened=True)
+        record_history(session, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
+                       actor=principal.username, at=now, data=data, comment=request.comment)
+    session.flush()                   # the case first, holding its history hash,
+    deferred.insert(session, rows)    # then the rows that point at it
     if lifecycle.after_open is not None:
         lifecycle.after_open(session, case, now)
     session.flush()
