@@ -64,6 +64,11 @@ def validate_id_number(value: str) -> None:
 ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
+def is_whole_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit also says yes to "²" and other digits that int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def organisation_code_ok(code: str) -> bool:
     """GB 11714: the check character of the organisation code embedded at positions 9–17 of a USCC."""
     body, check = code[8:16], code[16:17]

@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import Money
+from api.fields import Money, is_whole_number
 from api.ui_labels import choice_label, field_label
 
 
@@ -101,7 +101,7 @@ def parse(described: list[FormField], form: Any) -> dict[str, Any]:
                                     if value})
             _set(data, spec.name, records)
         elif spec.kind == "number":
-            _set(data, spec.name, int(raw) if raw.lstrip("-").isdigit() else raw)
+            _set(data, spec.name, int(raw) if is_whole_number(raw.removeprefix("-")) else raw)
         else:
             _set(data, spec.name, raw)
     return data

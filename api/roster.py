@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from api import services
 from api.auth import Principal
 from api.deadlines import SHANGHAI
-from api.fields import uscc_is_valid
+from api.fields import is_whole_number, uscc_is_valid
 from api.lifecycles.union_formation import KEY, THRESHOLD
 from api.models import Case, Employer, OrgUnit
 from workflow.engine import Engine
@@ -176,7 +176,7 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
     staff_text = values.get("insured_staff", "").replace(" ", "")
     if not staff_text:
         faults.append("参保人数为空")
-    elif not staff_text.isdigit():
+    elif not is_whole_number(staff_text):
         faults.append(f"参保人数“{staff_text}”不是整数")
     elif int(staff_text) > MAX_STAFF:
         faults.append(f"参保人数“{staff_text}”超过 {MAX_STAFF}")

@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest
 from api import auth, services
 from api.clock import now
 from api.extensions import db
+from api.fields import is_whole_number
 from api.present import case_resource, engine, history_resource
 from api.schemas import (
     CaseCreateSchema,
@@ -34,7 +35,7 @@ def parse_if_match(header: str | None) -> int | None:
     if not header:
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not is_whole_number(value):
         raise BadRequest("If-Match 须为案件版本号，如 \"3\"")
     return int(value)
 

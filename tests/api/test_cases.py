@@ -145,9 +145,10 @@ class TestBadInput:
         assert response.status_code == 412
         assert api.get(f"/cases/{case['id']}", MEDIATOR).get_json()["state"] == "mediating"
 
-    def test_a_malformed_if_match_is_400(self, api: Api) -> None:
+    @pytest.mark.parametrize("header", ["abc", '"²"', '"-1"'])
+    def test_a_malformed_if_match_is_400(self, api: Api, header: str) -> None:
         case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
-        response = api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李"}, headers={"If-Match": "abc"})
+        response = api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李"}, headers={"If-Match": header})
         assert response.status_code == 400
 
     def test_an_unknown_case_is_404(self, api: Api) -> None:

@@ -98,6 +98,12 @@ def test_bad_rows_are_rejected_with_their_row_numbers(fresh: Flask, api: Api) ->
     assert body["employers_upserted"] == 0
 
 
+def test_a_staff_count_in_other_digits_is_a_rejected_row_not_an_error(api: Api) -> None:
+    body = upload(api, HEADER + f"{BIG},温岭市川创机电有限公司,城东街道,泵与电机,3²,2004-06-26,否,,\n").get_json()
+    assert (body["cases_opened"], [(r["row"], r["reason"]) for r in body["rejected"]]) == (
+        0, [(2, "参保人数“3²”不是整数")])
+
+
 @pytest.mark.parametrize(("content", "name", "fault"), [
     ("单位名称,参保人数\n甲,30\n", "roster.csv", "headers"),
     ("\x00\x01\x02binary", "roster.xlsx", "file"),
