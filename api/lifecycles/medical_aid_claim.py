@@ -274,8 +274,8 @@ def notice_text(missing: list[dict[str, str]], number: str | None = None, due: d
     if due is not None:
         last = (due.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
         until = f"（即 {last.year}年{last.month}月{last.day}日前）"
-    return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 {supplement_period()}内{until}通过所在企业工会或线上补交，"
-            f"无需再到窗口；逾期未补正的，申请将终止。")
+    return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 {supplement_period()}内{until}"
+            f"通过所在企业工会或线上补交，无需再到窗口；逾期未补正的，申请将终止。")
 
 
 # ---- report ------------------------------------------------------------------------------------------

@@ -96,7 +96,8 @@ class Claims(MethodView):
             definition=KEY, org_unit=None, data=ClaimSchema().dump(claim)), moment)
         missing = missing_items(case.data)
         receipt = case_resource(case, principal, moment)
-        receipt.update({"complete": not missing, "missing": missing, "notice": notice_text(missing, case.number, case.due_at),
+        notice = notice_text(missing, case.number, case.due_at)
+        receipt.update({"complete": not missing, "missing": missing, "notice": notice,
                         "notice_url": url_for("counters.ClaimNotice", number=case.number)})
         return receipt, 201, {"Location": url_for("cases.Case", case_id=case.id), "ETag": f'"{case.version}"'}
 

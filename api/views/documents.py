@@ -15,7 +15,8 @@ from api.clock import now
 from api.extensions import db
 from api.problems import problem
 
-blp = Blueprint("documents", __name__, url_prefix="/api/v1", description="文书：受理回执、一次性告知书、调解协议书等（PDF）")
+blp = Blueprint("documents", __name__, url_prefix="/api/v1",
+                description="文书：受理回执、一次性告知书、调解协议书等（PDF）")
 
 
 class DocumentSchema(Schema):

@@ -223,10 +223,10 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
                                 else {"open": "登记", "supervise": "督办", "remind": "到期提醒"}.get(entry["event"],
                                                                                               entry["event"]))
     svg = diagram.svg(definition, case.state)
+    papers = [(kind, documents.KINDS[kind].title(case)) for kind in documents.allowed(case)]
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
                            data_rows=_flatten(resource["data"]), svg=svg, errors=errors or {},
-                           open_event=open_event, values=values or {},
-                           papers=[(kind, documents.KINDS[kind].title(case)) for kind in documents.allowed(case)]), status
+                           open_event=open_event, values=values or {}, papers=papers), status
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")
