@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def _received(case: Case, data: dict[str, Any]) -> list[tuple[str, str]]:
 
         labels = config()["documents"]
         invoices = data.get("invoices") or []
-        total = sum((float(item.get("amount", 0)) for item in invoices), 0.0)
+        total = sum((Decimal(str(item.get("amount", "0"))) for item in invoices), Decimal("0"))
         return [("申请人", str(data["member"]["name"])), ("身份证号", str(data["member"]["id_number"])),
                 ("报销类别", choice_label(data.get("claim_type"))), ("就诊医院", str(data.get("hospital", ""))),
                 ("住院/就诊期间", f"{data.get('admitted_on', '')} 至 {data.get('discharged_on', '')}"),
