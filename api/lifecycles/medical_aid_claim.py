@@ -4,7 +4,7 @@ notice of missing documents, the "最多跑一次" counter interface and the rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -236,13 +236,27 @@ def missing_items(data: dict[str, Any]) -> list[dict[str, str]]:
     return [{"code": code, "label": labels.get(code, code)} for code in codes]
 
 
-def notice_text(missing: list[dict[str, str]], number: str | None = None) -> str:
+def supplement_period() -> str:
+    """The supplement period as the definition states it (“30 日”, “10 个工作日”), never a second copy of it."""
+    definition = current_app.extensions["gonghui.engine"].catalog.get(KEY)
+    deadline = definition.states["awaiting_documents"].deadline
+    period = next(iter(deadline.periods.values())) if deadline is not None and deadline.periods else None
+    if period is None:
+        return "规定期限"
+    return f"{period.count} 日" if period.unit == "days" else f"{period.count} 个工作日"
+
+
+def notice_text(missing: list[dict[str, str]], number: str | None = None, due: datetime | None = None) -> str:
     if not missing:
         return "材料齐全，已受理。"
     items = "；".join(f"{index}. {item['label']}" for index, item in enumerate(missing, start=1))
     reference = f"申请编号 {number}，" if number else ""
-    return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 30 日内通过所在企业工会或线上补交，"
-            f"无需再到窗口；逾期未补正的，申请将终止。")
+    until = ""
+    if due is not None:
+        last = (due.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+        until = f"（即 {last.year}年{last.month}月{last.day}日前）"
+    return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 {supplement_period()}内{until}"
+            f"通过所在企业工会或线上补交，无需再到窗口；逾期未补正的，申请将终止。")
 
 
 # ---- report ------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from api import accounts, auth, calendar_store, diagram, forms, services
+from api import accounts, auth, calendar_store, diagram, documents, forms, self_service, services
 from api.clock import now
 from api.deadlines import CALENDAR, SHANGHAI
 from api.extensions import db
@@ -98,6 +98,10 @@ def _not_found(error: HTTPException) -> Any:
         from api.problems import from_http_exception
 
         return from_http_exception(error)
+    if request.path.startswith("/public/"):
+        from api.views.public import not_found
+
+        return not_found()
     return render_template("ui/error.html", status=404, message="页面或案件不存在，或不在您的管辖范围内。"), 404
 
 
@@ -217,9 +221,10 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
                                 else {"open": "登记", "supervise": "督办", "remind": "到期提醒"}.get(entry["event"],
                                                                                               entry["event"]))
     svg = diagram.svg(definition, case.state)
+    papers = [(kind, documents.KINDS[kind].title(case)) for kind in documents.allowed(case)]
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
                            data_rows=_flatten(resource["data"]), svg=svg, errors=errors or {},
-                           open_event=open_event, values=values or {}), status
+                           open_event=open_event, values=values or {}, papers=papers), status
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")
@@ -285,6 +290,8 @@ def new_case(definition_key: str) -> Any:
         data = forms.parse(described, request.form)
         case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal, services.OpenRequest(
             definition_key, request.form.get("org_unit") or None, data), now()))
+        if case is not None and definition_key == self_service.REPORT:
+            return render_template("ui/report_issued.html", case=case, secret=self_service.issue_secret(case)), 201
         if case is not None:
             return redirect(url_for("ui.case_page", case_id=case.id))
     units = [unit for unit in db.session.scalars(sa.select(OrgUnit).order_by(OrgUnit.path))
@@ -321,15 +328,40 @@ def counter() -> Any:
 @blp.get("/counter/receipts/<int(max=2147483647):case_id>")
 @requires("counter")
 def receipt(case_id: int) -> Any:
-    from api.lifecycles.medical_aid_claim import missing_items, notice_text
-
     try:
         case = services.get_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
-    missing = missing_items(case.data)
-    return render_template("ui/receipt.html", case=case_resource(case, g.principal, now()), missing=missing,
-                           notice=notice_text(missing, case.number))
+    moment = now()
+    papers = [documents.context(case, kind, g.principal, moment) for kind in documents.allowed(case)
+              if kind in ("receipt", "notice")]
+    return render_template("ui/receipt.html", case=case_resource(case, g.principal, moment), papers=papers)
+
+
+# ---- documents ------------------------------------------------------------------------------------------
+
+def _document_case(case_id: int, kind: str) -> Case:
+    try:
+        case = services.get_case(db.session, g.principal, case_id)
+        documents.check(case, kind)
+    except (WorkflowError, documents.UnknownKind, documents.DocumentNotAllowed):
+        abort(404)
+    return case
+
+
+@blp.get("/cases/<int(max=2147483647):case_id>/documents/<kind>")
+def document_page(case_id: int, kind: str) -> Any:
+    """A document on screen (the same template as its PDF), with the PDF one click away."""
+    case = _document_case(case_id, kind)
+    return render_template("ui/document.html", doc=documents.context(case, kind, g.principal, now()))
+
+
+@blp.get("/cases/<int(max=2147483647):case_id>/documents/<kind>.pdf")
+def document_pdf(case_id: int, kind: str) -> Any:
+    case = _document_case(case_id, kind)
+    return Response(documents.render_pdf(case, kind, g.principal, now()), mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{documents.filename(case, kind)}"',
+        "Cache-Control": "private, no-store"})
 
 
 # ---- dashboard ------------------------------------------------------------------------------------------

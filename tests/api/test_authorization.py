@@ -28,6 +28,8 @@ RULES: dict[tuple[str, str], tuple[str, Any, set[str], int]] = {
     ("cases.CaseEvent", "POST"): ("/cases/{case}/events/accept", {"data": {"mediator": "李调解"}},
                                   {"chengdong_mediator"}, -1),  # -1: 403 in scope without the role, else 404
     ("cases.CaseHistory", "GET"): ("/cases/{case}/history", None, CASE_SCOPE, 404),
+    ("documents.CaseDocuments", "GET"): ("/cases/{case}/documents", None, CASE_SCOPE, 404),
+    ("documents.CaseDocument", "GET"): ("/cases/{case}/documents/receipt.pdf", None, CASE_SCOPE, 404),
     ("cases.Worklist", "GET"): ("/worklist", None, EVERYONE, 0),
     ("reports.Report", "GET"): ("/reports/mediation_case", None, EVERYONE, 0),
     ("calendar.CalendarYears", "GET"): ("/admin/calendar", None, ADMIN, 403),

@@ -119,6 +119,8 @@ API_ROUTES: dict[str, Callable[[World], list[Probe]]] = {
     "/api/v1/admin/users": fixed("/api/v1/admin/users"),
     "/api/v1/admin/tokens": fixed("/api/v1/admin/tokens"),
     "/api/v1/admin/calendar": fixed("/api/v1/admin/calendar"),
+    "/api/v1/cases/{case_id}/documents": each_case("/api/v1/cases/{id}/documents", shows=False),
+    "/api/v1/cases/{case_id}/documents/{kind}.pdf": each_case("/api/v1/cases/{id}/documents/receipt.pdf", shows=False),
 }
 
 # Web pages and every other GET address outside /api/v1, by endpoint → the URLs requested.
@@ -135,6 +137,15 @@ PAGES: dict[str, Callable[[World], list[Probe]]] = {
     "ui.export": lambda world: [Probe(f"/dashboard/{key}.{kind}") for key in sorted({c.definition for c in world.cases})
                                 for kind in ("csv", "xlsx")],
     "ui.admin": fixed("/admin"),
+    "ui.document_page": each_case("/cases/{id}/documents/receipt", shows=False),
+    "ui.document_pdf": each_case("/cases/{id}/documents/receipt.pdf", shows=False),
+    "public.index": fixed("/public/"),
+    "public.report": fixed("/public/report"),
+    "public.employers": fixed("/public/employers?q=温岭"),
+    "public.report_status": lambda world: [Probe(f"/public/report/status?number={case.number}")
+                                           for case in world.of("worker_report")],
+    "public.claim_status": each_case("/public/claim/status?number={number}", claims, False),
+    "public.static": fixed("/public/static/public.css"),
     "health.healthz": fixed("/healthz"),
     "health.metrics": fixed("/metrics"),
     "static": fixed("/static/swagger-ui/swagger-ui.css"),
@@ -261,6 +272,9 @@ class Findings:
 
 def text_of(response: Any) -> str:
     body = response.get_data()
+    if body[:5] == b"%PDF-":   # a document: its extracted text
+        from pypdf import PdfReader
+        return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(body)).pages)
     if body[:2] == b"PK":   # an Excel workbook: the text is in its XML parts
         with zipfile.ZipFile(io.BytesIO(body)) as book:
             return "\n".join(book.read(name).decode("utf-8", "replace") for name in book.namelist())
