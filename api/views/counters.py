@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api import auth, services
+from api import auth, lookups, services
 from api.clock import now
 from api.extensions import db
 from api.lifecycles.medical_aid_claim import KEY, ClaimSchema, missing_items, notice_text
@@ -43,7 +43,8 @@ class ReceiptSchema(CaseSchema):
 
 
 class StatusQuerySchema(Schema):
-    id_last4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{3}[0-9Xx]$", error="身份证号后四位"))
+    id_last6 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{5}[0-9Xx]$",
+                                                                     error="身份证号后六位（最后一位可为 X）"))
 
 
 class StatusSchema(Schema):
@@ -105,20 +106,16 @@ def _claim(number: str) -> Case | None:
 class ClaimStatus(MethodView):
     @blp.arguments(StatusQuerySchema, location="query")
     @blp.response(200, StatusSchema)
-    @blp.doc(security=[])
+    @blp.doc(security=[], responses={"404": {"description": "没有这个申请，或身份证号后六位不符（同一答复）"},
+                                     "429": {"description": "未命中次数过多（按编号、按客户端计），见 Retry-After"}})
     def get(self, args: dict[str, Any], number: str) -> Any:
-        """The applicant's look-up: claim number plus the last four digits of the ID number (no account)."""
-        case = _claim(number)
-        if case is None or case.data["member"]["id_number"][-4:].upper() != args["id_last4"].upper():
-            return problem(404, "没有找到该申请（请核对申请编号和身份证号后四位）")
-        definition = engine().catalog.get(case.definition_key, case.definition_version)
-        missing = missing_items(case.data) if case.state == "awaiting_documents" else []
-        name = case.data["member"]["name"]
-        return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
-                "member": name[0] + "*" * (len(name) - 1), "claim_type": case.category,
-                "submitted_at": local(case.created_at), "updated_at": local(case.updated_at),
-                "amount_claimed": case.data["eligible_self_pay"], "amount_approved": case.data.get("approved_amount"),
-                "missing": missing, "notice": notice_text(missing, case.number) if missing else ""}
+        """The applicant's look-up: claim number plus the last six characters of the ID number (no account).
+        Every miss is the same 404; misses are limited per number and per client (429 with Retry-After)."""
+        status = lookups.claim_status_for_applicant(db.session, number, args["id_last6"],
+                                                    client=request.remote_addr, now=now())
+        if status is None:
+            return problem(404, lookups.CLAIM_NOT_FOUND)
+        return status
 
 
 NOTICE_PAGE = """<!doctype html>
@@ -136,7 +133,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid 
 <p>{member}：您于 {date} 提交的职工医疗互助报销申请（{claim_type}）尚缺以下材料，现一次性告知如下：</p>
 <table><tr><th>序号</th><th>所缺材料</th></tr>{rows}</table>
 <p>请在 30 日内将上述材料交所在企业工会，或通过温岭市总工会线上平台补交，<strong>无需再到窗口</strong>。
-材料补齐后即转入审核；逾期未补正的，申请终止。查询进度：申请编号加身份证号后四位。</p>
+材料补齐后即转入审核；逾期未补正的，申请终止。查询进度：申请编号加身份证号后六位。</p>
 <p class="print"><button onclick="window.print()">打印告知书</button></p>
 </body></html>"""
 

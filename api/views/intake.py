@@ -8,24 +8,22 @@ window (429 with Retry-After beyond that).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from typing import Any
 
-import sqlalchemy as sa
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api import ratelimit, services
+from api import lookups, ratelimit, services
 from api.auth import Principal
 from api.clock import now
 from api.extensions import db
 from api.lifecycles.worker_report import KEY, WorkerReportSchema
 from api.models import Case
 from api.models_reports import ReportSecret
-from api.present import engine, local
+from api.present import engine
 from api.problems import problem
 from api.schemas import CaseSchema  # noqa: F401  (documented alongside)
 
@@ -65,16 +63,13 @@ def _limited() -> Any:
 
 
 def _found(number: str) -> Case | None:
-    """The report, only when the secret matches; the same answer otherwise (no hint whether it exists)."""
-    secret = request.headers.get("X-Report-Secret", "")
-    case = db.session.scalar(sa.select(Case).where(Case.number == number, Case.definition_key == KEY))
-    stored = db.session.get(ReportSecret, case.id) if case is not None else None
-    if stored is None or not hmac.compare_digest(stored.secret_hash, _digest(secret)):
-        return None
-    return case
+    """The report, only when the secret matches; the same answer otherwise (no hint whether it exists).
+    Misses are limited per number and per client (``api.lookups``)."""
+    return lookups.find_report_for_reporter(db.session, number, request.headers.get("X-Report-Secret", ""),
+                                            client=request.remote_addr, now=now())
 
 
-NOT_FOUND = "没有找到该反映（请核对编号和查询码）"
+NOT_FOUND = lookups.REPORT_NOT_FOUND
 
 
 @blp.route("/worker-reports")
@@ -106,11 +101,7 @@ class IntakeReport(MethodView):
         case = _found(number)
         if case is None:
             return problem(404, NOT_FOUND)
-        definition = engine().catalog.get(case.definition_key, case.definition_version)
-        return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
-                "category": case.category, "submitted_at": local(case.created_at),
-                "updated_at": local(case.updated_at), "feedback": case.data.get("feedback"),
-                "can_reopen": case.state == "resolved"}
+        return lookups.report_status(case)
 
 
 @blp.route("/worker-reports/<case_number:number>/reopen")
@@ -127,4 +118,4 @@ class IntakeReopen(MethodView):
         services.fire_event(db.session, engine(), None, case, services.FireRequest(
             event="reopen", data={"reason": body["reason"]}, comment="反映人对办理结果不满意，要求重新办理"), now(),
             actor="reporter")
-        return IntakeReport().get(number)
+        return lookups.report_status(case)
