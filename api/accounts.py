@@ -150,6 +150,12 @@ def revoke_token(session: Session, *, actor: str, token_id: int, now: datetime) 
     return True
 
 
+def sign_out_token(session: Session, token: str, now: datetime) -> None:
+    """The holder of ``token`` signs out: that token stops working (its user's other sessions go on)."""
+    session.execute(sa.update(ApiToken).where(ApiToken.token_hash == auth.token_digest(token),
+                                              ApiToken.revoked_at.is_(None)).values(revoked_at=now))
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(sa.select(User).order_by(User.username)))
 

@@ -67,6 +67,7 @@ def verify_credentials(username: str, password: str) -> User | None:
 
 
 _DUMMY_HASH = generate_password_hash("not-a-password", method=PASSWORD_METHOD)
+token_digest = _digest
 
 
 def issue_token(user: User, *, kind: str = "session", label: str | None = None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -14,7 +13,7 @@ from werkzeug.exceptions import Unauthorized
 from api import accounts, auth, login_guard, passwords
 from api.clock import now
 from api.extensions import db
-from api.models import ApiToken, User
+from api.models import User
 from api.present import local
 from api.schemas import TokenRequestSchema, TokenSchema
 
@@ -56,8 +55,7 @@ class Logout(MethodView):
     def post(self) -> None:
         """Sign out: the token of this request stops working at once."""
         auth.current()
-        db.session.execute(sa.update(ApiToken).where(ApiToken.token_hash == auth._digest(_presented_token()),
-                                                     ApiToken.revoked_at.is_(None)).values(revoked_at=now()))
+        accounts.sign_out_token(db.session, _presented_token(), now())
 
 
 @blp.route("/password")
