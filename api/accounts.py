@@ -78,6 +78,8 @@ def update_user(session: Session, *, actor: str, user: User, now: datetime, org:
     unit = _unit(session, org, faults) if org is not None else None
     if roles is not None:
         _check_roles(roles, faults)
+    if active is False and actor == user.username:
+        faults["active"] = ["不能停用自己的账号"]
     if faults:
         raise InvalidData(faults)
     before = summary(user)

@@ -509,7 +509,8 @@ def admin_change_user() -> Any:
 
     def change() -> None:
         accounts.update_user(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
-                             now=now(), org=request.form.get("org") or None, roles=request.form.getlist("roles"))
+                             now=now(), org=request.form.get("org") or None,
+                             roles=request.form.getlist("roles") or None)   # nothing ticked: roles unchanged
         session["message"] = f"用户 {username} 已修改"
 
     return _admin_action(change)

@@ -106,3 +106,22 @@ def test_the_admin_log_is_append_only_on_postgresql(fresh: Flask, api: Api) -> N
             with pytest.raises(sa.exc.DBAPIError, match="append-only"):
                 with db.engine.begin() as connection:
                     connection.execute(sa.text(statement))
+
+
+def test_the_admin_page_changes_a_users_roles_and_the_log_shows_it(fresh: Flask, api: Api) -> None:
+    admin, csrf = signed_in(fresh, "city_admin")
+    admin.post("/admin/users/change", data={"csrf_token": csrf, "username": "daxi_clerk",
+                                            "roles": ["clerk", "mediator"]})
+    assert "用户 daxi_clerk 已修改" in admin.get("/admin").get_data(as_text=True)
+    (entry,) = log(api, action="user.update")
+    assert (entry["actor"], entry["target"]) == ("city_admin", "daxi_clerk")
+    assert entry["before"]["roles"] == ["clerk"] and entry["after"]["roles"] == ["clerk", "mediator"]
+    admin.post("/admin/users/change", data={"csrf_token": csrf, "username": "daxi_clerk", "org": "songmen"})
+    users = {user["username"]: user for user in api.get("/admin/users", "city_admin").get_json()}
+    assert users["daxi_clerk"]["org_unit"] == "songmen" and users["daxi_clerk"]["roles"] == ["clerk", "mediator"]
+
+
+def test_an_administrator_cannot_deactivate_itself(api: Api) -> None:
+    answer = api.client.patch("/api/v1/admin/users/city_admin", json={"active": False},
+                              headers=api.headers("city_admin"))
+    assert answer.status_code == 422 and "active" in answer.get_json()["errors"]
