@@ -29,7 +29,8 @@ TOO_MANY_MISSES = "查询未命中的次数过多，请稍后再试"
 
 
 def _budgets(kind: str, number: str, client: str | None) -> list[tuple[str, int]]:
-    return [(f"lookup-{kind}:{number}", ratelimit.setting("LOOKUP_NUMBER_LIMIT", 5)),
+    # (a number is at most 32 characters; a longer one cannot exist and must not overflow the key)
+    return [(f"lookup-{kind}:{number[:40]}", ratelimit.setting("LOOKUP_NUMBER_LIMIT", 5)),
             (f"lookup-client:{client}", ratelimit.setting("LOOKUP_CLIENT_LIMIT", 20))]
 
 
@@ -94,7 +95,8 @@ def claim_status_for_applicant(session: Session, number: str, id_last6: str, *, 
 
 # ---- worker reports -------------------------------------------------------------------------------------
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """What is stored of a reporter's secret."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -106,7 +108,7 @@ def find_report_for_reporter(session: Session, number: str, secret: str, *, clie
     def find() -> Case | None:
         case = _case(session, number, KEY)
         stored = session.get(ReportSecret, case.id) if case is not None else None
-        if stored is None or not hmac.compare_digest(stored.secret_hash, _digest(secret)):
+        if stored is None or not hmac.compare_digest(stored.secret_hash, secret_digest(secret)):
             return None
         return case
 

@@ -7,7 +7,6 @@ window (429 with Retry-After beyond that).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
 
@@ -53,10 +52,6 @@ class ReopenRequestSchema(Schema):
     reason = fields.String(required=True)
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def _limited() -> Any:
     return ratelimit.refused(f"intake:{request.remote_addr}", "INTAKE", limit=5, window_seconds=600,
                              message="提交过于频繁，请稍后再试")
@@ -87,7 +82,7 @@ class IntakeReports(MethodView):
         case = services.open_case(db.session, engine(), INTAKE,
                                   services.OpenRequest(definition=KEY, org_unit=None, data=data), now())
         secret = secrets.token_urlsafe(9)
-        db.session.add(ReportSecret(case_id=case.id, secret_hash=_digest(secret)))
+        db.session.add(ReportSecret(case_id=case.id, secret_hash=lookups.secret_digest(secret)))
         return {"number": case.number, "secret": secret}, 201
 
 

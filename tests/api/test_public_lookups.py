@@ -92,3 +92,10 @@ def test_the_look_up_functions_serve_a_public_page_too(fresh: Flask, api: Api) -
         status = lookups.claim_status_for_applicant(db.session, number, "201237", client="10.5.0.1", now=now)
         assert status is not None and status["number"] == number and status["member"] == "张*"
         assert lookups.claim_status_for_applicant(db.session, number, "201238", client="10.5.0.1", now=now) is None
+
+
+def test_an_overlong_number_is_an_ordinary_miss(api: Api) -> None:
+    number = "YL-2026-" + "1" * 300
+    assert look_up(api, number, "201237").status_code == 404
+    report = api.client.get(f"{REPORTS}/FY-2026-{'2' * 300}", headers={"X-Report-Secret": "x"})
+    assert report.status_code == 404
