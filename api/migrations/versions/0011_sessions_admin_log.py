@@ -39,12 +39,7 @@ def upgrade():
     op.create_index("ix_admin_log_at", "admin_log", ["at"])
     op.create_index("ix_admin_log_action_at", "admin_log", ["action", "at"])
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("""
-            CREATE OR REPLACE FUNCTION gonghui_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
-            END $$;
-        """)
+        # gonghui_append_only() comes from 0006 (the case history's trigger function)
         op.execute("CREATE TRIGGER admin_log_append_only BEFORE UPDATE OR DELETE ON admin_log "
                    "FOR EACH ROW EXECUTE FUNCTION gonghui_append_only()")
 
