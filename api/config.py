@@ -22,6 +22,9 @@ class Config:
     DEFINITIONS_DIR = str(ROOT / "definitions")
     MAX_CONTENT_LENGTH = 1024 * 1024                     # 1 MiB: a larger body is 413
     TOKEN_TTL_HOURS = 12
+    IDEMPOTENCY_TTL_HOURS = 24                             # idempotency records are replayed, then purged
+    HOUSEKEEPING_INTERVAL_SECONDS = 3600
+    MAX_JSON_DEPTH = 64                                    # deeper JSON bodies are refused (400) unparsed
     CLOCK = staticmethod(utc_now)                          # tests inject a frozen clock
     TIMEZONE = "Asia/Shanghai"
     SCHEDULER_ENABLED = False                              # `gonghui run` and `gonghui scheduler` turn it on

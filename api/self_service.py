@@ -9,22 +9,16 @@ May import the models, the use cases and the lifecycles; never a view.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from flask import current_app, request
-
-from api import ratelimit, services
+from api import lookups, services
 from api.auth import Principal
-from api.clock import now
 from api.deadlines import SHANGHAI
 from api.extensions import db
 from api.models import Case
-from api.models_reports import RateWindow, ReportSecret
+from api.models_reports import ReportSecret
 from api.present import engine, local, masked_data
 
 NOT_FOUND = "未找到，请核对编号和查询码"
@@ -49,18 +43,14 @@ def chinese_date(day: date | None) -> str:
 
 # ---- worker reports ------------------------------------------------------------------------------------
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def issue_secret(case: Case) -> str:
     """A new 查询码 for the report (only its SHA-256 is kept): shown once, to be read out or photographed."""
     secret = secrets.token_urlsafe(9)
     found = db.session.get(ReportSecret, case.id)
     if found is None:
-        db.session.add(ReportSecret(case_id=case.id, secret_hash=_digest(secret)))
+        db.session.add(ReportSecret(case_id=case.id, secret_hash=lookups.secret_digest(secret)))
     else:
-        found.secret_hash = _digest(secret)
+        found.secret_hash = lookups.secret_digest(secret)
     return secret
 
 
@@ -69,15 +59,6 @@ def file_report(data: dict[str, Any], moment: datetime) -> tuple[Case, str]:
     case = services.open_case(db.session, engine(), INTAKE,
                               services.OpenRequest(definition=REPORT, org_unit=None, data=data), moment)
     return case, issue_secret(case)
-
-
-def find_report(number: str, secret: str) -> Case | None:
-    """The report, only when the secret matches; the same answer otherwise (no hint whether it exists)."""
-    case = db.session.scalar(sa.select(Case).where(Case.number == number, Case.definition_key == REPORT))
-    stored = db.session.get(ReportSecret, case.id) if case is not None else None
-    if stored is None or not hmac.compare_digest(stored.secret_hash, _digest(secret)):
-        return None
-    return case
 
 
 def report_status(case: Case) -> dict[str, Any]:
@@ -102,14 +83,6 @@ def reopen_report(case: Case, reason: str, moment: datetime) -> Case:
 
 # ---- claims --------------------------------------------------------------------------------------------
 
-def find_claim(number: str, id_last6: str) -> Case | None:
-    case = db.session.scalar(sa.select(Case).where(Case.number == number, Case.definition_key == CLAIM))
-    if case is None:
-        return None
-    held = str(case.data.get("member", {}).get("id_number", ""))[-6:].upper()
-    return case if len(id_last6) == 6 and hmac.compare_digest(held, id_last6.upper()) else None
-
-
 def masked_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1)
 
@@ -129,33 +102,3 @@ def claim_status(case: Case) -> dict[str, Any]:
             "missing": missing, "notice": notice_text(missing, case.number, case.due_at) if missing else "",
             "supplement_by": deadline_date(case.due_at) if missing else None, "unit_name": case.org_unit.name,
             "due_on": deadline_date(case.due_at) if not case.closed else None}
-
-
-# ---- the miss limit ------------------------------------------------------------------------------------
-
-class MissLimit:
-    """Misses of one kind of look-up, counted per number and per client in fixed windows."""
-
-    def __init__(self, kind: str, limit: int = 5, window_seconds: int = 900) -> None:
-        self.kind = kind
-        self.limit = current_app.config.get("PUBLIC_LOOKUP_MISS_LIMIT", limit)
-        self.window = timedelta(seconds=current_app.config.get("PUBLIC_LOOKUP_MISS_WINDOW_SECONDS", window_seconds))
-
-    def _keys(self, number: str) -> list[str]:
-        return [f"miss:{self.kind}:number:{number[:40]}", f"miss:{self.kind}:client:{request.remote_addr}"]
-
-    def refused(self, number: str) -> int | None:
-        """Seconds to wait when this number or this client has missed too often in the window, else None."""
-        moment = now()
-        epoch, size = int(moment.timestamp()), int(self.window.total_seconds())
-        start = datetime.fromtimestamp(epoch - epoch % size, tz=moment.tzinfo)
-        counts = db.session.scalars(sa.select(RateWindow.count).where(
-            RateWindow.client.in_(self._keys(number)), RateWindow.window_start == start))
-        if any(count >= self.limit for count in counts):
-            return max(1, int((start + self.window - moment).total_seconds()))
-        return None
-
-    def missed(self, number: str) -> None:
-        """Count a miss of this number by this client (a refused look-up is not counted again)."""
-        for key in self._keys(number):
-            ratelimit.hit(db.session, key, now(), limit=self.limit, window=self.window)

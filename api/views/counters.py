@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api import auth, documents, self_service, services
+from api import auth, documents, lookups, services
 from api.clock import now
 from api.extensions import db
 from api.lifecycles.medical_aid_claim import KEY, ClaimSchema, missing_items, notice_text
@@ -42,7 +42,8 @@ class ReceiptSchema(CaseSchema):
 
 
 class StatusQuerySchema(Schema):
-    id_last4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{3}[0-9Xx]$", error="身份证号后四位"))
+    id_last6 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{5}[0-9Xx]$",
+                                                                     error="身份证号后六位（最后一位可为 X）"))
 
 
 class StatusSchema(Schema):
@@ -110,13 +111,17 @@ def _claim(number: str) -> Case | None:
 class ClaimStatus(MethodView):
     @blp.arguments(StatusQuerySchema, location="query")
     @blp.response(200, StatusSchema)
-    @blp.doc(security=[])
+    @blp.doc(security=[], responses={"404": {"description": "没有这个申请，或身份证号后六位不符（同一答复）"},
+                                     "429": {"description": "未命中次数过多（按编号、按客户端计），见 Retry-After"}})
     def get(self, args: dict[str, Any], number: str) -> Any:
-        """The applicant's look-up: claim number plus the last four digits of the ID number (no account)."""
-        case = _claim(number)
-        if case is None or case.data["member"]["id_number"][-4:].upper() != args["id_last4"].upper():
-            return problem(404, "没有找到该申请（请核对申请编号和身份证号后四位）")
-        return self_service.claim_status(case)
+        """The applicant's look-up: claim number plus the last six characters of the ID number (no account).
+        Every miss is the same 404; misses are limited per number and per client (429 with Retry-After)."""
+        status = lookups.claim_status_for_applicant(db.session, number, args["id_last6"],
+                                                    client=request.remote_addr, now=now())
+        if status is None:
+            return problem(404, lookups.CLAIM_NOT_FOUND)
+        return status
+
 
 
 @blp.route("/claims/<case_number:number>/notice")

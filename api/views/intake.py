@@ -14,8 +14,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api import ratelimit, self_service
+from api import lookups, ratelimit, self_service
 from api.clock import now
+from api.extensions import db
 from api.lifecycles.worker_report import WorkerReportSchema
 from api.models import Case
 from api.problems import problem
@@ -56,11 +57,13 @@ def _limited() -> Any:
 
 
 def _found(number: str) -> Case | None:
-    """The report, only when the secret matches; the same answer otherwise (no hint whether it exists)."""
-    return self_service.find_report(number, request.headers.get("X-Report-Secret", ""))
+    """The report, only when the secret matches; the same answer otherwise (no hint whether it exists).
+    Misses are limited per number and per client (``api.lookups``)."""
+    return lookups.find_report_for_reporter(db.session, number, request.headers.get("X-Report-Secret", ""),
+                                            client=request.remote_addr, now=now())
 
 
-NOT_FOUND = self_service.NOT_FOUND
+NOT_FOUND = lookups.REPORT_NOT_FOUND
 
 
 @blp.route("/worker-reports")

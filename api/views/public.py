@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, render_template, request, session, url_for
 from marshmallow import ValidationError
 
-from api import ratelimit, self_service
+from api import lookups, ratelimit, self_service
 from api.clock import now
 from api.documents import qr_svg
 from api.extensions import db
 from api.lifecycles.worker_report import CATEGORIES, WorkerReportSchema
 from api.models import Employer
-from api.self_service import NOT_FOUND, MissLimit, chinese_date
+from api.self_service import NOT_FOUND, chinese_date
 from api.ui_labels import choice_label
 from api.views.ui import CSP
 from workflow.errors import InvalidData, WorkflowError
@@ -131,18 +131,13 @@ def employers() -> Any:
 
 # ---- follow a report ---------------------------------------------------------------------------------------
 
-REPORT_LIMIT = "report"
-
-
 def _report_lookup(number: str, code: str, template: str, **context: Any) -> tuple[Any, Any]:
-    """(case, None) when found; (None, response) for a miss or a refused look-up."""
-    limit = MissLimit(REPORT_LIMIT)
-    wait = limit.refused(number)
-    if wait is not None:
-        return None, _too_many(wait, template, number=number, **context)
-    case = self_service.find_report(number, code)
+    """(case, None) when found; (None, response) for a miss or a refused look-up (the API's miss limits)."""
+    try:
+        case = lookups.find_report_for_reporter(db.session, number, code, client=request.remote_addr, now=now())
+    except ratelimit.Throttled as refusal:
+        return None, _too_many(refusal.retry_after, template, number=number, **context)
     if case is None:
-        limit.missed(number)
         return None, (render_template(template, number=number, error=NOT_FOUND, **context), 404)
     return case, None
 
@@ -192,13 +187,11 @@ def claim_status() -> Any:
     if request.method == "GET":
         return render_template("public/claim_status.html", number=number)
     tail = request.form.get("id_last6", "").strip()[:6]
-    limit = MissLimit("claim")
-    wait = limit.refused(number)
-    if wait is not None:
-        return _too_many(wait, "public/claim_status.html", number=number)
-    case = self_service.find_claim(number, tail)
+    try:
+        case = lookups.find_claim_for_applicant(db.session, number, tail, client=request.remote_addr, now=now())
+    except ratelimit.Throttled as refusal:
+        return _too_many(refusal.retry_after, "public/claim_status.html", number=number)
     if case is None:
-        limit.missed(number)
         return render_template("public/claim_status.html", number=number, error=NOT_FOUND), 404
     return render_template("public/claim_status.html", number=number, status=self_service.claim_status(case))
 

@@ -18,17 +18,32 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from api import accounts, auth, calendar_store, diagram, documents, forms, self_service, services
+from api import (
+    accounts,
+    admin_log,
+    auth,
+    calendar_store,
+    diagram,
+    documents,
+    forms,
+    login_guard,
+    passwords,
+    ratelimit,
+    self_service,
+    services,
+    sessions,
+)
 from api.clock import now
 from api.deadlines import CALENDAR, SHANGHAI
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import CalendarYear, Case, OrgUnit, User
 from api.present import case_resource, engine, history_resource, local
+from api.redirects import local_path
 from api.reports import ReportScope
 from api.ui_labels import LEVELS, ROLES, choice_label, field_label
 from workflow.calendar import working_days_between
-from workflow.errors import InvalidData, WorkflowError
+from workflow.errors import Conflict, InvalidData, WorkflowError
 from workflow.schedules import ScheduleError, parse
 
 blp = Blueprint("ui", __name__, template_folder="../templates", static_folder="../static/ui",
@@ -73,11 +88,9 @@ def _before() -> Any:
         sent = request.form.get("csrf_token", "")
         if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
             abort(400, "表单已过期，请刷新页面后重试")
-    user_id = session.get("user_id")
-    if user_id is not None:
-        user = db.session.get(User, user_id)
-        if user is not None and user.active:
-            g.principal = auth.Principal.of(user)
+    user = sessions.user_of_cookie(db.session)   # None once signed out, deactivated or sessions ended
+    if user is not None:
+        g.principal = auth.Principal.of(user)
     if g.get("principal") is None and request.endpoint not in ("ui.login", "ui.static"):
         return redirect(url_for("ui.login", next=request.full_path))
     return None
@@ -122,22 +135,25 @@ def requires(*roles: str) -> Any:
 def login() -> Any:
     error = None
     if request.method == "POST":
-        from api.views.auth import login_throttled
-
-        if login_throttled(request.form.get("username", "")) is not None:
-            return render_template("ui/login.html", error="登录尝试过于频繁，请几分钟后再试"), 429
-        user = auth.verify_credentials(request.form.get("username", ""), request.form.get("password", ""))
+        try:
+            user = login_guard.sign_in(request.form.get("username", ""), request.form.get("password", ""),
+                                       request.remote_addr, now())
+        except ratelimit.Throttled as refusal:
+            return render_template("ui/login.html", error=refusal.description), 429, \
+                {"Retry-After": str(refusal.retry_after)}
         if user is not None:
-            session.clear()
-            session["user_id"], session["csrf"] = user.id, secrets.token_urlsafe(24)
-            target = request.args.get("next") or url_for("ui.worklist")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+            sessions.start(user)
+            return redirect(local_path(request.args.get("next"), url_for("ui.worklist")))
         error = "用户名或密码错误"
     return render_template("ui/login.html", error=error), 401 if error else 200
 
 
 @blp.post("/logout")
 def logout() -> Any:
+    """Sign out everywhere: every browser session and session token of the user ends (a copied cookie too)."""
+    user = db.session.get(User, g.principal.user_id)
+    if user is not None:
+        sessions.end_all(db.session, user)
     session.clear()
     return redirect(url_for("ui.login"))
 
@@ -478,10 +494,14 @@ def export(key: str, fmt: str) -> Any:
 @blp.route("/admin", methods=["GET"])
 @requires("admin")
 def admin() -> Any:
+    moment = now()
     units = list(db.session.scalars(sa.select(OrgUnit).order_by(OrgUnit.path)))
+    log, _ = admin_log.entries(db.session, per_page=30)
     return render_template("ui/admin.html", units=units, users=accounts.list_users(db.session),
-                           tokens=accounts.list_tokens(db.session), years=list(db.session.scalars(
+                           tokens=accounts.list_tokens(db.session, moment), years=list(db.session.scalars(
                                sa.select(CalendarYear).order_by(CalendarYear.year))),
+                           lockouts=login_guard.locked_usernames(db.session, moment), log=log,
+                           actions=admin_log.ACTIONS, password_rule=passwords.RULE,
                            issued=session.pop("issued_token", None), message=session.pop("message", None),
                            errors=session.pop("admin_errors", None))
 
@@ -493,6 +513,12 @@ def _admin_action(action: Any) -> Any:
     except InvalidData as error:
         db.session.rollback()
         session["admin_errors"] = error.errors
+    except Conflict as error:
+        db.session.rollback()
+        session["admin_errors"] = {"username": [error.detail]}
+    except accounts.UnknownUser as error:
+        db.session.rollback()
+        session["admin_errors"] = {"username": [f"没有用户 {error}"]}
     return redirect(url_for("ui.admin"))
 
 
@@ -500,19 +526,83 @@ def _admin_action(action: Any) -> Any:
 @requires("admin")
 def admin_create_user() -> Any:
     def save() -> None:
-        accounts.save_user(db.session, request.form.get("username", "").strip(), request.form.get("org", ""),
-                           request.form.getlist("roles"), request.form.get("password", ""), now())
-        session["message"] = "用户已保存"
+        accounts.create_user(db.session, actor=g.principal.username, username=request.form.get("username", "").strip(),
+                             org=request.form.get("org", ""), roles=request.form.getlist("roles"),
+                             password=request.form.get("password", ""), now=now())
+        session["message"] = "用户已创建"
 
     return _admin_action(save)
+
+
+@blp.post("/admin/users/change")
+@requires("admin")
+def admin_change_user() -> Any:
+    username = request.form.get("username", "")
+
+    def change() -> None:
+        accounts.update_user(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+                             now=now(), org=request.form.get("org") or None,
+                             roles=request.form.getlist("roles") or None)   # nothing ticked: roles unchanged
+        session["message"] = f"用户 {username} 已修改"
+
+    return _admin_action(change)
+
+
+@blp.post("/admin/users/password")
+@requires("admin")
+def admin_set_password() -> Any:
+    username = request.form.get("username", "")
+
+    def change() -> None:
+        accounts.set_password(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+                              password=request.form.get("password", ""), now=now())
+        session["message"] = f"用户 {username} 的密码已重置，其全部会话已结束"
+
+    return _admin_action(change)
+
+
+@blp.post("/admin/users/<username>/active")
+@requires("admin")
+def admin_set_active(username: str) -> Any:
+    active = request.form.get("active") == "1"
+
+    def change() -> None:
+        accounts.update_user(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+                             now=now(), active=active)
+        session["message"] = f"用户 {username} 已{'启用' if active else '停用，其全部会话已结束'}"
+
+    return _admin_action(change)
+
+
+@blp.post("/admin/users/<username>/sessions/end")
+@requires("admin")
+def admin_end_sessions(username: str) -> Any:
+    def end() -> None:
+        accounts.end_sessions(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+                              now=now())
+        session["message"] = f"用户 {username} 的全部会话已结束"
+
+    return _admin_action(end)
+
+
+@blp.post("/admin/users/<username>/unlock")
+@requires("admin")
+def admin_unlock(username: str) -> Any:
+    def unlock() -> None:
+        accounts.find_user(db.session, username)
+        login_guard.unlock(db.session, actor=g.principal.username, username=username, now=now())
+        session["message"] = f"用户 {username} 的登录锁定已解除"
+
+    return _admin_action(unlock)
 
 
 @blp.post("/admin/tokens")
 @requires("admin")
 def admin_issue_token() -> Any:
     def issue() -> None:
-        session["issued_token"] = accounts.issue_service_token(db.session, request.form.get("username", ""),
-                                                               request.form.get("label") or None)
+        session["issued_token"] = accounts.issue_service_token(
+            db.session, actor=g.principal.username, username=request.form.get("username", ""),
+            label=request.form.get("label") or None, now=now())
 
     return _admin_action(issue)
 
@@ -520,9 +610,33 @@ def admin_issue_token() -> Any:
 @blp.post("/admin/tokens/<int(max=2147483647):token_id>/revoke")
 @requires("admin")
 def admin_revoke_token(token_id: int) -> Any:
-    accounts.revoke_token(db.session, token_id, now())
+    accounts.revoke_token(db.session, actor=g.principal.username, token_id=token_id, now=now())
     session["message"] = "令牌已吊销"
     return redirect(url_for("ui.admin"))
+
+
+# ---- one's own password -----------------------------------------------------------------------------------
+
+@blp.route("/account/password", methods=["GET", "POST"])
+def account_password() -> Any:
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if request.form.get("new_password", "") != request.form.get("confirm_password", ""):
+            errors = {"confirm_password": ["两次输入的新密码不一致"]}
+        else:
+            user = db.session.get(User, g.principal.user_id)
+            assert user is not None
+            try:
+                accounts.change_own_password(db.session, user=user, current=request.form.get("current_password", ""),
+                                             new=request.form.get("new_password", ""), now=now())
+            except InvalidData as error:
+                db.session.rollback()
+                errors = error.errors
+            else:
+                session.clear()
+                return render_template("ui/password.html", done=True, errors={}, password_rule=passwords.RULE)
+    return render_template("ui/password.html", done=False, errors=errors, password_rule=passwords.RULE), \
+        422 if errors else 200
 
 
 @blp.post("/admin/calendar")

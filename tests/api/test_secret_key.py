@@ -64,9 +64,11 @@ def test_a_session_forged_with_the_old_default_key_gets_the_sign_in_page(unkeyed
 def test_a_cookie_signed_with_the_apps_own_key_still_opens_the_admin_page(unkeyed_app: Flask) -> None:
     """The control: the forgery fails for its key, not because cookies do not work."""
     with unkeyed_app.app_context():
-        admin_id = db.session.scalar(sa.select(User.id).where(User.username == "city_admin"))
+        admin = db.session.scalar(sa.select(User).where(User.username == "city_admin"))
+        admin_id, generation = admin.id, admin.session_generation or 0
     client = unkeyed_app.test_client()
-    client.set_cookie("session", forged_cookie(unkeyed_app.secret_key, {"user_id": admin_id, "csrf": "x"}))
+    client.set_cookie("session", forged_cookie(unkeyed_app.secret_key,
+                                               {"user_id": admin_id, "gen": generation, "csrf": "x"}))
     body = client.get("/admin").get_data(as_text=True)
     assert "服务令牌" in body and "组织架构" in body
 
