@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from api import accounts, auth, calendar_store, diagram, forms, services
+from api import accounts, auth, calendar_store, diagram, forms, services, ui_errors, ui_words
 from api.clock import now
 from api.deadlines import CALENDAR, SHANGHAI
 from api.extensions import db
@@ -28,7 +28,7 @@ from api.present import case_resource, engine, history_resource, local
 from api.reports import ReportScope
 from api.ui_labels import LEVELS, ROLES, choice_label, field_label
 from workflow.calendar import working_days_between
-from workflow.errors import InvalidData, WorkflowError
+from workflow.errors import InvalidData, StaleVersion, WorkflowError
 from workflow.schedules import ScheduleError, parse
 
 blp = Blueprint("ui", __name__, template_folder="../templates", static_folder="../static/ui",
@@ -48,6 +48,21 @@ def _choice(value: Any) -> str:
     return choice_label(value)
 
 
+@blp.app_template_filter("deadline")
+def _deadline(moment: datetime | None) -> str:
+    return ui_words.deadline_words(moment, now())
+
+
+@blp.app_template_filter("moment")
+def _moment(moment: datetime | None) -> str:
+    return ui_words.moment_words(moment)
+
+
+@blp.app_template_global("error_summary")
+def _error_summary(errors: dict[str, list[str]], described: list[forms.FormField]) -> list[tuple[str | None, str]]:
+    return ui_errors.summary(errors, described)
+
+
 @blp.app_template_filter("local")
 def _local(moment: datetime | None) -> str:
     return local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""  # type: ignore[union-attr]
@@ -62,6 +77,7 @@ def _context() -> dict[str, Any]:
     openable = [definition for definition in latest if principal is not None and definition.key != "medical_aid_claim"
                 and principal.acting_roles & definition.open_roles]
     return {"csrf_token": session["csrf"], "principal": principal, "LEVELS": LEVELS, "ROLES": ROLES,
+            "me": g.get("me"),
             "lifecycles": latest, "openable": openable,
             "sees_dashboard": principal is not None and principal.level != "enterprise"
             and bool(principal.roles & DASHBOARD_ROLES)}
@@ -69,18 +85,68 @@ def _context() -> dict[str, Any]:
 
 @blp.before_request
 def _before() -> Any:
-    if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
-        if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
-            abort(400, "表单已过期，请刷新页面后重试")
     user_id = session.get("user_id")
     if user_id is not None:
         user = db.session.get(User, user_id)
         if user is not None and user.active:
-            g.principal = auth.Principal.of(user)
+            g.principal, g.me = auth.Principal.of(user), ui_words.person(user)
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
+            return _expired_form()
     if g.get("principal") is None and request.endpoint not in ("ui.login", "ui.static"):
         return redirect(url_for("ui.login", next=request.full_path))
     return None
+
+
+REPLAYABLE = ("ui.fire", "ui.new_case", "ui.counter")
+REPLAY_PREFIX = "replay."
+
+
+def _same_origin() -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or origin.rstrip("/") == request.host_url.rstrip("/")
+
+
+def _expired_form() -> Any:
+    """A form sent after the session expired (or with a stale token) keeps what was typed: signed out, the
+    login page carries it and, once signed in, the form comes back filled in; signed in, it comes back now."""
+    if request.endpoint == "ui.login" and _same_origin():
+        kept = [(name, value) for name, value in request.form.items(multi=True) if name.startswith(REPLAY_PREFIX)]
+        return render_template("ui/login.html", error="页面已过期，请再登录一次。", next=request.args.get("next"),
+                               replay=[(name.removeprefix(REPLAY_PREFIX), value) for name, value in kept],
+                               replay_path=request.form.get("replay_path")), 400
+    if request.endpoint not in REPLAYABLE or not _same_origin():
+        return render_template("ui/error.html", status=400, message="表单已过期，请刷新页面后重试。"), 400
+    kept = [(name, value) for name, value in request.form.items(multi=True) if name != "csrf_token"]
+    if g.get("principal") is None:
+        return render_template("ui/login.html", replay=kept, replay_path=request.path,
+                               notice="登录已过期，请重新登录。您填写的内容已保留，登录后请核对并提交。",
+                               next=request.path), 401
+    return _restore(request.path, kept, "页面已过期，您填写的内容已保留，请核对后重新提交。")
+
+
+def _restore(path: str, kept: list[tuple[str, str]], notice: str) -> Any:
+    """The page of a form, filled in with what was typed before the session expired."""
+    from werkzeug.datastructures import MultiDict
+    from werkzeug.exceptions import HTTPException as Failed
+
+    try:
+        endpoint, view_args = current_app.url_map.bind("localhost").match(path, method="POST")
+    except Failed:
+        return redirect(url_for("ui.worklist"))
+    values = MultiDict(kept)
+    if endpoint == "ui.fire":
+        try:
+            case = services.get_case(db.session, g.principal, view_args["case_id"])
+        except WorkflowError:
+            abort(404)
+        return _case_page(case, open_event=view_args["event"], values=values, notice=notice)
+    if endpoint == "ui.new_case":
+        return _new_case_page(view_args["definition_key"], values, {}, notice)
+    if endpoint == "ui.counter" and g.principal.roles & {"counter"}:
+        return _counter_page(values, {}, notice)
+    return redirect(url_for("ui.worklist"))
 
 
 @blp.after_request
@@ -123,12 +189,21 @@ def login() -> Any:
         if login_throttled(request.form.get("username", "")) is not None:
             return render_template("ui/login.html", error="登录尝试过于频繁，请几分钟后再试"), 429
         user = auth.verify_credentials(request.form.get("username", ""), request.form.get("password", ""))
+        kept = [(name.removeprefix(REPLAY_PREFIX), value) for name, value in request.form.items(multi=True)
+                if name.startswith(REPLAY_PREFIX)]
         if user is not None:
             session.clear()
             session["user_id"], session["csrf"] = user.id, secrets.token_urlsafe(24)
+            if request.form.get("replay_path"):
+                g.principal, g.me = auth.Principal.of(user), ui_words.person(user)
+                return _restore(request.form["replay_path"], kept,
+                                "已重新登录。您此前填写的内容已恢复，请核对后提交。")
             target = request.args.get("next") or url_for("ui.worklist")
             return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
         error = "用户名或密码错误"
+        if request.form.get("replay_path"):
+            return render_template("ui/login.html", error=error, replay=kept, next=request.args.get("next"),
+                                   replay_path=request.form["replay_path"]), 401
     return render_template("ui/login.html", error=error), 401 if error else 200
 
 
@@ -179,49 +254,42 @@ def worklist() -> Any:
 
 # ---- a case ----------------------------------------------------------------------------------------
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
-    for key, value in data.items():
-        label = f"{prefix}{field_label(key)}"
-        if isinstance(value, dict):
-            rows += _flatten(value, f"{label} · ")
-        else:
-            rows.append((label, _text(value)))
-    return rows
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return "；".join(_text(item) for item in value)
-    if isinstance(value, dict):
-        return "，".join(f"{field_label(k)}：{_text(v)}" for k, v in value.items())
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return choice_label(value) if value is not None else ""
-
-
 def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_event: str | None = None,
-               values: Any = None, status: int = 200) -> Any:
+               values: Any = None, status: int = 200, notice: str | None = None,
+               conflict: str | None = None) -> Any:
     moment = now()
     resource = _row(case, moment)
     definition = engine().catalog.get(case.definition_key, case.definition_version)
-    lifecycle = LIFECYCLES[case.definition_key]
     events = []
     for name in resource["allowed_events"]:
         event = definition.events[name]
-        events.append({"name": name, "label": event.label,
-                       "fields": forms.describe(lifecycle.schema_for(name))})
+        described = forms.form_for(case.definition_key, name)
+        placed = ui_errors.place(errors or {}, described) if open_event == name else {}
+        events.append({"name": name, "label": event.label, "fields": described, "errors": placed})
     history = [history_resource(row) for row in services.history(db.session, case)]
+    names = ui_words.people(db.session, {entry["actor"] for entry in history})
     for entry in history:
         entry["from_label"] = definition.states[entry["from_state"]].label if entry["from_state"] else ""
         entry["to_label"] = definition.states[entry["to_state"]].label
         entry["event_label"] = (definition.events[entry["event"]].label if entry["event"] in definition.events
                                 else {"open": "登记", "supervise": "督办", "remind": "到期提醒"}.get(entry["event"],
-                                                                                              entry["event"]))
-    svg = diagram.svg(definition, case.state)
+                                                                                              "其他"))
+        entry["who"] = names.get(entry["actor"], "其他用户")
+        entry["comment"] = ui_words.rule_words(entry["comment"], definition) if entry["comment"] else None
+    # what was typed for an event that can no longer be fired here is shown back, never dropped
+    unsent = []
+    if open_event and open_event not in resource["allowed_events"] and values:
+        described = forms.form_for(case.definition_key, open_event) if open_event in definition.events else []
+        labels = {spec.name: spec.label for spec in described}
+        unsent = [(labels.get(name, "备注" if name == "comment" else name), value)
+                  for name, value in values.items(multi=True) if value and name in labels | {"comment": ""}]
+    data = resource["data"]
+    rows = ui_words.data_rows(data, definition, ui_words.unit_names(db.session, ui_words.data_units(data)))
+    svg = diagram.svg(definition, case.state, keys=False)
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
-                           data_rows=_flatten(resource["data"]), svg=svg, errors=errors or {},
-                           open_event=open_event, values=values or {}), status
+                           data_rows=rows, svg=svg, open_event=open_event, values=values or {}, notice=notice,
+                           conflict=conflict, unsent=unsent,
+                           top_errors=(errors or {}).get("_schema", []) if not events else []), status
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")
@@ -230,7 +298,7 @@ def case_page(case_id: int) -> Any:
         case = services.get_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
-    return _case_page(case)
+    return _case_page(case, notice=session.pop("message", None))
 
 
 @blp.post("/cases/<int(max=2147483647):case_id>/events/<event>")
@@ -239,8 +307,10 @@ def fire(case_id: int, event: str) -> Any:
         case = services.get_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
-    lifecycle = LIFECYCLES[case.definition_key]
-    described = forms.describe(lifecycle.schema_for(event))
+    definition = engine().catalog.get(case.definition_key, case.definition_version)
+    if event not in definition.events:
+        abort(404)
+    described = forms.form_for(case.definition_key, event)
     data = forms.parse(described, request.form)
     version = request.form.get("version", type=int)
     try:
@@ -249,11 +319,18 @@ def fire(case_id: int, event: str) -> Any:
     except InvalidData as error:
         db.session.rollback()
         case = services.get_case(db.session, g.principal, case_id)
-        return _case_page(case, forms.field_errors(error.errors), event, request.form, 422)
+        return _case_page(case, error.errors, event, request.form, 422)
+    except StaleVersion:
+        db.session.rollback()
+        case = services.get_case(db.session, g.principal, case_id)
+        state = engine().catalog.get(case.definition_key, case.definition_version).states[case.state].label
+        return _case_page(case, {}, event, request.form, 409,
+                          conflict=f"该案件已被他人处理（当前：{state}），您的“{definition.events[event].label}”未执行。")
     except WorkflowError as error:
         db.session.rollback()
         case = services.get_case(db.session, g.principal, case_id)
         return _case_page(case, {"_schema": [error.detail]}, event, request.form, 409)
+    session["message"] = f"已{definition.events[event].label}"
     return redirect(url_for("ui.case_page", case_id=case_id))
 
 
@@ -267,7 +344,7 @@ def _attempt(action: Any) -> tuple[Any, dict[str, list[str]]]:
         return result, {}
     except InvalidData as error:
         db.session.rollback()
-        return None, forms.field_errors(error.errors)
+        return None, error.errors
     except WorkflowError as error:
         db.session.rollback()
         return None, {"_schema": [error.detail]}
@@ -281,18 +358,25 @@ def new_case(definition_key: str) -> Any:
         abort(404)
     if not g.principal.acting_roles & definition.open_roles or definition_key not in LIFECYCLES:
         return render_template("ui/error.html", status=403, message="您不能开立此类案件。"), 403
-    described = forms.describe(LIFECYCLES[definition_key].schema_for(None))
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        data = forms.parse(described, request.form)
+        data = forms.parse(forms.form_for(definition_key, None), request.form)
         case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal, services.OpenRequest(
             definition_key, request.form.get("org_unit") or None, data), now()))
         if case is not None:
+            session["message"] = f"已登记，编号 {case.number}"
             return redirect(url_for("ui.case_page", case_id=case.id))
+    return _new_case_page(definition_key, request.form, errors)
+
+
+def _new_case_page(definition_key: str, values: Any, errors: dict[str, list[str]], notice: str | None = None) -> Any:
+    definition = engine().catalog.get(definition_key)
+    described = forms.form_for(definition_key, None)
     units = [unit for unit in db.session.scalars(sa.select(OrgUnit).order_by(OrgUnit.path))
              if g.principal.sees(unit.path) and unit.level in definition.owner_levels]
-    return render_template("ui/new_case.html", definition=definition, fields=described, errors=errors,
-                           values=request.form, units=units), 422 if errors else 200
+    return render_template("ui/new_case.html", definition=definition, fields=described,
+                           errors=ui_errors.place(errors, described, ["org_unit"]), values=values, units=units,
+                           notice=notice), 422 if errors else 200
 
 
 # ---- the counter ----------------------------------------------------------------------------------------
@@ -302,8 +386,7 @@ def new_case(definition_key: str) -> Any:
 def counter() -> Any:
     from api.lifecycles.medical_aid_claim import KEY
 
-    lifecycle = LIFECYCLES[KEY]
-    described = forms.describe(lifecycle.schema_for(None))
+    described = forms.form_for(KEY, None)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         submission = request.form.get("submission", "")
@@ -316,8 +399,16 @@ def counter() -> Any:
         if case is not None:
             session["submissions"] = dict(list({**done, submission: case.id}.items())[-20:])
             return redirect(url_for("ui.receipt", case_id=case.id))
-    return render_template("ui/counter.html", fields=described, errors=errors, values=request.form,
-                           submission=secrets.token_urlsafe(12)), 422 if errors else 200
+    return _counter_page(request.form, errors)
+
+
+def _counter_page(values: Any, errors: dict[str, list[str]], notice: str | None = None) -> Any:
+    from api.lifecycles.medical_aid_claim import KEY
+
+    described = forms.form_for(KEY, None)
+    return render_template("ui/counter.html", fields=described, errors=ui_errors.place(errors, described),
+                           values=values, notice=notice,
+                           submission=values.get("submission") or secrets.token_urlsafe(12)), 422 if errors else 200
 
 
 @blp.get("/counter/receipts/<int(max=2147483647):case_id>")
