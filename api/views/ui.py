@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import re
 import secrets
 from datetime import date, datetime, timedelta
 from functools import wraps
@@ -224,6 +225,7 @@ def _row(case: Case, moment: datetime) -> dict[str, Any]:
     resource = case_resource(case, g.principal, moment)
     resource["definition_title"] = engine().catalog.get(case.definition_key, case.definition_version).title
     resource["party"] = case.party
+    resource["org_path"] = case.org_path
     resource["days_left"] = (working_days_between(CALENDAR, moment, case.due_at)
                              if case.due_at and case.due_at > moment else None)
     return resource
@@ -245,11 +247,19 @@ def worklist() -> Any:
         rows = [row for row in rows if row["definition"] == args["definition"]]
     if args.get("state"):
         rows = [row for row in rows if row["state"] == args["state"]]
+    units = [unit for unit in db.session.scalars(sa.select(OrgUnit).where(
+        OrgUnit.path.startswith(g.principal.org_path, autoescape=True)).order_by(OrgUnit.path))
+        if unit.level != "enterprise" or g.principal.level != "city"]
     if args.get("unit"):
-        rows = [row for row in rows if row["org_unit"] == args["unit"]]
+        chosen = next((unit.path for unit in units if unit.code == args["unit"]), None)
+        rows = [row for row in rows if chosen is not None and row["org_path"].startswith(chosen)]
     counts = {"overdue": sum(row["overdue"] for row in rows), "due_soon": sum(row["due_soon"] for row in rows),
               "total": len(rows)}
-    return render_template("ui/worklist.html", rows=rows, counts=counts, title=title, args=args)
+    states = [(definition.title, [(key, state.label) for key, state in definition.states.items()])
+              for definition in engine().catalog.latest()
+              if not args.get("definition") or definition.key == args["definition"]]
+    return render_template("ui/worklist.html", rows=rows, counts=counts, title=title, args=args, states=states,
+                           units=units)
 
 
 # ---- a case ----------------------------------------------------------------------------------------
@@ -547,13 +557,27 @@ def admin() -> Any:
                            errors=session.pop("admin_errors", None))
 
 
+ADMIN_FIELDS = {"username": "用户名", "org": "单位", "roles": "角色", "password": "密码", "label": "说明"}
+
+
+def _admin_words(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The faults of an administration form by the field's Chinese name, roles named in Chinese."""
+    worded: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        for message in messages:
+            for code, label in sorted(ROLES.items(), key=lambda item: -len(item[0])):
+                message = re.sub(rf"\b{code}\b", label, message)
+            worded.setdefault(ADMIN_FIELDS.get(name, "其他"), []).append(message)
+    return worded
+
+
 def _admin_action(action: Any) -> Any:
     """Run an administration change; its faults go back to the admin page."""
     try:
         action()
     except InvalidData as error:
         db.session.rollback()
-        session["admin_errors"] = error.errors
+        session["admin_errors"] = _admin_words(error.errors)
     return redirect(url_for("ui.admin"))
 
 
