@@ -6,12 +6,10 @@ and every form carries a per-session CSRF token.
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import re
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -21,12 +19,11 @@ from werkzeug.exceptions import HTTPException
 
 from api import accounts, auth, calendar_store, diagram, forms, services, ui_errors, ui_words
 from api.clock import now
-from api.deadlines import CALENDAR, SHANGHAI
+from api.deadlines import CALENDAR
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import CalendarYear, Case, OrgUnit, User
 from api.present import case_resource, engine, history_resource, local
-from api.reports import ReportScope
 from api.ui_labels import LEVELS, ROLES, choice_label, field_label
 from workflow.calendar import working_days_between
 from workflow.errors import InvalidData, StaleVersion, WorkflowError
@@ -435,113 +432,9 @@ def receipt(case_id: int) -> Any:
                            notice=notice_text(missing, case.number))
 
 
-# ---- dashboard ------------------------------------------------------------------------------------------
-
-def _report(key: str, date_from: date | None = None, date_to: date | None = None) -> dict[str, Any]:
-    lifecycle = LIFECYCLES[key]
-    assert lifecycle.report is not None
-    return lifecycle.report(db.session, ReportScope(key, g.principal.org_path, date_from, date_to))
-
-
-def _figures(report: dict[str, Any]) -> list[tuple[str, Any]]:
-    return [(name, value) for name, value in report.items() if isinstance(value, int | float | str) and
-            name not in ("definition", "from", "to")]
-
-
-TREND_MONTHS = 6
-
-
-def _closure_trend() -> list[dict[str, Any]]:
-    today = now().astimezone(SHANGHAI).date()
-    first = today.replace(day=1)
-    months = []
-    for back in range(TREND_MONTHS - 1, -1, -1):
-        year, month = first.year, first.month - back
-        while month <= 0:
-            year, month = year - 1, month + 12
-        start = date(year, month, 1)
-        end = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
-        figures = _report("mediation_case", start, end)
-        months.append({"month": f"{year}-{month:02d}", "rate": figures.get("closure_rate"),
-                       "accepted": figures.get("accepted", 0)})
-    return months
-
+# ---- dashboard: api/views/ui_reports.py ----------------------------------------------------------------
 
 DASHBOARD_ROLES = {"clerk", "admin", "reviewer", "mediator", "viewer"}
-
-
-@blp.get("/dashboard")
-@requires(*DASHBOARD_ROLES)
-def dashboard() -> Any:
-    if g.principal.level == "enterprise":
-        return render_template("ui/error.html", status=403, message="统计面向镇（街道）和市总工会。"), 403
-    reports = []
-    streets = _cases_by_street()
-    for definition in engine().catalog.latest():
-        report = _report(definition.key)
-        by_state = [(definition.states[state].label if state in definition.states else state, count)
-                    for state, count in report.get("by_state", {}).items()]
-        by_street = streets.get(definition.key, [])
-        reports.append({"key": definition.key, "title": definition.title, "figures": _figures(report),
-                        "by_state": by_state, "max": max([count for _, count in by_state] or [1]),
-                        "by_street": by_street, "street_max": max([count for _, count in by_street] or [1])})
-    return render_template("ui/dashboard.html", reports=reports, trend=_closure_trend())
-
-
-def _cases_by_street() -> dict[str, list[tuple[str, int]]]:
-    """Cases in scope per lifecycle and street (a case at an enterprise counts for its street)."""
-    in_scope = OrgUnit.path.startswith(g.principal.org_path, autoescape=True)
-    streets = {unit.path: unit.name for unit in db.session.scalars(
-        sa.select(OrgUnit).where(OrgUnit.level == "street", in_scope))}
-    counts: dict[str, dict[str, int]] = {}
-    rows = db.session.execute(sa.select(Case.definition_key, Case.org_path, sa.func.count())
-                              .where(Case.org_path.startswith(g.principal.org_path, autoescape=True))
-                              .group_by(Case.definition_key, Case.org_path))
-    for key, path, count in rows:
-        street = next((name for street_path, name in streets.items() if path.startswith(street_path)), None)
-        if street is not None:
-            per_key = counts.setdefault(key, {})
-            per_key[street] = per_key.get(street, 0) + count
-    return {key: sorted(values.items(), key=lambda item: -item[1]) for key, values in counts.items()}
-
-
-def _rows_for_export(report: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    for name, value in report.items():
-        if isinstance(value, dict):
-            rows += _rows_for_export(value, f"{prefix}{name}.")
-        elif isinstance(value, list):
-            rows.append((f"{prefix}{name}", "；".join(map(str, value))))
-        else:
-            rows.append((f"{prefix}{name}", value))
-    return rows
-
-
-@blp.get("/dashboard/<key>.<fmt>")
-@requires(*DASHBOARD_ROLES)
-def export(key: str, fmt: str) -> Any:
-    if key not in LIFECYCLES or fmt not in ("csv", "xlsx"):
-        abort(404)
-    rows = _rows_for_export(_report(key))
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["指标", "数值"])
-        writer.writerows(rows)
-        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={key}.csv"})
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = key[:30]
-    sheet.append(["指标", "数值"])
-    for name, value in rows:
-        sheet.append([name, value])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return Response(buffer.getvalue(), headers={"Content-Disposition": f"attachment; filename={key}.xlsx"},
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 # ---- administration -------------------------------------------------------------------------------------
@@ -622,3 +515,6 @@ def admin_load_calendar() -> Any:
         db.session.rollback()
         session["admin_errors"] = error.errors
     return redirect(url_for("ui.admin"))
+
+
+from api.views import ui_reports  # noqa: E402,F401  (the 统计 pages, on this blueprint)

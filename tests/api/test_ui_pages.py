@@ -70,16 +70,18 @@ def test_non_administrators_get_403_pages(fresh: Flask) -> None:
 def test_the_dashboard_shows_and_exports_each_report(fresh: Flask, api: Api) -> None:
     case = api.open_case("chengdong_mediator", "mediation_case", mediation_data())
     api.fire(case["id"], "accept", "chengdong_mediator", {"mediator": "李调解"})
-    client, _ = signed_in(fresh, "chengdong_clerk")
+    client, _ = signed_in(fresh, "city_admin")
     page = client.get("/dashboard").get_data(as_text=True)
     assert "调处结案率" in page and "劳动人事争议调解" in page and "职工医疗互助报销" in page
-    assert re.search(r'class="by-street">.*?城东街道总工会</td><td>1</td>', page, re.S)
-    exported = client.get("/dashboard/mediation_case.csv")
-    assert exported.content_type.startswith("text/csv") and "accepted,1" in exported.get_data(as_text=True)
+    assert re.search(r'id="report-mediation_case".*?<td>城东街道总工会</td>\s*<td>1<meter', page, re.S)
+    exported = client.get("/dashboard/mediation_case.csv?period=year&year=2026").get_data(as_text=True)
+    lines = exported.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("单位,来访登记,受理,涉及金额（元）")
+    assert "城东街道总工会,1,1,12000.50,0,0,0.0%," in exported
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(client.get("/dashboard/mediation_case.xlsx").data)).active
-    assert ("accepted", 1) in [tuple(row) for row in sheet.iter_rows(values_only=True)]
+    assert sheet.title == "劳动人事争议调解" and sheet["A1"].value == "劳动人事争议调解统计（2026年，温岭市总工会）"
     enterprise, _ = signed_in(fresh, "ent_clerk")
     assert enterprise.get("/dashboard").status_code == 403
 
