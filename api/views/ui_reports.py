@@ -25,7 +25,7 @@ from api.lifecycles import LIFECYCLES
 from api.models import OrgUnit
 from api.present import engine
 from api.reports import ReportScope
-from api.views import ui as _ui   # these pages are the ui blueprint's (no ``blp`` of their own here)
+from api.views import ui as _ui  # these pages are the ui blueprint's (no ``blp`` of their own here)
 from workflow.definitions import Definition
 
 COMMON_FIGURES = [("total", "件数", "count"), ("open", "在办", "count"), ("overdue", "超期", "count"),
