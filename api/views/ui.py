@@ -517,4 +517,4 @@ def admin_load_calendar() -> Any:
     return redirect(url_for("ui.admin"))
 
 
-from api.views import ui_reports  # noqa: E402,F401  (the 统计 pages, on this blueprint)
+from api.views import ui_reports, ui_roster  # noqa: E402,F401  (统计, the roster: pages of this blueprint)
