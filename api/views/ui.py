@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from api import accounts, auth, calendar_store, diagram, forms, services, ui_errors, ui_words
+from api import accounts, auth, diagram, forms, services, ui_errors, ui_words
 from api.clock import now
 from api.deadlines import CALENDAR
 from api.extensions import db
@@ -27,7 +27,6 @@ from api.present import case_resource, engine, history_resource, local
 from api.ui_labels import LEVELS, ROLES, choice_label, field_label
 from workflow.calendar import working_days_between
 from workflow.errors import InvalidData, StaleVersion, WorkflowError
-from workflow.schedules import ScheduleError, parse
 
 blp = Blueprint("ui", __name__, template_folder="../templates", static_folder="../static/ui",
                 static_url_path="/ui-static")
@@ -503,18 +502,5 @@ def admin_revoke_token(token_id: int) -> Any:
     return redirect(url_for("ui.admin"))
 
 
-@blp.post("/admin/calendar")
-@requires("admin")
-def admin_load_calendar() -> Any:
-    try:
-        schedule = parse("upload.yaml", request.form.get("schedule", ""))
-        recounted = calendar_store.store(db.session, schedule, source="网页上传", actor=g.principal.username,
-                                         now=now())
-        session["message"] = f"{schedule.year} 年放假安排已载入，重新计算了 {recounted} 个临时期限"
-    except ScheduleError as error:
-        db.session.rollback()
-        session["admin_errors"] = error.errors
-    return redirect(url_for("ui.admin"))
+from api.views import ui_calendar, ui_reports, ui_roster  # noqa: E402,F401  (pages of this blueprint)
 
-
-from api.views import ui_reports, ui_roster  # noqa: E402,F401  (统计, the roster: pages of this blueprint)

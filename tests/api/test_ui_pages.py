@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -49,16 +50,28 @@ def test_an_administrator_creates_a_user_and_manages_tokens(fresh: Flask, api: A
     assert api.client.get("/api/v1/worklist", headers=headers).status_code == 401
 
 
-def test_an_administrator_loads_a_holiday_schedule(fresh: Flask) -> None:
+def test_an_administrator_marks_a_holiday_schedule_on_the_month_grid(fresh: Flask) -> None:
     client, csrf = signed_in(fresh, "city_admin")
-    client.post("/admin/calendar", data={"csrf_token": csrf, "schedule": "year: 2027\nholidays: [2027-01-01]\n"})
-    assert "2027 年放假安排已载入" in client.get("/admin").get_data(as_text=True)
-    client.post("/admin/calendar", data={"csrf_token": csrf, "schedule": "year: 2027\nholidays: [2027-02-30]\n"})
-    assert "line 2" in client.get("/admin").get_data(as_text=True)
+    page = client.get("/admin/calendar?year=2027").get_data(as_text=True)
+    assert "放假安排 · 2027 年" in page and "尚未载入" in page
+    assert page.count('<select name="d-2027-') == 365
+    form = {"csrf_token": csrf, "year": "2027", "d-2027-01-01": "holiday", "d-2027-02-08": "holiday",
+            "d-2027-02-14": "workday", "d-2027-03-01": ""}
+    client.post("/admin/calendar", data=form)
+    page = client.get("/admin/calendar?year=2027").get_data(as_text=True)
+    assert "2027 年放假安排已载入：2 天休、1 天调休上班" in page
+    assert re.search(r'data-day="2027-02-14">.*?value="workday" selected', page, re.S)
     with fresh.app_context():
         from api.deadlines import CALENDAR
 
+        assert not CALENDAR.is_workday(date(2027, 2, 8)) and CALENDAR.is_workday(date(2027, 2, 14))
         CALENDAR.unload()
+    client.post("/admin/calendar", data={"csrf_token": csrf, "year": "2027", "d-2027-02-14": "workday"})
+    assert "请至少标出一天法定节假日" in client.get("/admin/calendar?year=2027").get_data(as_text=True)
+    # a year of the built-in official schedule shows its days
+    page = client.get("/admin/calendar?year=2026").get_data(as_text=True)
+    assert re.search(r'data-day="2026-10-01">.*?value="holiday" selected', page, re.S)
+    assert "在月历上标注放假安排" in client.get("/admin").get_data(as_text=True)
 
 
 def test_non_administrators_get_403_pages(fresh: Flask) -> None:

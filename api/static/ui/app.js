@@ -9,4 +9,18 @@ document.addEventListener("DOMContentLoaded", () => {
     const bar = document.getElementById(form.dataset.progress);
     if (bar) { bar.hidden = false; }
   }));
+  // the holiday month grid: a click on a day steps it through 常规 → 休 → 班
+  document.querySelectorAll("table.month td.day").forEach((cell) => cell.addEventListener("click", (event) => {
+    if (event.target.tagName === "SELECT" || event.target.tagName === "OPTION") { return; }
+    event.preventDefault();
+    const select = cell.querySelector("select");
+    select.selectedIndex = (select.selectedIndex + 1) % select.options.length;
+    cell.classList.remove("holiday", "workday");
+    if (select.value) { cell.classList.add(select.value); }
+  }));
+  document.querySelectorAll("table.month select").forEach((select) => select.addEventListener("change", () => {
+    const cell = select.closest("td");
+    cell.classList.remove("holiday", "workday");
+    if (select.value) { cell.classList.add(select.value); }
+  }));
 });
