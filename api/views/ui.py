@@ -271,7 +271,9 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
         event = definition.events[name]
         described = forms.form_for(case.definition_key, name)
         placed = ui_errors.place(errors or {}, described) if open_event == name else {}
-        events.append({"name": name, "label": event.label, "fields": described, "errors": placed})
+        events.append({"name": name, "label": event.label, "fields": _known(described, resource["data"]),
+                       "errors": placed, "filled": values if open_event == name and values else
+                       _prefilled(described)})
     history = [history_resource(row) for row in services.history(db.session, case)]
     names = ui_words.people(db.session, {entry["actor"] for entry in history})
     for entry in history:
@@ -338,6 +340,29 @@ def fire(case_id: int, event: str) -> Any:
         return _case_page(case, {"_schema": [error.detail]}, event, request.form, 409)
     session["message"] = f"已{definition.events[event].label}"
     return redirect(url_for("ui.case_page", case_id=case_id))
+
+
+def _prefilled(described: list[forms.FormField]) -> Any:
+    """What the system knows for an event's form: the mediator is the signed-in mediator."""
+    from werkzeug.datastructures import MultiDict
+
+    known = MultiDict()
+    if "mediator" in g.principal.roles and g.get("me"):
+        for spec in described:
+            if spec.name == "mediator":
+                known[spec.name] = str(g.me).split(" · ")[-1]
+    return known
+
+
+def _known(described: list[forms.FormField], data: dict[str, Any]) -> list[forms.FormField]:
+    """A supplement offers only the documents still missing."""
+    from dataclasses import replace
+
+    missing = data.get("missing_documents")
+    if not missing:
+        return described
+    return [replace(spec, choices=[choice for choice in spec.choices if choice[0] in missing])
+            if spec.name == "documents" and spec.kind == "checkboxes" else spec for spec in described]
 
 
 # ---- new cases ---------------------------------------------------------------------------------------

@@ -305,3 +305,16 @@ def test_the_second_of_two_clerks_sees_who_moved_the_case_and_keeps_the_input(fr
     text = visible_text(page)
     assert "该案件已被他人处理（当前：调解中）" in text
     assert "王调解" in text and "电话联系过" in text
+
+
+def test_event_forms_are_filled_with_what_the_system_knows(fresh: Flask, api: Api) -> None:
+    case = api.open_case("chengdong_mediator", "mediation_case", mediation_data())
+    client, _ = signed_in(fresh, "chengdong_mediator")
+    page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'id="accept-mediator" name="mediator" value="李调解"' in page
+    claim_case = api.post("/cases", "counter_chengbei", {"definition": "medical_aid_claim",
+                                                         "data": claim(documents=["id_card", "invoice"])}).get_json()
+    client, _ = signed_in(fresh, "counter_chengbei")
+    page = client.get(f"/cases/{claim_case['id']}").get_data(as_text=True)
+    form = page.split(f'action="/cases/{claim_case["id"]}/events/supplement"', 1)[1].split("</form>", 1)[0]
+    assert 'value="bank_card"' in form and 'value="id_card"' not in form and 'value="invoice"' not in form
