@@ -20,11 +20,16 @@ run: $(STAMP)
 	$(BIN)/gonghui seed-demo
 	$(BIN)/gonghui run --host 127.0.0.1 --port 5000
 
+# axe-core for the browser tests' accessibility check (from npm; skipped by those tests when npm is missing)
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	-npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4.14.1
+
 ## make test: venv, install, the whole suite (SQLite; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-pg: $(STAMP)
+test-pg: $(STAMP) $(AXE)
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench-deps: $(STAMP)
