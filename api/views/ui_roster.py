@@ -17,6 +17,7 @@ from flask import Response, g, render_template, request
 from api import LARGE_UPLOADS, roster
 from api.clock import now
 from api.extensions import db
+from api.fields import mask_middle
 from api.lifecycles.union_formation import THRESHOLD
 from api.models import Case, Employer, OrgUnit
 from api.present import engine
@@ -77,6 +78,16 @@ def roster_rejected() -> Any:
                                                     "filename*=UTF-8''%E6%9C%AA%E5%AF%BC%E5%85%A5%E7%9A%84%E8%A1%8C.csv"})
 
 
+def _contact(employer: Employer) -> dict[str, str]:
+    """The roster's contact: in full for the clerks who form unions (they call the employer first), masked
+    for everyone else."""
+    name, phone = employer.contact_name or "", employer.contact_phone or ""
+    if not g.principal.roles & {"clerk", "admin"}:
+        name = f"{name[:1]}{'*' * (len(name) - 1)}" if name else ""
+        phone = mask_middle(phone, 3, 2) or ""
+    return {"contact_name": name, "contact_phone": phone}
+
+
 @_ui.blp.get("/employers")
 @_ui.requires(*ROSTER_ROLES, "viewer", "mediator")
 def employers() -> Any:
@@ -102,7 +113,7 @@ def employers() -> Any:
     rows = db.session.execute(base.order_by(Employer.insured_staff.desc(), Employer.uscc)
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     states = {definition.key: definition for definition in engine().catalog.latest()}
-    listed = [{"employer": employer, "street": street_name, "case": case,
+    listed = [{"employer": employer, "street": street_name, "case": case, **_contact(employer),
                "state": states[case.definition_key].states[case.state].label
                if case is not None and case.definition_key in states and case.state in
                states[case.definition_key].states else None}

@@ -66,9 +66,9 @@ def test_a_city_clerk_imports_a_2000_row_roster_and_downloads_the_rejected_rows(
 
 def test_the_employers_lists_link_each_formation_case(fresh: Flask, tmp_path: Path) -> None:
     client, csrf = signed_in(fresh, "chengdong_clerk")
-    data = ("统一社会信用代码,单位名称,所属镇街,行业,参保人数,成立日期,是否已建会\n"
-            "91331081865797549P,温岭市川创机电有限公司,城东街道,机电,26,2004-06-26,否\n"
-            "91331081030824625M,温岭市远北电器有限公司,城东街道,电器,12,2008-12-16,否\n").encode()
+    data = ("统一社会信用代码,单位名称,所属镇街,行业,参保人数,成立日期,是否已建会,联系人,联系电话\n"
+            "91331081865797549P,温岭市川创机电有限公司,城东街道,机电,26,2004-06-26,否,陈建国,0576-86123456\n"
+            "91331081030824625M,温岭市远北电器有限公司,城东街道,电器,12,2008-12-16,否,,\n").encode()
     from openpyxl import Workbook
 
     book = Workbook()
@@ -81,12 +81,34 @@ def test_the_employers_lists_link_each_formation_case(fresh: Flask, tmp_path: Pa
     assert 'id="r-opened">1<' in page
     required = client.get("/employers").get_data(as_text=True)
     assert "温岭市川创机电有限公司" in required and "温岭市远北电器有限公司" not in required
-    link = re.search(r'<a href="(/cases/\d+)">(JH-\d{4}-\d{6}|[A-Z]+-\d{4}-\d{6})</a>（([^）]+)）', required)
+    assert "陈建国" in required and "0576-86123456" in required   # the clerk calls the employer first
+    link = re.search(r'<a href="(/cases/\d+)">([A-Z]+-\d{4}-\d{6})</a>（([^）]+)）', required)
     assert link is not None
     assert "温岭市川创机电有限公司" in client.get(link.group(1)).get_data(as_text=True)
     candidates = client.get("/employers?list=candidates").get_data(as_text=True)
     assert "温岭市远北电器有限公司" in candidates and "未立案" in candidates
     assert "温岭市川创机电有限公司" not in candidates
+
+
+def test_the_roster_contact_is_masked_for_those_who_do_not_form_unions(fresh: Flask, api: Api) -> None:
+    roster = ("统一社会信用代码,单位名称,所属镇街,行业,参保人数,成立日期,是否已建会,联系人,联系电话\n"
+              "91331081865797549P,温岭市川创机电有限公司,城东街道,机电,26,2004-06-26,否,陈建国,0576-86123456\n")
+    api.post("/enterprises/import", "chengdong_clerk", data={"file": (io.BytesIO(roster.encode()), "r.csv")},
+             content_type="multipart/form-data")
+    with fresh.app_context():
+        import sqlalchemy as sa
+
+        from api import demo
+        from api.extensions import db
+        from api.models import OrgUnit
+
+        unit = db.session.scalar(sa.select(OrgUnit).where(OrgUnit.code == "chengdong"))
+        demo.upsert_user(db.session, "chengdong_viewer", unit, ["viewer"], "demo", fresh.config["CLOCK"]())
+        db.session.commit()
+    viewer, _ = signed_in(fresh, "chengdong_viewer")
+    page = viewer.get("/employers").get_data(as_text=True)
+    assert "温岭市川创机电有限公司" in page and "陈建国" not in page and "86123456" not in page
+    assert "陈**" in page and "057********56" in page
 
 
 def test_a_file_that_cannot_be_read_is_refused_in_words(fresh: Flask) -> None:
