@@ -140,7 +140,10 @@ def _restore(path: str, kept: list[tuple[str, str]], notice: str) -> Any:
             abort(404)
         return _case_page(case, open_event=view_args["event"], values=values, notice=notice)
     if endpoint == "ui.new_case":
-        return _new_case_page(view_args["definition_key"], values, {}, notice)
+        key = view_args["definition_key"]
+        opens = [definition.key for definition in engine().catalog.latest()
+                 if g.principal.acting_roles & definition.open_roles and definition.key in LIFECYCLES]
+        return _new_case_page(key, values, {}, notice) if key in opens else redirect(url_for("ui.worklist"))
     if endpoint == "ui.counter" and g.principal.roles & {"counter"}:
         return _counter_page(values, {}, notice)
     return redirect(url_for("ui.worklist"))

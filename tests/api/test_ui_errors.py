@@ -318,3 +318,14 @@ def test_event_forms_are_filled_with_what_the_system_knows(fresh: Flask, api: Ap
     page = client.get(f"/cases/{claim_case['id']}").get_data(as_text=True)
     form = page.split(f'action="/cases/{claim_case["id"]}/events/supplement"', 1)[1].split("</form>", 1)[0]
     assert 'value="bank_card"' in form and 'value="id_card"' not in form and 'value="invoice"' not in form
+
+
+def test_a_replayed_form_is_shown_only_where_its_user_may_work(fresh: Flask) -> None:
+    client = fresh.test_client()
+    csrf = csrf_of(client.get("/login").get_data(as_text=True))
+    for path in ("/new/no_such_lifecycle", "/new/union_formation", "/counter", "/admin/users"):
+        response = client.post("/login", data={"csrf_token": csrf, "username": "chengdong_mediator",
+                                               "password": "demo", "replay_path": path, "replay.x": "1"})
+        assert response.status_code == 302 and response.location.endswith("/worklist"), path
+        client.post("/logout", data={"csrf_token": csrf_of(client.get("/worklist").get_data(as_text=True))})
+        csrf = csrf_of(client.get("/login").get_data(as_text=True))
