@@ -300,7 +300,8 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
                            data_rows=rows, svg=svg, open_event=open_event, values=values or {}, notice=notice,
                            conflict=conflict, unsent=unsent,
-                           top_errors=(errors or {}).get("_schema", []) if not events else []), status
+                           top_errors=[message for messages in (errors or {}).values() for message in messages]
+                           if open_event not in resource["allowed_events"] else []), status
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")
