@@ -14,16 +14,21 @@ from api import create_app
 from api.extensions import db
 
 
-def _app_for_cli():  # type: ignore[no-untyped-def]
-    """The app for a command; a definition that does not validate stops here with its faults, not a traceback."""
+def _app_for_cli(config: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+    """The app for a command; a definition that does not validate, or a secret key that may not sign
+    sessions, stops here with the faults, not a traceback."""
+    from api.secret_key import SecretKeyError
     from workflow.errors import DefinitionError
 
     try:
-        return create_app()
+        return create_app(config)
     except DefinitionError as error:
         click.echo("definitions refused:", err=True)
         for reason in error.reasons:
             click.echo(f"  {reason}", err=True)
+        sys.exit(1)
+    except SecretKeyError as error:
+        click.echo(f"refusing to start: {error}", err=True)
         sys.exit(1)
 
 
@@ -39,11 +44,18 @@ def main() -> None:
 @cli.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Create or upgrade the schema to the latest migration (safe to run twice)."""
+    """Create or upgrade the schema to the latest migration, and the session key (safe to run twice)."""
     from flask_migrate import upgrade
+
+    from api import secret_key
 
     upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     click.echo(f"schema up to date: {db.engine.url.render_as_string(hide_password=True)}")
+    if os.environ.get("GONGHUI_SECRET_KEY"):
+        click.echo("session key: GONGHUI_SECRET_KEY (no key file written)")
+    else:
+        path, written = secret_key.generate(current_app.instance_path)
+        click.echo(f"session key: {path} (mode 600{', new' if written else ''})")
 
 
 @cli.command("seed-demo")
@@ -86,15 +98,17 @@ def run(host: str, port: int, no_scheduler: bool) -> None:
     run_simple(host, port, app, use_reloader=False, threaded=True)
 
 
-@cli.command("serve")
+@cli.command("serve", with_appcontext=False)   # builds no app before checking the key
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.option("--workers", default=4, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--no-scheduler", is_flag=True, help="Run API workers only (run `gonghui scheduler` apart).")
 def serve(bind: str, workers: int, threads: int, no_scheduler: bool) -> None:
-    """Production server: gunicorn workers for the API, plus one scheduler process unless --no-scheduler."""
+    """Production server: gunicorn workers for the API, plus one scheduler process unless --no-scheduler.
+    Refuses to start without a session key of its own (GONGHUI_SECRET_KEY, or the one `init-db` wrote)."""
     import subprocess
 
+    _app_for_cli({"SECRET_KEY_GENERATE": False})
     scheduler_process = None
     if not no_scheduler:
         scheduler_process = subprocess.Popen([sys.executable, "-m", "api.cli", "scheduler"])

@@ -17,7 +17,8 @@ def utc_now() -> datetime:
 class Config:
     SQLALCHEMY_DATABASE_URI: str | None = None          # default: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
-    SECRET_KEY = "dev-only-change-me"
+    SECRET_KEY: str | None = None   # GONGHUI_SECRET_KEY, else instance/secret_key (api/secret_key.py)
+    SECRET_KEY_GENERATE = True      # write instance/secret_key on first use when missing (not under `serve`)
     DEFINITIONS_DIR = str(ROOT / "definitions")
     MAX_CONTENT_LENGTH = 1024 * 1024                     # 1 MiB: a larger body is 413
     TOKEN_TTL_HOURS = 12

@@ -15,6 +15,7 @@ import logging
 import sqlalchemy as sa
 from flask import Flask, Response, g, request
 
+from api import access
 from api.clock import now
 from api.extensions import db
 from api.models import IdempotencyRecord
@@ -94,8 +95,16 @@ def after_request(response: Response) -> Response:
                   "request_hash": request_hash, "status": response.status_code,
                   "body": response.get_data(as_text=True), "headers": headers, "created_at": now()}
     if response.status_code >= 400 and idempotency is None:
+        if access.pending():   # a page that failed may still have shown personal data: that is recorded
+            try:
+                access.write(db.session)
+                db.session.commit()
+            except sa.exc.SQLAlchemyError:
+                db.session.rollback()
+                log.exception("access records not written on %s %s", request.method, request.path)
         return response
     try:
+        access.write(db.session)   # who saw personal data unmasked: part of the request's transaction
         if idempotency is not None and response.status_code < 500:
             db.session.execute(sa.insert(IdempotencyRecord.__table__), stored)
         db.session.commit()

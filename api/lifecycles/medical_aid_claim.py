@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session
 
 from api.clock import now as clock_now
 from api.deadlines import CALENDAR, SHANGHAI
-from api.extensions import db
-from api.fields import Money, mask_middle, one_of, text, validate_id_number
+from api.fields import Money, one_of, text, validate_id_number
 from api.lifecycles import Lifecycle, register
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, CaseHistory, OrgUnit
-from api.models_medical import AccessRecord, ClaimedInvoice, Member, SchemeYear
+from api.models_medical import ClaimedInvoice, Member, SchemeYear
 from api.reports import ReportScope, common_figures, money, rate
 from workflow.calendar import working_days_between
 from workflow.errors import Conflict, InvalidData
@@ -229,24 +228,6 @@ def _approve(session: Session, case: Case, data: dict[str, Any]) -> dict[str, An
     return result
 
 
-# ---- personal data -----------------------------------------------------------------------------------
-
-def handles(principal: Any) -> bool:
-    """Only a reviewer (in whose scope the claim is) sees ID numbers and bank accounts in full."""
-    return "reviewer" in principal.roles
-
-
-def mask(data: dict[str, Any], principal: Any, case: Case) -> dict[str, Any]:
-    if handles(principal):
-        db.session.add(AccessRecord(case_id=case.id, username=principal.username, fields="id_number,bank_account",
-                                    at=clock_now()))
-        return data
-    member = dict(data.get("member") or {})
-    if member.get("id_number"):
-        member["id_number"] = mask_middle(member["id_number"])
-    return {**data, "member": member, "bank_account": mask_middle(data.get("bank_account"))}
-
-
 # ---- the one-time notice -----------------------------------------------------------------------------
 
 def missing_items(data: dict[str, Any]) -> list[dict[str, str]]:
@@ -313,7 +294,7 @@ register(Lifecycle(
     event_schemas={"supplement": SupplementSchema, "request_documents": RequestDocumentsSchema,
                    "approve": ApproveSchema, "reject": ReasonSchema, "withdraw": ReasonSchema, "pay": PaySchema,
                    "escalate": EscalateSchema},
-    report=report, mask=mask, before_open=before_open, initial_state=initial_state, after_open=after_open,
+    report=report, before_open=before_open, initial_state=initial_state, after_open=after_open,
     prepare_event=prepare_event,
     labels={
         "member": "申请人（会员）", "member.name": "姓名", "member.id_number": "身份证号", "employer": "工作单位",

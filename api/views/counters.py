@@ -16,7 +16,7 @@ from api.clock import now
 from api.extensions import db
 from api.lifecycles.medical_aid_claim import KEY, ClaimSchema, missing_items, notice_text
 from api.models import Case
-from api.present import case_resource, engine, local
+from api.present import case_resource, engine, local, masked_data
 from api.problems import problem
 from api.schemas import CaseSchema
 
@@ -112,12 +112,13 @@ class ClaimStatus(MethodView):
         if case is None or case.data["member"]["id_number"][-4:].upper() != args["id_last4"].upper():
             return problem(404, "没有找到该申请（请核对申请编号和身份证号后四位）")
         definition = engine().catalog.get(case.definition_key, case.definition_version)
-        missing = missing_items(case.data) if case.state == "awaiting_documents" else []
-        name = case.data["member"]["name"]
+        shown = masked_data(case, None)   # the applicant holds no account: the public's view
+        missing = missing_items(shown) if case.state == "awaiting_documents" else []
+        name = shown["member"]["name"]
         return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
                 "member": name[0] + "*" * (len(name) - 1), "claim_type": case.category,
                 "submitted_at": local(case.created_at), "updated_at": local(case.updated_at),
-                "amount_claimed": case.data["eligible_self_pay"], "amount_approved": case.data.get("approved_amount"),
+                "amount_claimed": shown["eligible_self_pay"], "amount_approved": shown.get("approved_amount"),
                 "missing": missing, "notice": notice_text(missing, case.number) if missing else ""}
 
 
@@ -152,11 +153,12 @@ class ClaimNotice(MethodView):
         case = _claim(number)
         if case is None or not principal.sees(case.org_path):
             return problem(404, "没有找到该申请")
-        missing = missing_items(case.data)
+        shown = masked_data(case, principal)
+        missing = missing_items(shown)
         rows = "".join(f"<tr><td>{index}</td><td>{escape(item['label'])}</td></tr>"
                        for index, item in enumerate(missing, start=1)) or "<tr><td colspan=2>材料齐全</td></tr>"
         page = NOTICE_PAGE.format(number=escape(case.number), counter=escape(case.org_unit.name),
                                   date=local(case.created_at).date().isoformat(),  # type: ignore[union-attr]
-                                  member=escape(case.data["member"]["name"]),
+                                  member=escape(shown["member"]["name"]),
                                   claim_type=TYPE_LABELS.get(case.category or "", case.category), rows=rows)
         return Response(page, mimetype="text/html")

@@ -25,7 +25,7 @@ from api.extensions import db
 from api.lifecycles.worker_report import KEY, WorkerReportSchema
 from api.models import Case
 from api.models_reports import ReportSecret
-from api.present import engine, local
+from api.present import engine, local, masked_data
 from api.problems import problem
 from api.schemas import CaseSchema  # noqa: F401  (documented alongside)
 
@@ -107,9 +107,10 @@ class IntakeReport(MethodView):
         if case is None:
             return problem(404, NOT_FOUND)
         definition = engine().catalog.get(case.definition_key, case.definition_version)
+        shown = masked_data(case, None)   # the reporter holds no account: the public's view
         return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
                 "category": case.category, "submitted_at": local(case.created_at),
-                "updated_at": local(case.updated_at), "feedback": case.data.get("feedback"),
+                "updated_at": local(case.updated_at), "feedback": shown.get("feedback"),
                 "can_reopen": case.state == "resolved"}
 
 

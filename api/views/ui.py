@@ -241,17 +241,15 @@ def worklist() -> Any:
     else:
         items = services.worklist(db.session, engine(), g.principal, current_app.config["WORKLIST_LIMIT"])
         title = "我的待办"
-    rows = [_row(case, moment) for case in items]
-    if args.get("definition"):
-        rows = [row for row in rows if row["definition"] == args["definition"]]
-    if args.get("state"):
-        rows = [row for row in rows if row["state"] == args["state"]]
     units = [unit for unit in db.session.scalars(sa.select(OrgUnit).where(
         OrgUnit.path.startswith(g.principal.org_path, autoescape=True)).order_by(OrgUnit.path))
         if unit.level != "enterprise" or g.principal.level != "city"]
-    if args.get("unit"):
-        chosen = next((unit.path for unit in units if unit.code == args["unit"]), None)
-        rows = [row for row in rows if chosen is not None and row["org_path"].startswith(chosen)]
+    chosen = next((unit.path for unit in units if unit.code == args.get("unit")), None)
+    # filtered before the rows are made: only the cases shown pass through the personal-data choke point
+    items = [case for case in items if (not args.get("definition") or case.definition_key == args["definition"])
+             and (not args.get("state") or case.state == args["state"])
+             and (not args.get("unit") or (chosen is not None and case.org_path.startswith(chosen)))]
+    rows = [_row(case, moment) for case in items]
     counts = {"overdue": sum(row["overdue"] for row in rows), "due_soon": sum(row["due_soon"] for row in rows),
               "total": len(rows)}
     states = [(definition.title, [(key, state.label) for key, state in definition.states.items()])
@@ -277,7 +275,7 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
         events.append({"name": name, "label": event.label, "fields": _known(described, resource["data"]),
                        "errors": placed, "filled": values if open_event == name and values else
                        _prefilled(described)})
-    history = [history_resource(row) for row in services.history(db.session, case)]
+    history = [history_resource(row, case, g.principal) for row in services.history(db.session, case)]
     names = ui_words.people(db.session, {entry["actor"] for entry in history})
     for entry in history:
         entry["from_label"] = definition.states[entry["from_state"]].label if entry["from_state"] else ""

@@ -17,11 +17,11 @@ from flask import Response, g, render_template, request
 from api import LARGE_UPLOADS, roster
 from api.clock import now
 from api.extensions import db
-from api.fields import mask_middle
 from api.lifecycles.union_formation import THRESHOLD
 from api.models import Case, Employer, OrgUnit
 from api.present import engine
 from api.views import ui as _ui  # these pages are the ui blueprint's (no ``blp`` of their own here)
+from workflow.privacy import STYLES
 
 LARGE_UPLOADS["ui.roster_import"] = 64 * 1024 * 1024   # a roster of 100,000 rows, as over the API
 ROSTER_ROLES = ("clerk", "admin")
@@ -84,7 +84,7 @@ def _contact(employer: Employer) -> dict[str, str]:
     name, phone = employer.contact_name or "", employer.contact_phone or ""
     if not g.principal.roles & {"clerk", "admin"}:
         name = f"{name[:1]}{'*' * (len(name) - 1)}" if name else ""
-        phone = mask_middle(phone, 3, 2) or ""
+        phone = STYLES["first3_last4"](phone) if phone else ""
     return {"contact_name": name, "contact_phone": phone}
 
 
