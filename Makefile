@@ -32,11 +32,16 @@ system-deps:
 		else echo "PDF documents need the Debian packages:" $$missing "(sudo apt-get install ...)"; fi; \
 	fi
 
+# axe-core for the browser tests' accessibility check (from npm; skipped by those tests when npm is missing)
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	-npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4.14.1
+
 ## make test: venv, install, the whole suite (SQLite; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-pg: $(STAMP) system-deps
+test-pg: $(STAMP) system-deps $(AXE)
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench-deps: $(STAMP)

@@ -58,8 +58,10 @@ def init_db() -> None:
 
 
 @cli.command("seed-demo")
+@click.option("--story", is_flag=True, help="Also live a year of the 城东 pilot through the use cases and the sweep "
+                                            "(an empty database only).")
 @with_appcontext
-def seed_demo() -> None:
+def seed_demo(story: bool) -> None:
     """Load the demo org tree, users and reference data (safe to run twice)."""
     from api import demo
     from api.clock import now
@@ -67,6 +69,14 @@ def seed_demo() -> None:
     counts = demo.seed(db.session, now())
     db.session.commit()
     click.echo(f"demo data ready: {counts['org_units']} org units, {counts['users']} users (password: demo)")
+    if story:
+        from api.story import StoryRefused, tell_in_app
+
+        try:
+            click.echo(tell_in_app(current_app, now()).summary())
+        except StoryRefused as error:
+            click.echo(str(error), err=True)
+            sys.exit(1)
 
 
 @cli.command("run")

@@ -25,13 +25,13 @@ ENTERPRISES = [
     ("dx-e001", "温岭市大溪机电有限公司工会", "daxi", "91331081091141705K"),
 ]
 USERS = [
-    ("city_admin", "wenling", ["admin", "reviewer"], "市总工会管理员"),
-    ("chengdong_clerk", "chengdong", ["clerk"], "城东街道工会干事"),
-    ("chengdong_mediator", "chengdong", ["mediator"], "城东街道调解员"),
-    ("daxi_clerk", "daxi", ["clerk"], "大溪镇工会干事"),
-    ("ent_clerk", "cd-e001", ["clerk", "mediator"], "东海鞋业工会干事"),
-    ("counter_chengbei", "chengbei", ["counter"], "城北街道服务站窗口"),
-    ("chengbei_reviewer", "chengbei", ["reviewer"], "城北街道审核员"),
+    ("city_admin", "wenling", ["admin", "reviewer"], "陈立新"),
+    ("chengdong_clerk", "chengdong", ["clerk"], "张晓燕"),
+    ("chengdong_mediator", "chengdong", ["mediator"], "李调解"),
+    ("daxi_clerk", "daxi", ["clerk"], "王海峰"),
+    ("ent_clerk", "cd-e001", ["clerk", "mediator"], "林秀英"),
+    ("counter_chengbei", "chengbei", ["counter"], "城北服务站窗口"),
+    ("chengbei_reviewer", "chengbei", ["reviewer"], "赵丽"),
 ]
 DEMO_PASSWORD = "demo"
 

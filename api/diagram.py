@@ -4,6 +4,7 @@ built-in layered layout so the service needs nothing outside Python). The curren
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections import deque
@@ -33,28 +34,31 @@ def mermaid(definition: Definition, current: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def dot_source(definition: Definition, current: str | None = None) -> str:
+def dot_source(definition: Definition, current: str | None = None, keys: bool = True) -> str:
     lines = ["digraph G {", '  rankdir=LR; node [shape=box style="rounded,filled" fillcolor="#f4f6f8" '
              'fontname="WenQuanYi Micro Hei"]; edge [fontname="WenQuanYi Micro Hei" fontsize=10];']
     for name, state in definition.states.items():
         style = ' fillcolor="#c0392b" fontcolor="white"' if name == current else ""
         shape = " peripheries=2" if state.terminal else ""
-        lines.append(f'  "{name}" [label="{state.label}\\n{name}"{style}{shape}];')
+        label = f"{state.label}\\n{name}" if keys else state.label
+        lines.append(f'  "{name}" [label="{label}"{style}{shape}];')
     for source, target, label in _edges(definition):
         lines.append(f'  "{source}" -> "{target}" [label="{label}"];')
     lines.append("}")
     return "\n".join(lines)
 
 
-def svg(definition: Definition, current: str | None = None) -> str:
+def svg(definition: Definition, current: str | None = None, keys: bool = True) -> str:
+    """The diagram; ``keys=False`` shows the states' labels only (the web pages), with no identifiers."""
     dot = shutil.which("dot")
     if dot:
         try:
-            return subprocess.run([dot, "-Tsvg"], input=dot_source(definition, current), capture_output=True,
-                                  text=True, timeout=10, check=True).stdout
+            drawn = subprocess.run([dot, "-Tsvg"], input=dot_source(definition, current, keys), capture_output=True,
+                                   text=True, timeout=10, check=True).stdout
+            return drawn if keys else re.sub(r"<title>[^<]*</title>|<!--.*?-->", "", drawn, flags=re.S)
         except (subprocess.SubprocessError, OSError):
             pass
-    return layered_svg(definition, current)
+    return layered_svg(definition, current, keys)
 
 
 def _layers(definition: Definition) -> list[list[str]]:
@@ -75,7 +79,7 @@ def _layers(definition: Definition) -> list[list[str]]:
     return layers
 
 
-def layered_svg(definition: Definition, current: str | None = None) -> str:
+def layered_svg(definition: Definition, current: str | None = None, keys: bool = True) -> str:
     width, height, gap_x, gap_y = 120, 44, 90, 30
     position: dict[str, tuple[int, int]] = {}
     layers = _layers(definition)
@@ -111,7 +115,7 @@ def layered_svg(definition: Definition, current: str | None = None) -> str:
                      f'fill="{fill}" stroke="#34495e" {stroke}/>'
                      f'<text x="{x + width // 2}" y="{y + 19}" fill="{color}" text-anchor="middle">'
                      f"{escape(state.label)}</text>"
-                     f'<text x="{x + width // 2}" y="{y + 35}" fill="{color}" font-size="10" text-anchor="middle">'
-                     f"{escape(name)}</text></g>")
+                     + (f'<text x="{x + width // 2}" y="{y + 35}" fill="{color}" font-size="10" '
+                        f'text-anchor="middle">{escape(name)}</text>' if keys else "") + "</g>")
     parts.append("</svg>")
     return "".join(parts)

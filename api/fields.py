@@ -99,19 +99,49 @@ def validate_uscc(value: str) -> None:
 
 
 def _chinese_messages() -> None:
-    """marshmallow's default messages, in Chinese: clerks and integrators alike read them."""
+    """marshmallow's default messages, in Chinese: clerks and integrators alike read them. Every field's and
+    validator's default is set here, once, before any schema is declared."""
     fields.Field.default_error_messages.update({
         "required": "此项为必填项", "null": "不能为空", "validator_failed": "数据无效"})
     fields.String.default_error_messages.update({"invalid": "须为文字", "invalid_utf8": "不是有效的 UTF-8 文字"})
     fields.Integer.default_error_messages.update({"invalid": "须为整数", "too_large": "数值过大"})
     fields.Number.default_error_messages.update({"invalid": "须为数字", "too_large": "数值过大"})
+    fields.Decimal.default_error_messages.update({"special": "不能为无穷大或非数字"})
+    fields.Float.default_error_messages.update({"special": "不能为无穷大或非数字"})
     fields.Boolean.default_error_messages.update({"invalid": "须为 true 或 false"})
     fields.Date.default_error_messages.update({"invalid": "日期格式须为 YYYY-MM-DD", "format": "日期格式有误"})
-    fields.DateTime.default_error_messages.update({"invalid": "时间格式须为 ISO 8601"})
+    fields.DateTime.default_error_messages.update({"invalid": "时间格式须为 ISO 8601", "format": "时间格式有误",
+                                                   "invalid_awareness": "时间须带时区"})
+    fields.Time.default_error_messages.update({"invalid": "时刻格式有误", "format": "时刻格式有误"})
+    fields.TimeDelta.default_error_messages.update({"invalid": "时长格式有误", "format": "时长格式有误"})
     fields.List.default_error_messages.update({"invalid": "须为列表"})
+    fields.Tuple.default_error_messages.update({"invalid": "须为列表"})
     fields.Nested.default_error_messages.update({"type": "须为对象"})
+    fields.Mapping.default_error_messages.update({"invalid": "须为 JSON 对象"})
     fields.Dict.default_error_messages.update({"invalid": "须为 JSON 对象"})
+    fields.Email.default_error_messages.update({"invalid": "电子邮箱地址无效"})
+    fields.Url.default_error_messages.update({"invalid": "网址无效"})
+    fields.UUID.default_error_messages.update({"invalid_uuid": "UUID 格式有误"})
+    fields.Enum.default_error_messages.update({"unknown": "须为以下之一：{choices}"})
     Schema.error_messages = {"unknown": "未知字段", "type": "须为 JSON 对象"}
+    validate.Length.message_all = "长度须在 {min} 到 {max} 之间"
+    validate.Length.message_min = "长度不能少于 {min}"
+    validate.Length.message_max = "长度不能超过 {max}"
+    validate.Length.message_equal = "长度须为 {equal}"
+    validate.Range.message_all = "须{min_op} {{min}} 且{max_op} {{max}}"
+    validate.Range.message_min = "须{min_op} {{min}}"
+    validate.Range.message_max = "须{max_op} {{max}}"
+    validate.Range.message_gt, validate.Range.message_gte = "大于", "大于或等于"
+    validate.Range.message_lt, validate.Range.message_lte = "小于", "小于或等于"
+    validate.OneOf.default_message = "须为以下之一：{choices}"
+    validate.NoneOf.default_message = "不允许的值"
+    validate.ContainsOnly.default_message = "所选的项中有不在以下范围的：{choices}"
+    validate.ContainsNoneOf.default_message = "所选的项中有不允许的：{values}"
+    validate.Equal.default_message = "须等于 {other}"
+    validate.Regexp.default_message = "格式不正确"
+    validate.Predicate.default_message = "数据无效"
+    validate.Email.default_message = "电子邮箱地址无效"
+    validate.URL.default_message = "网址无效"
 
 
 _chinese_messages()

@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from api.fields import Money, is_whole_number
-from api.ui_labels import choice_label, field_label
+from api.ui_labels import choice_label, field_label, label_for
 
 
 @dataclass
@@ -25,6 +25,12 @@ class FormField:
     required: bool
     choices: list[tuple[str, str]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)   # for records: the nested fields in order
+    column_labels: list[str] = field(default_factory=list)
+    hint: str = ""       # how to type a list or records, in words
+
+    @property
+    def column_label(self) -> dict[str, str]:
+        return dict(zip(self.columns, self.column_labels, strict=False))
 
 
 def _choices(schema_field: fields.Field) -> list[tuple[str, str]]:
@@ -34,24 +40,28 @@ def _choices(schema_field: fields.Field) -> list[tuple[str, str]]:
     return []
 
 
-def describe(schema: Schema, prefix: str = "") -> list[FormField]:
+def describe(schema: Schema, prefix: str = "", labeler: Any = None) -> list[FormField]:
+    """The form of a schema; ``labeler(path)`` names a field (by default the generic words)."""
+    name_of = labeler or (lambda path: field_label(path.rsplit(".", 1)[-1]))
     described: list[FormField] = []
     for name, schema_field in schema.fields.items():
-        if schema_field.dump_only:
+        if schema_field.dump_only or schema_field.metadata.get("internal"):
             continue
         path = f"{prefix}{name}"
-        label, required = field_label(name), schema_field.required
+        label, required = name_of(path), schema_field.required
         if isinstance(schema_field, fields.Nested):
-            described += describe(schema_field.schema, f"{path}.")
+            described += describe(schema_field.schema, f"{path}.", name_of)
         elif isinstance(schema_field, fields.List):
             inner = schema_field.inner
             if isinstance(inner, fields.Nested):
                 columns = [key for key, value in inner.schema.fields.items() if not value.dump_only]
-                described.append(FormField(path, label, "records", required, columns=columns))
+                labels = [name_of(f"{path}.{column}") for column in columns]
+                described.append(FormField(path, label, "records", required, columns=columns, column_labels=labels,
+                                           hint=f"每行一条，依次填写{'、'.join(labels)}，用逗号分隔"))
             elif _choices(inner):
                 described.append(FormField(path, label, "checkboxes", required, _choices(inner)))
             else:
-                described.append(FormField(path, label, "lines", required))
+                described.append(FormField(path, label, "lines", required, hint="每行一项"))
         elif isinstance(schema_field, fields.Boolean):
             described.append(FormField(path, label, "checkbox", False))
         elif isinstance(schema_field, Money):
@@ -66,6 +76,14 @@ def describe(schema: Schema, prefix: str = "") -> list[FormField]:
             long_text = any(isinstance(v, validate.Length) and (v.max or 0) > 300 for v in schema_field.validators)
             described.append(FormField(path, label, "textarea" if long_text else "text", required))
     return described
+
+
+def form_for(definition_key: str, event: str | None) -> list[FormField]:
+    """The form of a new case (``event`` None) or of one event, labelled by its lifecycle."""
+    from api.lifecycles import LIFECYCLES
+
+    schema = LIFECYCLES[definition_key].schema_for(event)
+    return describe(schema, labeler=lambda path: label_for(definition_key, path, event))
 
 
 def _set(target: dict[str, Any], dotted: str, value: Any) -> None:

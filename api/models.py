@@ -225,6 +225,9 @@ class Employer(db.Model):  # type: ignore[name-defined,misc]
     industry: Mapped[str | None] = mapped_column(sa.String(100))
     insured_staff: Mapped[int | None]
     founded_on: Mapped[date | None] = mapped_column(sa.Date)
+    # the roster's 联系人 and 联系电话: personal data, shown in full only to the clerks forming unions
+    contact_name: Mapped[str | None] = mapped_column(sa.String(100))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
     # none | single (its own union) | joint (member of a joint union)
     union_status: Mapped[str] = mapped_column(sa.String(16), default="none")
     union_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_units.id"))

@@ -30,7 +30,8 @@ from api.models import Case, Employer, OrgUnit
 from workflow.engine import Engine
 
 HEADERS = {"统一社会信用代码": "uscc", "单位名称": "name", "所属镇街": "street", "行业": "industry",
-           "参保人数": "insured_staff", "成立日期": "founded_on", "是否已建会": "unionized"}
+           "参保人数": "insured_staff", "成立日期": "founded_on", "是否已建会": "unionized",
+           "联系人": "contact_name", "联系电话": "contact_phone"}
 NAME_LENGTH, MAX_STAFF = 200, 1_000_000   # as the formation case's schema allows
 REQUIRED = ["统一社会信用代码", "单位名称", "所属镇街", "参保人数", "成立日期"]
 
@@ -157,6 +158,8 @@ class _Row:
     staff: int
     founded: date
     unionized: bool
+    contact_name: str | None = None
+    contact_phone: str | None = None
 
 
 def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
@@ -189,7 +192,8 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
         return "；".join(faults)
     assert street is not None and founded is not None
     return _Row(code, values["name"], street, values.get("industry") or None, int(staff_text), founded,
-                values.get("unionized") in ("是", "已建", "Y", "y", "1"))
+                values.get("unionized") in ("是", "已建", "Y", "y", "1"),
+                (values.get("contact_name") or "")[:100] or None, (values.get("contact_phone") or "")[:40] or None)
 
 
 CHUNK = 2000
@@ -295,11 +299,14 @@ class _Import(ImportResult):
             "name": insert.excluded.name, "street_unit_id": insert.excluded.street_unit_id,
             "industry": insert.excluded.industry, "insured_staff": insert.excluded.insured_staff,
             "founded_on": insert.excluded.founded_on, "updated_at": insert.excluded.updated_at,
+            "contact_name": sa.func.coalesce(insert.excluded.contact_name, table.c.contact_name),
+            "contact_phone": sa.func.coalesce(insert.excluded.contact_phone, table.c.contact_phone),
             "union_status": insert.excluded.union_status,
             "formation_case_id": sa.func.coalesce(insert.excluded.formation_case_id, table.c.formation_case_id)})
         self.session.execute(statement, [
             {"uscc": code, "name": state.row.name, "street_unit_id": state.row.street.id,
              "industry": state.row.industry, "insured_staff": state.row.staff, "founded_on": state.row.founded,
              "union_status": state.status, "formation_case_id": cases.get(code), "created_at": self.now,
+             "contact_name": state.row.contact_name, "contact_phone": state.row.contact_phone,
              "updated_at": self.now}
             for code, state in employers.items() if state.row is not None])

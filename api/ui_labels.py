@@ -2,28 +2,8 @@
 
 from __future__ import annotations
 
-FIELDS = {
-    "applicants": "申请人（每行一人：姓名,身份证号,电话）", "respondent": "被申请单位", "name": "名称/姓名",
-    "uscc": "统一社会信用代码", "id_number": "身份证号", "phone": "电话", "dispute_type": "争议类型",
-    "claims": "请求事项", "amount": "涉案金额（元）", "channel": "来源渠道", "note": "备注", "mediator": "调解员",
-    "reason": "理由", "parties_consent": "双方当事人均同意延长", "days": "延长天数", "agreement": "调解协议",
-    "terms": "协议内容", "perform_by": "履行期限", "kind": "组建方式", "enterprise": "用人单位",
-    "insured_staff": "参保人数", "founded_on": "成立日期", "members": "成员单位统一社会信用代码（每行一个）",
-    "source": "来源", "street": "所属镇街", "notice_date": "告知书送达日期", "leader": "筹备组组长",
-    "prep_group": "筹备组成员（每行一人）", "members_registered": "登记会员人数", "chair": "工会主席",
-    "committee": "委员（每行一人）", "approval_no": "批复文号", "six_standards": "“六有”验收",
-    "organization": "组织健全", "venue": "服务阵地", "rules": "制度健全", "funds": "经费独立",
-    "performance": "会员满意", "member": "会员", "employer": "工作单位/用人单位", "employer_uscc": "用人单位信用代码",
-    "claim_type": "报销类型", "hospital": "就诊医院", "admitted_on": "入院日期", "discharged_on": "出院日期",
-    "total_cost": "医疗总费用", "insurance_paid": "医保支付", "eligible_self_pay": "合规自付",
-    "invoices": "发票（每行一张：发票号,金额）", "documents": "已交材料", "bank_account": "银行账号",
-    "documents_required": "需补正材料", "payment_ref": "拨付凭证号", "paid_on": "拨付日期",
-    "category": "问题类别", "description": "问题描述", "contact": "联系方式", "anonymous": "匿名反映",
-    "opinion": "监督意见", "offices": "联合介入部门", "feedback": "办理结果反馈", "rule": "规则",
-    "approved_amount": "核定金额", "amount_computed": "测算金额", "amount_explanation": "金额计算说明",
-    "missing_documents": "尚缺材料", "scheme_year": "互助保障年度", "counter_unit": "受理窗口",
-    "union_unit": "新建工会", "units_covered": "覆盖单位数", "acknowledged_at": "受理时间", "resolved_at": "办结时间",
-}
+# Words shared by every lifecycle; each lifecycle names its own fields (``Lifecycle.labels``).
+GENERIC = {"reason": "理由", "note": "备注", "comment": "备注", "rule": "规则"}
 
 CHOICES = {
     "wages": "拖欠工资", "overtime": "加班费", "social_insurance": "社会保险", "injury": "工伤待遇",
@@ -42,8 +22,30 @@ ROLES = {"admin": "管理员", "clerk": "干事", "mediator": "调解员", "revi
          "viewer": "查看"}
 
 
+def label_for(definition_key: str | None, path: str, event: str | None = None) -> str:
+    """The Chinese label of a data field: the lifecycle's own for this event's form, then for the path
+    (list indexes dropped: "invoices.0.amount" is "invoices.amount"), then any lifecycle's for the last name."""
+    from api.lifecycles import LIFECYCLES
+
+    path = ".".join(part for part in path.split(".") if not part.isdigit())
+    lifecycle = LIFECYCLES.get(definition_key or "")
+    if lifecycle is not None:
+        for key in ((f"{event}:{path}",) if event else ()) + (path,):
+            if key in lifecycle.labels:
+                return lifecycle.labels[key]
+    return field_label(path.rsplit(".", 1)[-1])
+
+
 def field_label(name: str) -> str:
-    return FIELDS.get(name, name)
+    """A field's label when its lifecycle is not known: the generic words, else the first lifecycle naming it."""
+    from api.lifecycles import LIFECYCLES
+
+    if name in GENERIC:
+        return GENERIC[name]
+    for lifecycle in LIFECYCLES.values():
+        if name in lifecycle.labels:
+            return lifecycle.labels[name]
+    return name
 
 
 def choice_label(value: object) -> str:

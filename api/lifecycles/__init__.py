@@ -52,6 +52,11 @@ class Lifecycle:
     # (case) -> fields added to the case resource (e.g. an early-warning flag)
     extra: Callable[[Case], dict[str, Any]] | None = None
     blueprints: list[Blueprint] = field(default_factory=list)
+    # Chinese labels of the data fields by dotted path ("agreement.amount"; a record's column "invoices.amount";
+    # "approve:amount" for one event's form only), for the web pages
+    labels: dict[str, str] = field(default_factory=dict)
+    # the report's headline figures for the 统计 pages: (report key, Chinese name, kind: count|money|rate|days)
+    figures: list[tuple[str, str, str]] = field(default_factory=list)
     _instances: dict[str, Schema] = field(default_factory=dict, repr=False)
 
     def schema_for(self, event: str | None) -> Schema:

@@ -66,7 +66,7 @@ class AgreeSchema(Schema):
 
 class EscalateSchema(Schema):
     reason = text(2000, required=True)
-    rule = fields.String()
+    rule = fields.String(metadata={"internal": True})   # the deadline rule, set by the sweep, not typed
 
     @validates_schema
     def reason_is_written(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -102,6 +102,24 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
     return result
 
 
+LABELS = {
+    "applicants": "申请人", "applicants.name": "姓名", "applicants.id_number": "身份证号",
+    "applicants.phone": "联系电话", "respondent": "被申请人（用人单位）", "respondent.name": "单位名称",
+    "respondent.uscc": "统一社会信用代码", "dispute_type": "争议类型", "claims": "请求事项",
+    "amount": "涉案金额（元）", "channel": "来源渠道", "note": "备注", "mediator": "调解员", "reason": "理由",
+    "reject:reason": "不予受理的理由", "fail:reason": "调解不成的原因", "withdraw:reason": "撤回的理由",
+    "escalate:reason": "上报理由", "parties_consent": "双方当事人均同意延长", "days": "延长天数",
+    "agreement": "调解协议", "agreement.terms": "协议内容", "agreement.amount": "协议金额（元）",
+    "agreement.perform_by": "履行期限",
+}
+FIGURES = [
+    ("visitors", "来访登记", "count"), ("accepted", "受理", "count"), ("amount_involved", "涉及金额（元）", "money"),
+    ("concluded", "调处结案", "count"), ("agreements", "达成协议", "count"),
+    ("closure_rate", "调处结案率", "rate"), ("success_rate", "调解成功率", "rate"),
+    ("open", "在办", "count"), ("overdue", "超期", "count"), ("escalated", "上报上级", "count"),
+]
+
+
 register(Lifecycle(
     key="mediation_case",
     open_schema=MediationCaseSchema,
@@ -109,4 +127,6 @@ register(Lifecycle(
                    "withdraw": ReasonSchema, "extend": ExtendSchema, "agree": AgreeSchema,
                    "escalate": EscalateSchema},
     report=report,
+    labels=LABELS,
+    figures=FIGURES,
 ))

@@ -310,6 +310,22 @@ register(Lifecycle(
                    "escalate": EscalateSchema},
     report=report, before_open=before_open, initial_state=initial_state, after_open=after_open,
     prepare_event=prepare_event,
+    labels={
+        "member": "申请人（会员）", "member.name": "姓名", "member.id_number": "身份证号", "employer": "工作单位",
+        "claim_type": "报销类型", "hospital": "就诊医院", "admitted_on": "入院日期", "discharged_on": "出院日期",
+        "total_cost": "医疗总费用（元）", "insurance_paid": "医保统筹支付（元）", "eligible_self_pay": "合规自付（元）",
+        "invoices": "医疗费用发票", "invoices.number": "发票号", "invoices.amount": "发票金额（元）",
+        "documents": "已交材料", "supplement:documents": "本次补交的材料", "bank_account": "银行账号", "note": "备注",
+        "documents_required": "需补正的材料", "reason": "理由", "approve:amount": "核定金额（元）",
+        "approve:reason": "调整核定金额的理由", "payment_ref": "拨付凭证号", "paid_on": "拨付日期",
+        "scheme_year": "互助保障年度", "amount_computed": "测算金额（元）", "amount_explanation": "金额计算说明",
+        "approved_amount": "核定金额（元）", "missing_documents": "尚缺材料", "counter_unit": "受理窗口",
+    },
+    figures=[("total", "申请", "count"), ("accepted_at_first_visit", "一次办结", "count"),
+             ("first_visit_rate", "一次办结率", "rate"), ("amount_claimed", "申请金额（合规自付，元）", "money"),
+             ("amount_approved", "核定金额（元）", "money"), ("amount_paid", "已拨付金额（元）", "money"),
+             ("avg_working_days_to_payment", "平均拨付用时（工作日）", "days"), ("open", "在办", "count"),
+             ("overdue", "超期", "count")],
 ))
 
 

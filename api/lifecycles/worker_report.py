@@ -130,6 +130,17 @@ register(Lifecycle(
     event_schemas={"decline": ReasonSchema, "reopen": ReasonSchema, "serve_opinion": OpinionSchema,
                    "refer": ReferSchema, "resolve": ResolveSchema, "escalate": EscalateSchema},
     report=report, before_open=route, extra=extra,
+    labels={
+        "employer": "用人单位", "employer_uscc": "统一社会信用代码", "street": "所在镇街", "category": "问题类别",
+        "description": "问题描述", "contact": "联系方式", "anonymous": "匿名反映", "channel": "反映渠道",
+        "opinion": "监督意见", "offices": "联合介入部门", "note": "备注", "feedback": "办理结果反馈",
+        "reason": "理由", "decline:reason": "不予受理的理由", "reopen:reason": "重新办理的理由",
+        "acknowledged_at": "受理时间", "resolved_at": "办结时间",
+    },
+    figures=[("total", "反映件数", "count"), ("reopened", "重新办理", "count"),
+             ("avg_working_days_to_acknowledge", "平均受理用时（工作日）", "days"),
+             ("avg_working_days_to_resolve", "平均办结用时（工作日）", "days"), ("escalated", "上报上级", "count"),
+             ("reopen_rate", "重新办理率", "rate"), ("open", "在办", "count"), ("overdue", "超期", "count")],
 ))
 
 

@@ -6,11 +6,10 @@ and every form carries a per-session CSRF token.
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
+import re
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -22,7 +21,6 @@ from api import (
     accounts,
     admin_log,
     auth,
-    calendar_store,
     diagram,
     documents,
     forms,
@@ -32,19 +30,19 @@ from api import (
     self_service,
     services,
     sessions,
+    ui_errors,
+    ui_words,
 )
 from api.clock import now
-from api.deadlines import CALENDAR, SHANGHAI
+from api.deadlines import CALENDAR
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import CalendarYear, Case, OrgUnit, User
 from api.present import case_resource, engine, history_resource, local
 from api.redirects import local_path
-from api.reports import ReportScope
 from api.ui_labels import LEVELS, ROLES, choice_label, field_label
 from workflow.calendar import working_days_between
-from workflow.errors import Conflict, InvalidData, WorkflowError
-from workflow.schedules import ScheduleError, parse
+from workflow.errors import Conflict, InvalidData, StaleVersion, WorkflowError
 
 blp = Blueprint("ui", __name__, template_folder="../templates", static_folder="../static/ui",
                 static_url_path="/ui-static")
@@ -63,6 +61,21 @@ def _choice(value: Any) -> str:
     return choice_label(value)
 
 
+@blp.app_template_filter("deadline")
+def _deadline(moment: datetime | None) -> str:
+    return ui_words.deadline_words(moment, now())
+
+
+@blp.app_template_filter("moment")
+def _moment(moment: datetime | None) -> str:
+    return ui_words.moment_words(moment)
+
+
+@blp.app_template_global("error_summary")
+def _error_summary(errors: dict[str, list[str]], described: list[forms.FormField]) -> list[tuple[str | None, str]]:
+    return ui_errors.summary(errors, described)
+
+
 @blp.app_template_filter("local")
 def _local(moment: datetime | None) -> str:
     return local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""  # type: ignore[union-attr]
@@ -77,6 +90,7 @@ def _context() -> dict[str, Any]:
     openable = [definition for definition in latest if principal is not None and definition.key != "medical_aid_claim"
                 and principal.acting_roles & definition.open_roles]
     return {"csrf_token": session["csrf"], "principal": principal, "LEVELS": LEVELS, "ROLES": ROLES,
+            "me": g.get("me"),
             "lifecycles": latest, "openable": openable,
             "sees_dashboard": principal is not None and principal.level != "enterprise"
             and bool(principal.roles & DASHBOARD_ROLES)}
@@ -84,16 +98,69 @@ def _context() -> dict[str, Any]:
 
 @blp.before_request
 def _before() -> Any:
+    user = sessions.user_of_cookie(db.session)   # None once signed out, deactivated or sessions ended
+    if user is not None:
+        g.principal, g.me = auth.Principal.of(user), ui_words.person(user)
     if request.method == "POST":
         sent = request.form.get("csrf_token", "")
         if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
-            abort(400, "表单已过期，请刷新页面后重试")
-    user = sessions.user_of_cookie(db.session)   # None once signed out, deactivated or sessions ended
-    if user is not None:
-        g.principal = auth.Principal.of(user)
+            return _expired_form()
     if g.get("principal") is None and request.endpoint not in ("ui.login", "ui.static"):
         return redirect(url_for("ui.login", next=request.full_path))
     return None
+
+
+REPLAYABLE = ("ui.fire", "ui.new_case", "ui.counter")
+REPLAY_PREFIX = "replay."
+
+
+def _same_origin() -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or origin.rstrip("/") == request.host_url.rstrip("/")
+
+
+def _expired_form() -> Any:
+    """A form sent after the session expired (or with a stale token) keeps what was typed: signed out, the
+    login page carries it and, once signed in, the form comes back filled in; signed in, it comes back now."""
+    if request.endpoint == "ui.login" and _same_origin():
+        kept = [(name, value) for name, value in request.form.items(multi=True) if name.startswith(REPLAY_PREFIX)]
+        return render_template("ui/login.html", error="页面已过期，请再登录一次。", next=request.args.get("next"),
+                               replay=[(name.removeprefix(REPLAY_PREFIX), value) for name, value in kept],
+                               replay_path=request.form.get("replay_path")), 400
+    if request.endpoint not in REPLAYABLE or not _same_origin():
+        return render_template("ui/error.html", status=400, message="表单已过期，请刷新页面后重试。"), 400
+    kept = [(name, value) for name, value in request.form.items(multi=True) if name != "csrf_token"]
+    if g.get("principal") is None:
+        return render_template("ui/login.html", replay=kept, replay_path=request.path,
+                               notice="登录已过期，请重新登录。您填写的内容已保留，登录后请核对并提交。",
+                               next=request.path), 401
+    return _restore(request.path, kept, "页面已过期，您填写的内容已保留，请核对后重新提交。")
+
+
+def _restore(path: str, kept: list[tuple[str, str]], notice: str) -> Any:
+    """The page of a form, filled in with what was typed before the session expired."""
+    from werkzeug.datastructures import MultiDict
+    from werkzeug.exceptions import HTTPException as Failed
+
+    try:
+        endpoint, view_args = current_app.url_map.bind("localhost").match(path, method="POST")
+    except Failed:
+        return redirect(url_for("ui.worklist"))
+    values = MultiDict(kept)
+    if endpoint == "ui.fire":
+        try:
+            case = services.get_case(db.session, g.principal, view_args["case_id"])
+        except WorkflowError:
+            abort(404)
+        return _case_page(case, open_event=view_args["event"], values=values, notice=notice)
+    if endpoint == "ui.new_case":
+        key = view_args["definition_key"]
+        opens = [definition.key for definition in engine().catalog.latest()
+                 if g.principal.acting_roles & definition.open_roles and definition.key in LIFECYCLES]
+        return _new_case_page(key, values, {}, notice) if key in opens else redirect(url_for("ui.worklist"))
+    if endpoint == "ui.counter" and g.principal.roles & {"counter"}:
+        return _counter_page(values, {}, notice)
+    return redirect(url_for("ui.worklist"))
 
 
 @blp.after_request
@@ -141,10 +208,19 @@ def login() -> Any:
         except ratelimit.Throttled as refusal:
             return render_template("ui/login.html", error=refusal.description), 429, \
                 {"Retry-After": str(refusal.retry_after)}
+        kept = [(name.removeprefix(REPLAY_PREFIX), value) for name, value in request.form.items(multi=True)
+                if name.startswith(REPLAY_PREFIX)]
         if user is not None:
             sessions.start(user)
+            if request.form.get("replay_path"):
+                g.principal, g.me = auth.Principal.of(user), ui_words.person(user)
+                return _restore(request.form["replay_path"], kept,
+                                "已重新登录。您此前填写的内容已恢复，请核对后提交。")
             return redirect(local_path(request.args.get("next"), url_for("ui.worklist")))
         error = "用户名或密码错误"
+        if request.form.get("replay_path"):
+            return render_template("ui/login.html", error=error, replay=kept, next=request.args.get("next"),
+                                   replay_path=request.form["replay_path"]), 401
     return render_template("ui/login.html", error=error), 401 if error else 200
 
 
@@ -169,6 +245,7 @@ def _row(case: Case, moment: datetime) -> dict[str, Any]:
     resource = case_resource(case, g.principal, moment)
     resource["definition_title"] = engine().catalog.get(case.definition_key, case.definition_version).title
     resource["party"] = case.party
+    resource["org_path"] = case.org_path
     resource["days_left"] = (working_days_between(CALENDAR, moment, case.due_at)
                              if case.due_at and case.due_at > moment else None)
     return resource
@@ -185,62 +262,66 @@ def worklist() -> Any:
     else:
         items = services.worklist(db.session, engine(), g.principal, current_app.config["WORKLIST_LIMIT"])
         title = "我的待办"
+    units = [unit for unit in db.session.scalars(sa.select(OrgUnit).where(
+        OrgUnit.path.startswith(g.principal.org_path, autoescape=True)).order_by(OrgUnit.path))
+        if unit.level != "enterprise" or g.principal.level != "city"]
+    chosen = next((unit.path for unit in units if unit.code == args.get("unit")), None)
     # filtered before the rows are made: only the cases shown pass through the personal-data choke point
     items = [case for case in items if (not args.get("definition") or case.definition_key == args["definition"])
              and (not args.get("state") or case.state == args["state"])
-             and (not args.get("unit") or case.org_unit.code == args["unit"])]
+             and (not args.get("unit") or (chosen is not None and case.org_path.startswith(chosen)))]
     rows = [_row(case, moment) for case in items]
     counts = {"overdue": sum(row["overdue"] for row in rows), "due_soon": sum(row["due_soon"] for row in rows),
               "total": len(rows)}
-    return render_template("ui/worklist.html", rows=rows, counts=counts, title=title, args=args)
+    states = [(definition.title, [(key, state.label) for key, state in definition.states.items()])
+              for definition in engine().catalog.latest()
+              if not args.get("definition") or definition.key == args["definition"]]
+    return render_template("ui/worklist.html", rows=rows, counts=counts, title=title, args=args, states=states,
+                           units=units)
 
 
 # ---- a case ----------------------------------------------------------------------------------------
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
-    for key, value in data.items():
-        label = f"{prefix}{field_label(key)}"
-        if isinstance(value, dict):
-            rows += _flatten(value, f"{label} · ")
-        else:
-            rows.append((label, _text(value)))
-    return rows
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return "；".join(_text(item) for item in value)
-    if isinstance(value, dict):
-        return "，".join(f"{field_label(k)}：{_text(v)}" for k, v in value.items())
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return choice_label(value) if value is not None else ""
-
-
 def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_event: str | None = None,
-               values: Any = None, status: int = 200) -> Any:
+               values: Any = None, status: int = 200, notice: str | None = None,
+               conflict: str | None = None) -> Any:
     moment = now()
     resource = _row(case, moment)
     definition = engine().catalog.get(case.definition_key, case.definition_version)
-    lifecycle = LIFECYCLES[case.definition_key]
     events = []
     for name in resource["allowed_events"]:
         event = definition.events[name]
-        events.append({"name": name, "label": event.label,
-                       "fields": forms.describe(lifecycle.schema_for(name))})
+        described = forms.form_for(case.definition_key, name)
+        placed = ui_errors.place(errors or {}, described) if open_event == name else {}
+        events.append({"name": name, "label": event.label, "fields": _known(described, resource["data"]),
+                       "errors": placed, "filled": values if open_event == name and values else
+                       _prefilled(described)})
     history = [history_resource(row, case, g.principal) for row in services.history(db.session, case)]
+    names = ui_words.people(db.session, {entry["actor"] for entry in history})
     for entry in history:
         entry["from_label"] = definition.states[entry["from_state"]].label if entry["from_state"] else ""
         entry["to_label"] = definition.states[entry["to_state"]].label
         entry["event_label"] = (definition.events[entry["event"]].label if entry["event"] in definition.events
                                 else {"open": "登记", "supervise": "督办", "remind": "到期提醒"}.get(entry["event"],
-                                                                                              entry["event"]))
-    svg = diagram.svg(definition, case.state)
+                                                                                              "其他"))
+        entry["who"] = names.get(entry["actor"], "其他用户")
+        entry["comment"] = ui_words.rule_words(entry["comment"], definition) if entry["comment"] else None
+    # what was typed for an event that can no longer be fired here is shown back, never dropped
+    unsent = []
+    if open_event and open_event not in resource["allowed_events"] and values:
+        described = forms.form_for(case.definition_key, open_event) if open_event in definition.events else []
+        labels = {spec.name: spec.label for spec in described}
+        unsent = [(labels.get(name, "备注" if name == "comment" else name), value)
+                  for name, value in values.items(multi=True) if value and name in labels | {"comment": ""}]
+    data = resource["data"]
+    rows = ui_words.data_rows(data, definition, ui_words.unit_names(db.session, ui_words.data_units(data)))
+    svg = diagram.svg(definition, case.state, keys=False)
     papers = [(kind, documents.KINDS[kind].title(case)) for kind in documents.allowed(case)]
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
-                           data_rows=_flatten(resource["data"]), svg=svg, errors=errors or {},
-                           open_event=open_event, values=values or {}, papers=papers), status
+                           data_rows=rows, svg=svg, open_event=open_event, values=values or {}, notice=notice,
+                           conflict=conflict, unsent=unsent, papers=papers,
+                           top_errors=[message for messages in (errors or {}).values() for message in messages]
+                           if open_event not in resource["allowed_events"] else []), status
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")
@@ -249,7 +330,7 @@ def case_page(case_id: int) -> Any:
         case = services.get_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
-    return _case_page(case)
+    return _case_page(case, notice=session.pop("message", None))
 
 
 @blp.post("/cases/<int(max=2147483647):case_id>/events/<event>")
@@ -258,8 +339,10 @@ def fire(case_id: int, event: str) -> Any:
         case = services.get_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
-    lifecycle = LIFECYCLES[case.definition_key]
-    described = forms.describe(lifecycle.schema_for(event))
+    definition = engine().catalog.get(case.definition_key, case.definition_version)
+    if event not in definition.events:
+        abort(404)
+    described = forms.form_for(case.definition_key, event)
     data = forms.parse(described, request.form)
     version = request.form.get("version", type=int)
     try:
@@ -268,12 +351,42 @@ def fire(case_id: int, event: str) -> Any:
     except InvalidData as error:
         db.session.rollback()
         case = services.get_case(db.session, g.principal, case_id)
-        return _case_page(case, forms.field_errors(error.errors), event, request.form, 422)
+        return _case_page(case, error.errors, event, request.form, 422)
+    except StaleVersion:
+        db.session.rollback()
+        case = services.get_case(db.session, g.principal, case_id)
+        state = engine().catalog.get(case.definition_key, case.definition_version).states[case.state].label
+        return _case_page(case, {}, event, request.form, 409,
+                          conflict=f"该案件已被他人处理（当前：{state}），您的“{definition.events[event].label}”未执行。")
     except WorkflowError as error:
         db.session.rollback()
         case = services.get_case(db.session, g.principal, case_id)
         return _case_page(case, {"_schema": [error.detail]}, event, request.form, 409)
+    session["message"] = f"已{definition.events[event].label}"
     return redirect(url_for("ui.case_page", case_id=case_id))
+
+
+def _prefilled(described: list[forms.FormField]) -> Any:
+    """What the system knows for an event's form: the mediator is the signed-in mediator."""
+    from werkzeug.datastructures import MultiDict
+
+    known = MultiDict()
+    if "mediator" in g.principal.roles and g.get("me"):
+        for spec in described:
+            if spec.name == "mediator":
+                known[spec.name] = str(g.me).split(" · ")[-1]
+    return known
+
+
+def _known(described: list[forms.FormField], data: dict[str, Any]) -> list[forms.FormField]:
+    """A supplement offers only the documents still missing."""
+    from dataclasses import replace
+
+    missing = data.get("missing_documents")
+    if not missing:
+        return described
+    return [replace(spec, choices=[choice for choice in spec.choices if choice[0] in missing])
+            if spec.name == "documents" and spec.kind == "checkboxes" else spec for spec in described]
 
 
 # ---- new cases ---------------------------------------------------------------------------------------
@@ -286,7 +399,7 @@ def _attempt(action: Any) -> tuple[Any, dict[str, list[str]]]:
         return result, {}
     except InvalidData as error:
         db.session.rollback()
-        return None, forms.field_errors(error.errors)
+        return None, error.errors
     except WorkflowError as error:
         db.session.rollback()
         return None, {"_schema": [error.detail]}
@@ -300,20 +413,27 @@ def new_case(definition_key: str) -> Any:
         abort(404)
     if not g.principal.acting_roles & definition.open_roles or definition_key not in LIFECYCLES:
         return render_template("ui/error.html", status=403, message="您不能开立此类案件。"), 403
-    described = forms.describe(LIFECYCLES[definition_key].schema_for(None))
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        data = forms.parse(described, request.form)
+        data = forms.parse(forms.form_for(definition_key, None), request.form)
         case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal, services.OpenRequest(
             definition_key, request.form.get("org_unit") or None, data), now()))
         if case is not None and definition_key == self_service.REPORT:
             return render_template("ui/report_issued.html", case=case, secret=self_service.issue_secret(case)), 201
         if case is not None:
+            session["message"] = f"已登记，编号 {case.number}"
             return redirect(url_for("ui.case_page", case_id=case.id))
+    return _new_case_page(definition_key, request.form, errors)
+
+
+def _new_case_page(definition_key: str, values: Any, errors: dict[str, list[str]], notice: str | None = None) -> Any:
+    definition = engine().catalog.get(definition_key)
+    described = forms.form_for(definition_key, None)
     units = [unit for unit in db.session.scalars(sa.select(OrgUnit).order_by(OrgUnit.path))
              if g.principal.sees(unit.path) and unit.level in definition.owner_levels]
-    return render_template("ui/new_case.html", definition=definition, fields=described, errors=errors,
-                           values=request.form, units=units), 422 if errors else 200
+    return render_template("ui/new_case.html", definition=definition, fields=described,
+                           errors=ui_errors.place(errors, described, ["org_unit"]), values=values, units=units,
+                           notice=notice), 422 if errors else 200
 
 
 # ---- the counter ----------------------------------------------------------------------------------------
@@ -323,8 +443,7 @@ def new_case(definition_key: str) -> Any:
 def counter() -> Any:
     from api.lifecycles.medical_aid_claim import KEY
 
-    lifecycle = LIFECYCLES[KEY]
-    described = forms.describe(lifecycle.schema_for(None))
+    described = forms.form_for(KEY, None)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         submission = request.form.get("submission", "")
@@ -337,8 +456,16 @@ def counter() -> Any:
         if case is not None:
             session["submissions"] = dict(list({**done, submission: case.id}.items())[-20:])
             return redirect(url_for("ui.receipt", case_id=case.id))
-    return render_template("ui/counter.html", fields=described, errors=errors, values=request.form,
-                           submission=secrets.token_urlsafe(12)), 422 if errors else 200
+    return _counter_page(request.form, errors)
+
+
+def _counter_page(values: Any, errors: dict[str, list[str]], notice: str | None = None) -> Any:
+    from api.lifecycles.medical_aid_claim import KEY
+
+    described = forms.form_for(KEY, None)
+    return render_template("ui/counter.html", fields=described, errors=ui_errors.place(errors, described),
+                           values=values, notice=notice,
+                           submission=values.get("submission") or secrets.token_urlsafe(12)), 422 if errors else 200
 
 
 @blp.get("/counter/receipts/<int(max=2147483647):case_id>")
@@ -380,113 +507,9 @@ def document_pdf(case_id: int, kind: str) -> Any:
         "Cache-Control": "private, no-store"})
 
 
-# ---- dashboard ------------------------------------------------------------------------------------------
-
-def _report(key: str, date_from: date | None = None, date_to: date | None = None) -> dict[str, Any]:
-    lifecycle = LIFECYCLES[key]
-    assert lifecycle.report is not None
-    return lifecycle.report(db.session, ReportScope(key, g.principal.org_path, date_from, date_to))
-
-
-def _figures(report: dict[str, Any]) -> list[tuple[str, Any]]:
-    return [(name, value) for name, value in report.items() if isinstance(value, int | float | str) and
-            name not in ("definition", "from", "to")]
-
-
-TREND_MONTHS = 6
-
-
-def _closure_trend() -> list[dict[str, Any]]:
-    today = now().astimezone(SHANGHAI).date()
-    first = today.replace(day=1)
-    months = []
-    for back in range(TREND_MONTHS - 1, -1, -1):
-        year, month = first.year, first.month - back
-        while month <= 0:
-            year, month = year - 1, month + 12
-        start = date(year, month, 1)
-        end = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
-        figures = _report("mediation_case", start, end)
-        months.append({"month": f"{year}-{month:02d}", "rate": figures.get("closure_rate"),
-                       "accepted": figures.get("accepted", 0)})
-    return months
-
+# ---- dashboard: api/views/ui_reports.py ----------------------------------------------------------------
 
 DASHBOARD_ROLES = {"clerk", "admin", "reviewer", "mediator", "viewer"}
-
-
-@blp.get("/dashboard")
-@requires(*DASHBOARD_ROLES)
-def dashboard() -> Any:
-    if g.principal.level == "enterprise":
-        return render_template("ui/error.html", status=403, message="统计面向镇（街道）和市总工会。"), 403
-    reports = []
-    streets = _cases_by_street()
-    for definition in engine().catalog.latest():
-        report = _report(definition.key)
-        by_state = [(definition.states[state].label if state in definition.states else state, count)
-                    for state, count in report.get("by_state", {}).items()]
-        by_street = streets.get(definition.key, [])
-        reports.append({"key": definition.key, "title": definition.title, "figures": _figures(report),
-                        "by_state": by_state, "max": max([count for _, count in by_state] or [1]),
-                        "by_street": by_street, "street_max": max([count for _, count in by_street] or [1])})
-    return render_template("ui/dashboard.html", reports=reports, trend=_closure_trend())
-
-
-def _cases_by_street() -> dict[str, list[tuple[str, int]]]:
-    """Cases in scope per lifecycle and street (a case at an enterprise counts for its street)."""
-    in_scope = OrgUnit.path.startswith(g.principal.org_path, autoescape=True)
-    streets = {unit.path: unit.name for unit in db.session.scalars(
-        sa.select(OrgUnit).where(OrgUnit.level == "street", in_scope))}
-    counts: dict[str, dict[str, int]] = {}
-    rows = db.session.execute(sa.select(Case.definition_key, Case.org_path, sa.func.count())
-                              .where(Case.org_path.startswith(g.principal.org_path, autoescape=True))
-                              .group_by(Case.definition_key, Case.org_path))
-    for key, path, count in rows:
-        street = next((name for street_path, name in streets.items() if path.startswith(street_path)), None)
-        if street is not None:
-            per_key = counts.setdefault(key, {})
-            per_key[street] = per_key.get(street, 0) + count
-    return {key: sorted(values.items(), key=lambda item: -item[1]) for key, values in counts.items()}
-
-
-def _rows_for_export(report: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    for name, value in report.items():
-        if isinstance(value, dict):
-            rows += _rows_for_export(value, f"{prefix}{name}.")
-        elif isinstance(value, list):
-            rows.append((f"{prefix}{name}", "；".join(map(str, value))))
-        else:
-            rows.append((f"{prefix}{name}", value))
-    return rows
-
-
-@blp.get("/dashboard/<key>.<fmt>")
-@requires(*DASHBOARD_ROLES)
-def export(key: str, fmt: str) -> Any:
-    if key not in LIFECYCLES or fmt not in ("csv", "xlsx"):
-        abort(404)
-    rows = _rows_for_export(_report(key))
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["指标", "数值"])
-        writer.writerows(rows)
-        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={key}.csv"})
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = key[:30]
-    sheet.append(["指标", "数值"])
-    for name, value in rows:
-        sheet.append([name, value])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return Response(buffer.getvalue(), headers={"Content-Disposition": f"attachment; filename={key}.xlsx"},
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 # ---- administration -------------------------------------------------------------------------------------
@@ -506,13 +529,27 @@ def admin() -> Any:
                            errors=session.pop("admin_errors", None))
 
 
+ADMIN_FIELDS = {"username": "用户名", "org": "单位", "roles": "角色", "password": "密码", "label": "说明"}
+
+
+def _admin_words(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The faults of an administration form by the field's Chinese name, roles named in Chinese."""
+    worded: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        for message in messages:
+            for code, label in sorted(ROLES.items(), key=lambda item: -len(item[0])):
+                message = re.sub(rf"\b{code}\b", label, message)
+            worded.setdefault(ADMIN_FIELDS.get(name, "其他"), []).append(message)
+    return worded
+
+
 def _admin_action(action: Any) -> Any:
     """Run an administration change; its faults go back to the admin page."""
     try:
         action()
     except InvalidData as error:
         db.session.rollback()
-        session["admin_errors"] = error.errors
+        session["admin_errors"] = _admin_words(error.errors)
     except Conflict as error:
         db.session.rollback()
         session["admin_errors"] = {"username": [error.detail]}
@@ -639,15 +676,5 @@ def account_password() -> Any:
         422 if errors else 200
 
 
-@blp.post("/admin/calendar")
-@requires("admin")
-def admin_load_calendar() -> Any:
-    try:
-        schedule = parse("upload.yaml", request.form.get("schedule", ""))
-        recounted = calendar_store.store(db.session, schedule, source="网页上传", actor=g.principal.username,
-                                         now=now())
-        session["message"] = f"{schedule.year} 年放假安排已载入，重新计算了 {recounted} 个临时期限"
-    except ScheduleError as error:
-        db.session.rollback()
-        session["admin_errors"] = error.errors
-    return redirect(url_for("ui.admin"))
+from api.views import ui_calendar, ui_reports, ui_roster  # noqa: E402,F401  (pages of this blueprint)
+

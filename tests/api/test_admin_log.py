@@ -70,7 +70,7 @@ def test_tokens_calendars_and_sessions_are_logged_from_the_api_the_page_and_the_
     api.client.delete("/api/v1/admin/users/daxi_clerk/sessions", headers=api.headers("city_admin"))
     api.post("/admin/calendar", "city_admin", {"year": 2027, "holidays": ["2027-01-01"]})
     admin, csrf = signed_in(fresh, "city_admin")
-    admin.post("/admin/calendar", data={"csrf_token": csrf, "schedule": "year: 2028\nholidays: [2028-01-01]\n"})
+    admin.post("/admin/calendar", data={"csrf_token": csrf, "year": "2028", "d-2028-01-01": "holiday"})
     schedule = tmp_path / "2029.yaml"
     schedule.write_text("year: 2029\nholidays: [2029-01-01]\n", encoding="utf-8")
     assert fresh.test_cli_runner().invoke(cli, ["calendar", "load", str(schedule)]).exit_code == 0

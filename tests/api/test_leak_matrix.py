@@ -136,7 +136,7 @@ PAGES: dict[str, Callable[[World], list[Probe]]] = {
     "ui.receipt": each_case("/counter/receipts/{id}", claims),
     "ui.dashboard": fixed("/dashboard"),
     "ui.export": lambda world: [Probe(f"/dashboard/{key}.{kind}") for key in sorted({c.definition for c in world.cases})
-                                for kind in ("csv", "xlsx")],
+                                for kind in ("csv", "xlsx")] + [Probe("/dashboard/all.xlsx")],
     "ui.admin": fixed("/admin"),
     "ui.account_password": fixed("/account/password"),
     "ui.document_page": each_case("/cases/{id}/documents/receipt", shows=False),
@@ -148,6 +148,9 @@ PAGES: dict[str, Callable[[World], list[Probe]]] = {
                                            for case in world.of("worker_report")],
     "public.claim_status": each_case("/public/claim/status?number={number}", claims, False),
     "public.static": fixed("/public/static/public.css"),
+    "ui.calendar_grid": fixed("/admin/calendar"),
+    "ui.roster_import": fixed("/roster"),
+    "ui.employers": lambda world: [Probe("/employers"), Probe("/employers?list=candidates")],
     "health.healthz": fixed("/healthz"),
     "health.metrics": fixed("/metrics"),
     "static": fixed("/static/swagger-ui/swagger-ui.css"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -50,16 +51,28 @@ def test_an_administrator_creates_a_user_and_manages_tokens(fresh: Flask, api: A
     assert api.client.get("/api/v1/worklist", headers=headers).status_code == 401
 
 
-def test_an_administrator_loads_a_holiday_schedule(fresh: Flask) -> None:
+def test_an_administrator_marks_a_holiday_schedule_on_the_month_grid(fresh: Flask) -> None:
     client, csrf = signed_in(fresh, "city_admin")
-    client.post("/admin/calendar", data={"csrf_token": csrf, "schedule": "year: 2027\nholidays: [2027-01-01]\n"})
-    assert "2027 年放假安排已载入" in client.get("/admin").get_data(as_text=True)
-    client.post("/admin/calendar", data={"csrf_token": csrf, "schedule": "year: 2027\nholidays: [2027-02-30]\n"})
-    assert "line 2" in client.get("/admin").get_data(as_text=True)
+    page = client.get("/admin/calendar?year=2027").get_data(as_text=True)
+    assert "放假安排 · 2027 年" in page and "尚未载入" in page
+    assert page.count('<select name="d-2027-') == 365
+    form = {"csrf_token": csrf, "year": "2027", "d-2027-01-01": "holiday", "d-2027-02-08": "holiday",
+            "d-2027-02-14": "workday", "d-2027-03-01": ""}
+    client.post("/admin/calendar", data=form)
+    page = client.get("/admin/calendar?year=2027").get_data(as_text=True)
+    assert "2027 年放假安排已载入：2 天休、1 天调休上班" in page
+    assert re.search(r'data-day="2027-02-14">.*?value="workday" selected', page, re.S)
     with fresh.app_context():
         from api.deadlines import CALENDAR
 
+        assert not CALENDAR.is_workday(date(2027, 2, 8)) and CALENDAR.is_workday(date(2027, 2, 14))
         CALENDAR.unload()
+    client.post("/admin/calendar", data={"csrf_token": csrf, "year": "2027", "d-2027-02-14": "workday"})
+    assert "请至少标出一天法定节假日" in client.get("/admin/calendar?year=2027").get_data(as_text=True)
+    # a year of the built-in official schedule shows its days
+    page = client.get("/admin/calendar?year=2026").get_data(as_text=True)
+    assert re.search(r'data-day="2026-10-01">.*?value="holiday" selected', page, re.S)
+    assert "在月历上标注放假安排" in client.get("/admin").get_data(as_text=True)
 
 
 def test_non_administrators_get_403_pages(fresh: Flask) -> None:
@@ -71,16 +84,18 @@ def test_non_administrators_get_403_pages(fresh: Flask) -> None:
 def test_the_dashboard_shows_and_exports_each_report(fresh: Flask, api: Api) -> None:
     case = api.open_case("chengdong_mediator", "mediation_case", mediation_data())
     api.fire(case["id"], "accept", "chengdong_mediator", {"mediator": "李调解"})
-    client, _ = signed_in(fresh, "chengdong_clerk")
+    client, _ = signed_in(fresh, "city_admin")
     page = client.get("/dashboard").get_data(as_text=True)
     assert "调处结案率" in page and "劳动人事争议调解" in page and "职工医疗互助报销" in page
-    assert re.search(r'class="by-street">.*?城东街道总工会</td><td>1</td>', page, re.S)
-    exported = client.get("/dashboard/mediation_case.csv")
-    assert exported.content_type.startswith("text/csv") and "accepted,1" in exported.get_data(as_text=True)
+    assert re.search(r'id="report-mediation_case".*?<td>城东街道总工会</td>\s*<td>1<meter', page, re.S)
+    exported = client.get("/dashboard/mediation_case.csv?period=year&year=2026").get_data(as_text=True)
+    lines = exported.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("单位,来访登记,受理,涉及金额（元）")
+    assert "城东街道总工会,1,1,12000.50,0,0,0.0%," in exported
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(client.get("/dashboard/mediation_case.xlsx").data)).active
-    assert ("accepted", 1) in [tuple(row) for row in sheet.iter_rows(values_only=True)]
+    assert sheet.title == "劳动人事争议调解" and sheet["A1"].value == "劳动人事争议调解统计（2026年，温岭市总工会）"
     enterprise, _ = signed_in(fresh, "ent_clerk")
     assert enterprise.get("/dashboard").status_code == 403
 

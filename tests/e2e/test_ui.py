@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 def test_a_clerk_signs_in_and_sees_the_worklist(browser_page: Any) -> None:
     sign_in(browser_page, "chengdong_clerk")
     assert browser_page.locator("h1").inner_text() == "我的待办"
-    assert "chengdong_clerk" in browser_page.locator("header").inner_text()
+    assert "城东街道总工会 · 张晓燕" in browser_page.locator("header").inner_text()
 
 
 def test_a_wrong_password_is_refused_in_chinese(browser_page: Any) -> None:
