@@ -6,7 +6,6 @@ and every form carries a per-session CSRF token.
 
 from __future__ import annotations
 
-import csv
 import hmac
 import io
 import secrets
@@ -21,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from api import accounts, auth, calendar_store, diagram, forms, services
 from api.clock import now
 from api.deadlines import CALENDAR, SHANGHAI
+from api.exports import SafeCsvWriter, safe_row
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import CalendarYear, Case, OrgUnit, User
@@ -69,17 +69,17 @@ def _context() -> dict[str, Any]:
 
 @blp.before_request
 def _before() -> Any:
-    if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
-        if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
-            abort(400, "表单已过期，请刷新页面后重试")
     user_id = session.get("user_id")
     if user_id is not None:
         user = db.session.get(User, user_id)
         if user is not None and user.active:
             g.principal = auth.Principal.of(user)
     if g.get("principal") is None and request.endpoint not in ("ui.login", "ui.static"):
-        return redirect(url_for("ui.login", next=request.full_path))
+        return redirect(url_for("ui.login", next=request.full_path))   # the form is not read before sign-in
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
+            abort(400, "表单已过期，请刷新页面后重试")
     return None
 
 
@@ -419,12 +419,14 @@ def _rows_for_export(report: dict[str, Any], prefix: str = "") -> list[tuple[str
 @blp.get("/dashboard/<key>.<fmt>")
 @requires(*DASHBOARD_ROLES)
 def export(key: str, fmt: str) -> Any:
+    if g.principal.level == "enterprise":   # as the dashboard: statistics are for the street and the city
+        return render_template("ui/error.html", status=403, message="统计面向镇（街道）和市总工会。"), 403
     if key not in LIFECYCLES or fmt not in ("csv", "xlsx"):
         abort(404)
     rows = _rows_for_export(_report(key))
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = SafeCsvWriter(out)
         writer.writerow(["指标", "数值"])
         writer.writerows(rows)
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
@@ -436,7 +438,7 @@ def export(key: str, fmt: str) -> Any:
     sheet.title = key[:30]
     sheet.append(["指标", "数值"])
     for name, value in rows:
-        sheet.append([name, value])
+        sheet.append(safe_row([name, value]))
     buffer = io.BytesIO()
     book.save(buffer)
     return Response(buffer.getvalue(), headers={"Content-Disposition": f"attachment; filename={key}.xlsx"},
