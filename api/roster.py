@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Spreadsheets that attack the roster import: written part by part with zipfile, streamed (a 200 MB string is
 never held in memory), each as small on disk as an attacker would make it."""
 
