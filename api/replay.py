@@ -13,6 +13,7 @@ them, fields beyond the replay are accepted, but never a field whose value the r
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -86,8 +87,8 @@ def differences(engine: Engine, case: StoredCase, rows: Iterable[Any], bound_eff
         found.append((last_seq, f"the case is at version {case.version} but its history ends at {last_seq}"))
     replayed_data, stored_data, optional = _plain(data), _plain(case.data or {}), _plain(optional)
     changed = sorted(name for name in set(replayed_data) | set(stored_data)
-                     if stored_data.get(name, _MISSING) != replayed_data.get(name, _MISSING)
-                     and not (name in optional and stored_data.get(name, _MISSING) == optional[name])
+                     if not _same(stored_data.get(name, _MISSING), replayed_data.get(name, _MISSING))
+                     and not (name in optional and _same(stored_data.get(name, _MISSING), optional[name]))
                      and not (loose and name not in replayed_data))
     if changed:
         found.append((last_seq, f"the case's data differs from its history in: {', '.join(changed)}"))
@@ -95,3 +96,17 @@ def differences(engine: Engine, case: StoredCase, rows: Iterable[Any], bound_eff
 
 
 _MISSING = object()
+
+
+def _same(stored: Any, replayed: Any) -> bool:
+    """Equal, or the same instant written in another zone (an effect stamps the time it is given: the clock's
+    zone when it ran, UTC when replayed from the stored row)."""
+    if stored == replayed:
+        return True
+    if isinstance(stored, str) and isinstance(replayed, str) and "T" in stored and "T" in replayed:
+        try:
+            first, second = datetime.fromisoformat(stored), datetime.fromisoformat(replayed)
+        except ValueError:
+            return False
+        return first.tzinfo is not None and second.tzinfo is not None and first == second
+    return False

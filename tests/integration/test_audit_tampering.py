@@ -21,6 +21,7 @@ from api.extensions import db
 from api.models import Case, CaseHistory
 from api.services import chain_hash, history_payload
 from tests.api.test_medical import claim, submit
+from tests.api.test_union_formation import ALL_SIX, CLERK, STEPS, formation_case
 from tests.conftest import Api, mediation_data
 
 
@@ -133,6 +134,13 @@ def test_untouched_histories_of_every_lifecycle_verify_with_checkpoints(fresh: F
         "employer": "温岭市东海鞋业有限公司", "category": "overtime_pay", "description": "连续三个月加班未付加班费",
         "contact": "13900001111", "anonymous": False})
     assert report.status_code == 201
+    formation = formation_case(api)
+    for event, data in STEPS:
+        api.fire(formation["id"], event, CLERK, data)
+    approved = api.fire(formation["id"], "approve", CLERK, {"approval_no": "温工〔2026〕18号"}).get_json()
+    # founding the union writes the case once: version 7 is the approval, no gap in the history
+    assert approved["version"] == 7 and approved["data"]["union_unit"].startswith("chengdong-u")
+    assert api.fire(formation["id"], "assess", CLERK, {"six_standards": ALL_SIX}).status_code == 200
     output = checkpoint(fresh)
     assert "chain head(s) signed" in output
     result = verify_cli(fresh)
