@@ -13,9 +13,9 @@ them, fields beyond the replay are accepted, but never a field whose value the r
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from workflow.engine import CaseView, Engine

@@ -21,9 +21,8 @@ def audit() -> None:
 def verify() -> None:
     """Check the hash chain of every case's history; print each break."""
     from api.audit import verify as verify_chains
-    from api.models import Case
-
     from api.checkpoints import Seal
+    from api.models import Case
 
     seal = Seal.of(current_app)
     breaks = 0
