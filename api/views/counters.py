@@ -123,21 +123,14 @@ class ClaimStatus(MethodView):
 
 NOTICE_PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>一次性告知书 {number}</title>
-<style>
-body {{ font-family: "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif; max-width: 760px; margin: 2em auto;
-       line-height: 1.8; color: #222; }}
-h1 {{ text-align: center; font-size: 1.6em; letter-spacing: .3em; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #999; padding: .3em .6em; }}
-.meta {{ display: flex; justify-content: space-between; }} .print {{ margin: 1em 0; }}
-@media print {{ .print {{ display: none; }} body {{ margin: 0; max-width: none; }} @page {{ size: A4; margin: 2cm; }} }}
-</style></head><body>
+<link rel="stylesheet" href="/ui-static/notice.css"><script src="/ui-static/app.js" defer></script></head><body>
 <h1>一次性告知书</h1>
 <div class="meta"><span>申请编号：{number}</span><span>受理窗口：{counter}</span><span>日期：{date}</span></div>
 <p>{member}：您于 {date} 提交的职工医疗互助报销申请（{claim_type}）尚缺以下材料，现一次性告知如下：</p>
 <table><tr><th>序号</th><th>所缺材料</th></tr>{rows}</table>
 <p>请在 30 日内将上述材料交所在企业工会，或通过温岭市总工会线上平台补交，<strong>无需再到窗口</strong>。
 材料补齐后即转入审核；逾期未补正的，申请终止。查询进度：申请编号加身份证号后四位。</p>
-<p class="print"><button onclick="window.print()">打印告知书</button></p>
+<p class="print"><button type="button" data-print>打印告知书</button></p>
 </body></html>"""
 
 TYPE_LABELS = {"inpatient": "住院", "special_outpatient": "门诊特殊病种", "critical_illness": "重大疾病"}
@@ -159,4 +152,6 @@ class ClaimNotice(MethodView):
                                   date=local(case.created_at).date().isoformat(),  # type: ignore[union-attr]
                                   member=escape(case.data["member"]["name"]),
                                   claim_type=TYPE_LABELS.get(case.category or "", case.category), rows=rows)
-        return Response(page, mimetype="text/html")
+        from api.views.ui import CSP   # the web pages' strict policy: no inline script or style
+
+        return Response(page, mimetype="text/html", headers={"Content-Security-Policy": CSP})
