@@ -152,6 +152,6 @@ class ClaimNotice(MethodView):
                                   date=local(case.created_at).date().isoformat(),  # type: ignore[union-attr]
                                   member=escape(case.data["member"]["name"]),
                                   claim_type=TYPE_LABELS.get(case.category or "", case.category), rows=rows)
-        from api.views.ui import CSP   # the web pages' strict policy: no inline script or style
+        from api.views.ui import CSP  # the web pages' strict policy: no inline script or style
 
         return Response(page, mimetype="text/html", headers={"Content-Security-Policy": CSP})
