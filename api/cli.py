@@ -114,7 +114,8 @@ def serve(bind: str, workers: int, threads: int, no_scheduler: bool) -> None:
     if not no_scheduler:
         scheduler_process = subprocess.Popen([sys.executable, "-m", "api.cli", "scheduler"])
     command = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-               "--threads", str(threads), "--no-control-socket", "api.wsgi:app"]
+               "--threads", str(threads), "--no-control-socket", "--config", "python:api.gunicorn_conf",
+               "api.wsgi:app"]
     try:
         subprocess.run(command, check=False, env=os.environ.copy())
     finally:
