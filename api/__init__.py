@@ -41,6 +41,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _sqlite_pragmas(app)
     smorest.init_app(app)
     _register_blueprints(app)
+    from api import openapi_rules
+
+    openapi_rules.document(smorest.spec, catalog)
     problems.register(app)
     from api.auth import authenticate_api_request
 

@@ -13,16 +13,21 @@ from api.clock import now
 from api.extensions import db
 from api.present import local
 from api.problems import problem
+from api.schemas import ORG_CODE_RULE
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="管理：用户与服务令牌")
 
 
+NEW_PASSWORD_MIN = 12   # a new password: 12 characters at least
+
+
 class UserSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    org_unit = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    username = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9_-]{1,64}$", error="用户名须为 1–64 位字母、数字、下划线或连字符"))
+    org_unit = fields.String(required=True, validate=ORG_CODE_RULE)
     roles = fields.List(fields.String(validate=validate.OneOf(accounts.USER_ROLES)), required=True,
                         validate=validate.Length(min=1))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=4, max=200))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=NEW_PASSWORD_MIN, max=200))
 
 
 class ServiceTokenRequestSchema(Schema):
