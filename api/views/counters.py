@@ -80,7 +80,8 @@ class ClaimCheck(MethodView):
 class Claims(MethodView):
     @blp.arguments(ClaimSchema)
     @blp.response(201, ReceiptSchema)
-    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}])
+    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {
+        "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x21-\\x7e]+( +[\\x21-\\x7e]+)*$"}}])
     def post(self, claim: dict[str, Any]) -> Any:
         """Submit a claim once: the Idempotency-Key is required, so a retry returns the same claim."""
         principal = _require_counter()

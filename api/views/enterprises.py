@@ -116,8 +116,10 @@ class Enterprises(MethodView):
 @blp.route("/import")
 class EnterpriseImport(MethodView):
     @blp.response(200, ImportResultSchema)
-    @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
-        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": {"file": {
+            "type": "string", "format": "binary", "description": "名单：UTF-8 的 CSV 或 XLSX，表头见 DOMAIN.md；"
+            "不能读取或缺表头时 422，超过行数、单元格数、解压大小等上限时 413（problem 的 limit 写明上限）"}}}}}})
     def post(self) -> Any:
         """Import a roster (CSV with a BOM, or XLSX) as one transaction; ``?format=csv`` answers with the
         report of rejected rows as CSV."""
