@@ -85,20 +85,36 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
                     yield number, None
 
 
+def _last_line(path: Path) -> dict[str, Any]:
+    """The file's last line, read from its end (the file only grows)."""
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        position = handle.tell()
+        tail = b""
+        while position > 0:
+            step = min(64 * 1024, position)
+            position -= step
+            handle.seek(position)
+            tail = handle.read(step) + tail
+            if tail.rstrip(b"\n").count(b"\n") >= 1:
+                break
+    lines = [line for line in tail.split(b"\n") if line.strip()]
+    if not lines:
+        return {}
+    try:
+        found = json.loads(lines[-1])
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def write(session: Session, seal: Seal, at: datetime) -> int:
     """Append the heads of the chains that moved since the last checkpoint; the number of heads written."""
     seal = seal.ensure_key()
     seal.path.parent.mkdir(parents=True, exist_ok=True)
     with seal.path.open("a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)   # two scheduler processes append one after the other
-        handle.seek(0)
-        last: dict[str, Any] = {}
-        for text in handle:
-            if text.strip():
-                try:
-                    last = json.loads(text)
-                except ValueError:
-                    continue
+        last = _last_line(seal.path)
         after_id, previous = int(last.get("last_id", 0)), last.get("mac")
         written = 0
         while True:
