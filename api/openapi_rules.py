@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LIFECYCLE_DATA = ("按 definition 对应流程的数据模式校验（见 GET /definitions/{key}）；不符合时 422，errors 列出每个有误的字段"
+LIFECYCLE_DATA = ("按 definition 对应流程的数据模式校验（见 GET /definitions/{key}）；"
+                  "不符合时 422，errors 列出每个有误的字段"
                   "（字段之间的规则，如日期先后、金额关系、编码校验位，也在此校验）")
 
 

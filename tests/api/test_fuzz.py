@@ -24,8 +24,9 @@ ROLES = ["city_admin", "chengdong_clerk", "counter_chengbei"]
 # Operations whose requests carry rules OpenAPI 3.0 cannot state — rules between fields (dates in order, an amount
 # within another, every date of a schedule inside its year), check characters (a social credit code's 18th),
 # references to rows that must exist (an employer, a street, a member's scheme year) and the lifecycle's own data
-# schema behind the free-form `data`, the content of an uploaded roster — so a schema-valid request may still be refused: with 422 naming every fault
-# (documented on each of them). Everywhere else a schema-valid request must be accepted.
+# schema behind the free-form `data`, the content of an uploaded roster — so a schema-valid request may still be
+# refused: with 422 naming every fault (documented on each of them). Everywhere else a schema-valid request must
+# be accepted.
 RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/cases", "POST /api/v1/cases/{case_id}/events/{event}", "POST /api/v1/counters/claims",
     "POST /api/v1/counters/claims/check", "POST /api/v1/intake/worker-reports", "POST /api/v1/admin/calendar",
@@ -84,4 +85,5 @@ def test_no_input_produces_a_server_error(case, served: Flask, api: Api) -> None
     for role in ROLES:
         headers = {"Authorization": f"Bearer {api.token(role)}"}
         case.call_and_validate(headers=headers, additional_checks=[problem_documents] + (
-            [documented_rule_refusal] if beyond else []), excluded_checks=[positive_data_acceptance] if beyond else [])
+            [documented_rule_refusal] if beyond else []),
+            excluded_checks=[positive_data_acceptance] if beyond else [])
