@@ -212,6 +212,11 @@ def test_the_service_role_cannot_rewrite_history_nor_switch_the_trigger_off(fres
                         db.engine.begin() as connection:
                     connection.execute(sa.text(statement))
             assert db.session.scalar(sa.select(sa.func.count()).select_from(CaseHistory)) == 2
+        # migrations run as the owner (GONGHUI_MIGRATION_DATABASE_URL) while the service keeps its own URL
+        app.config["MIGRATION_DATABASE_URL"] = source.set(database=name, username=owner, password=None) \
+            .render_as_string(False)
+        migrated = app.test_cli_runner().invoke(init_db)
+        assert migrated.exit_code == 0 and f"{owner}@" in migrated.output, migrated.output
     finally:
         for each in apps:
             with each.app_context():
