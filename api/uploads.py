@@ -130,9 +130,30 @@ def _parse_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limit
         parser.parse(member)
 
 
+MAX_MEMBERS = 10_000   # a workbook has a few dozen parts; the ZIP reader holds every entry of the directory
+
+
+def _check_member_count(stream: IO[bytes]) -> None:
+    """Refuse a ZIP whose central directory lists more entries than a workbook ever has, from its end record,
+    before the ZIP reader builds an object per entry."""
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(max(0, size - 65_557))   # the end record (22 bytes) and the longest comment
+    tail = stream.read()
+    stream.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        raise FileRefused(422, "无法读取的 Excel 文件：ZIP 结构损坏")
+    entries = int.from_bytes(tail[at + 10:at + 12], "little")
+    if entries > MAX_MEMBERS:   # 0xFFFF (ZIP64) included: no workbook needs it
+        raise FileRefused(413, f"Excel 文件的部件数（{entries:,}）超过上限 {MAX_MEMBERS:,}（members）",
+                          {"members": MAX_MEMBERS})
+
+
 def inspect_xlsx(stream: IO[bytes], limits: Limits) -> None:
     """Refuse (``FileRefused``) an XLSX that is broken, hostile or larger than ``limits``, reading it as a
     stream; the stream is left at its start."""
+    _check_member_count(stream)
     try:
         archive = zipfile.ZipFile(stream)
         infos = archive.infolist()

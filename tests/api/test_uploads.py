@@ -72,6 +72,15 @@ def test_an_overlong_cell_or_line_is_refused(api: Api, tmp_path: Path) -> None:
     assert response.status_code == 413 and response.get_json()["limit"] == {"cell_chars": 32_767}
 
 
+def test_a_zip_of_countless_parts_is_refused_before_its_directory_is_read(api: Api) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for number in range(10_001):
+            archive.writestr(f"p{number}", b"")
+    response = post_file(api, buffer.getvalue(), "parts.xlsx")
+    assert response.status_code == 413 and response.get_json()["limit"] == {"members": 10_000}
+
+
 @pytest.mark.parametrize("attack", ["billion_laughs", "external_entity"])
 def test_xml_bombs_and_external_entities_are_422(api: Api, tmp_path: Path, attack: str) -> None:
     path = getattr(hostile_files, attack)(tmp_path / f"{attack}.xlsx")
