@@ -45,12 +45,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _sqlite_pragmas(app)
     smorest.init_app(app)
     _register_blueprints(app)
+    from api import openapi_rules
+
+    openapi_rules.document(smorest.spec, catalog)
     problems.register(app)
     from api.auth import authenticate_api_request
 
+    # who is calling comes first: no body of a protected endpoint is read before its caller is known (401/403)
+    app.before_request(authenticate_api_request)
     app.before_request(_refuse_nul_characters)
     app.before_request(_calendar_in_step)
-    app.before_request(authenticate_api_request)
     app.before_request(json_guard.refuse_unsafe_json)   # after 401/403: a stranger's body is not read
     app.after_request(_security_headers)
     transactions.register(app)
@@ -66,7 +70,7 @@ LARGE_UPLOADS = {"enterprises.EnterpriseImport": 64 * 1024 * 1024}   # a roster 
 def _refuse_nul_characters() -> Any:
     """NUL characters cannot be stored in PostgreSQL text: refused (400) before anything reads them.
     (Uploads are files, read by their own parsers; only the roster import may send more than 1 MiB.)"""
-    from flask import request
+    from flask import request, session
 
     from api.problems import problem
 
@@ -74,6 +78,9 @@ def _refuse_nul_characters() -> Any:
         request.max_content_length = LARGE_UPLOADS[request.endpoint]
     if request.mimetype == "multipart/form-data":
         return None
+    if not request.path.startswith("/api/") and request.endpoint not in (None, "ui.login") \
+            and "user_id" not in session:
+        return None   # a web page's form from someone not signed in: the page sends them to sign in, unread
     found = any("\x00" in value for values in request.args.listvalues() for value in values)
     if not found and request.method in ("POST", "PUT", "PATCH"):
         body = request.get_data(cache=True)

@@ -1,15 +1,21 @@
-"""Verifying the history's hash chains: each row's hash covers its content and the previous row's hash."""
+"""Verifying the audit trail: each history row's hash covers its content and the previous row's hash; each
+case row is what its history, replayed through the engine, leads to; and every chain head recorded in the
+signed checkpoints (``api.checkpoints``) is still in the database as recorded."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from api.models import Case, CaseHistory
-from api.services import chain_hash, history_payload
+from api import checkpoints, replay
+from api.models import Case, CaseHistory, OrgUnit
+from api.services import EFFECT_HANDLERS, chain_hash, history_payload
+from workflow.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -19,26 +25,39 @@ class Break:
     reason: str
 
 
-def verify(session: Session, batch: int = 1000) -> Iterator[Break]:
-    """Every place where a case's history is not an unbroken chain (tampered, missing or reordered rows)."""
+def verify(session: Session, batch: int = 1000, *, engine: Engine | None = None,
+           seal: checkpoints.Seal | None = None) -> Iterator[Break]:
+    """Every place where a case's history is not an unbroken chain (tampered, missing or reordered rows),
+    where a case departs from its replayed history, and where a signed checkpoint is not matched.
+    ``engine`` and ``seal`` default to the application's (when called inside it)."""
+    if has_app_context():
+        engine = engine or current_app.extensions.get("gonghui.engine")
+        seal = seal or checkpoints.Seal.of(current_app)
     last_id = 0
     while True:
-        cases = list(session.execute(sa.select(Case.id, Case.number, Case.version, Case.history_hash)
-                                     .where(Case.id > last_id)
-                                     .order_by(Case.id).limit(batch)))
+        cases = list(session.execute(
+            sa.select(Case.id, Case.number, Case.version, Case.history_hash, Case.definition_key,
+                      Case.definition_version, Case.state, Case.level, Case.data, OrgUnit.code)
+            .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+            .where(Case.id > last_id).order_by(Case.id).limit(batch)))
         if not cases:
-            return
-        for case_id, number, version, head in cases:
-            yield from _verify_case(session, case_id, number, version, head)
+            break
+        for row in cases:
+            yield from _verify_case(session, row, engine)
         last_id = cases[-1][0]
         session.expunge_all()
+    if seal is not None:
+        for finding in checkpoints.check(session, seal):
+            yield Break(finding.case_number, finding.seq, finding.reason)
 
 
-def _verify_case(session: Session, case_id: int, number: str, version: int, head: str | None) -> Iterator[Break]:
+def _verify_case(session: Session, case: Any, engine: Engine | None) -> Iterator[Break]:
+    case_id, number, version, head = case[0], case[1], case[2], case[3]
     previous: str | None = None
     expected_seq = 1
-    for row in session.scalars(sa.select(CaseHistory).where(CaseHistory.case_id == case_id)
-                               .order_by(CaseHistory.seq)):
+    rows = list(session.scalars(sa.select(CaseHistory).where(CaseHistory.case_id == case_id)
+                                .order_by(CaseHistory.seq)))
+    for row in rows:
         if row.seq != expected_seq:
             yield Break(number, expected_seq, f"history row {expected_seq} is missing")
         if row.prev_hash != previous:
@@ -51,3 +70,8 @@ def _verify_case(session: Session, case_id: int, number: str, version: int, head
                     f"the case is at version {version} but its history ends at {expected_seq - 1}")
     if head is not None and head != previous:
         yield Break(number, expected_seq - 1, "the case's record of its last history row does not match it")
+    if engine is not None:
+        stored = replay.StoredCase(case[4], case[5], case[6], case[7], case[9], version, case[8])
+        for seq, reason in replay.differences(engine, stored, rows, EFFECT_HANDLERS):
+            if not reason.startswith("the case is at version"):   # reported above
+                yield Break(number, seq, reason)

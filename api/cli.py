@@ -41,20 +41,43 @@ def main() -> None:
 
 
 @cli.command("init-db")
+@click.option("--owner-role", help="PostgreSQL: the role that owns the tables and runs the migrations.")
+@click.option("--service-role", help="PostgreSQL: the role the service runs as (no UPDATE/DELETE on history).")
+@click.option("--owner-password", help="Set the owner role's password.")
+@click.option("--service-password", help="Set the service role's password.")
 @with_appcontext
-def init_db() -> None:
-    """Create or upgrade the schema to the latest migration, and the session key (safe to run twice)."""
+def init_db(owner_role: str | None, service_role: str | None, owner_password: str | None,
+            service_password: str | None) -> None:
+    """Create or upgrade the schema to the latest migration and the session key (safe to run twice), as
+    GONGHUI_MIGRATION_DATABASE_URL when it is set; on PostgreSQL, optionally create the owner and service roles."""
     from flask_migrate import upgrade
 
-    from api import secret_key
+    from api import checkpoints, secret_key
 
-    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
-    click.echo(f"schema up to date: {db.engine.url.render_as_string(hide_password=True)}")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    migration_url = app.config.get("MIGRATION_DATABASE_URL")
+    target = create_app({"SQLALCHEMY_DATABASE_URI": migration_url}) if migration_url else app
+    with target.app_context():
+        upgrade(directory=target.extensions["migrate"].directory, revision="heads")
+        click.echo(f"schema up to date: {db.engine.url.render_as_string(hide_password=True)}")
+        if owner_role or service_role:
+            if not (owner_role and service_role) or db.engine.dialect.name != "postgresql":
+                raise click.UsageError("--owner-role and --service-role go together, on PostgreSQL only")
+            from api import roles
+
+            with db.engine.begin() as connection:
+                for line in roles.set_up(connection, owner_role, service_role, owner_password=owner_password,
+                                         service_password=service_password):
+                    click.echo(line)
+        if migration_url:
+            db.engine.dispose()
     if os.environ.get("GONGHUI_SECRET_KEY"):
         click.echo("session key: GONGHUI_SECRET_KEY (no key file written)")
     else:
-        path, written = secret_key.generate(current_app.instance_path)
+        path, written = secret_key.generate(app.instance_path)
         click.echo(f"session key: {path} (mode 600{', new' if written else ''})")
+    seal = checkpoints.Seal.of(app).ensure_key()
+    click.echo(f"audit key: {'GONGHUI_AUDIT_KEY' if app.config.get('AUDIT_KEY') else seal.key_file}")
 
 
 @cli.command("seed-demo")
@@ -112,7 +135,8 @@ def serve(bind: str, workers: int, threads: int, no_scheduler: bool) -> None:
     if not no_scheduler:
         scheduler_process = subprocess.Popen([sys.executable, "-m", "api.cli", "scheduler"])
     command = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-               "--threads", str(threads), "--no-control-socket", "api.wsgi:app"]
+               "--threads", str(threads), "--no-control-socket", "--config", "python:api.gunicorn_conf",
+               "api.wsgi:app"]
     try:
         subprocess.run(command, check=False, env=os.environ.copy())
     finally:

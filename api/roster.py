@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,9 +25,11 @@ from sqlalchemy.orm import Session
 from api import services
 from api.auth import Principal
 from api.deadlines import SHANGHAI
+from api.exports import SafeCsvWriter
 from api.fields import is_whole_number, uscc_is_valid
 from api.lifecycles.union_formation import KEY, THRESHOLD
 from api.models import Case, Employer, OrgUnit
+from api.uploads import FileRefused, Limits, inspect_csv, inspect_xlsx
 from workflow.engine import Engine
 
 HEADERS = {"统一社会信用代码": "uscc", "单位名称": "name", "所属镇街": "street", "行业": "industry",
@@ -51,6 +54,59 @@ class Rejected:
     reason: str
 
 
+REJECTED_SHOWN = 1000   # rejected rows named in the answer; all of them are in the CSV report
+
+
+class RejectedRows:
+    """Every rejected row, written to a temporary file on disk as it comes (the CSV report); only the first
+    ``REJECTED_SHOWN`` are kept in memory for the answer."""
+
+    def __init__(self) -> None:
+        self.first: list[Rejected] = []
+        self.count = 0
+        self._file: IO[str] | None = None
+        self._writer: SafeCsvWriter | None = None
+
+    def add(self, rejected: Rejected) -> None:
+        self.count += 1
+        if len(self.first) < REJECTED_SHOWN:
+            self.first.append(rejected)
+        if self._writer is None:
+            self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+            self._writer = SafeCsvWriter(self._file)
+        self._writer.writerow((rejected.row, rejected.uscc, rejected.reason))
+
+    def write_csv(self, target: IO[bytes]) -> None:
+        """The report (with a BOM, for Excel): header, then every rejected row, copied from disk."""
+        target.write(("\ufeff" + "行号,统一社会信用代码,原因\r\n").encode())
+        if self._file is not None:
+            self._file.flush()
+            self._file.seek(0)
+            while chunk := self._file.read(64 * 1024):
+                target.write(chunk.encode())
+
+    def stream_csv(self) -> Iterator[bytes]:
+        """The report as a stream of chunks read from disk; the file is closed when the stream ends."""
+        yield ("\ufeff" + "行号,统一社会信用代码,原因\r\n").encode()
+        if self._file is not None:
+            self._file.flush()
+            self._file.seek(0)
+            while chunk := self._file.read(64 * 1024):
+                yield chunk.encode()
+        self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file, self._writer = None, None
+
+    def __iter__(self) -> Iterator[Rejected]:
+        return iter(self.first)
+
+    def __len__(self) -> int:
+        return self.count
+
+
 @dataclass
 class ImportResult:
     rows: int = 0
@@ -58,20 +114,20 @@ class ImportResult:
     cases_opened: list[str] = field(default_factory=list)
     candidates: list[str] = field(default_factory=list)   # under 25 staff, no union: joint-union candidates
     duplicates: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
+    rejected: RejectedRows = field(default_factory=RejectedRows)
 
     def summary(self) -> dict[str, Any]:
         return {"rows": self.rows, "employers_upserted": self.employers, "cases_opened": len(self.cases_opened),
                 "case_numbers": self.cases_opened, "joint_union_candidates": len(self.candidates),
                 "candidates": self.candidates, "duplicates_merged": self.duplicates,
-                "rejected": [{"row": r.row, "uscc": r.uscc, "reason": r.reason} for r in self.rejected]}
+                "rejected": [{"row": r.row, "uscc": r.uscc, "reason": r.reason} for r in self.rejected.first],
+                "rejected_count": self.rejected.count,
+                "rejected_truncated": self.rejected.count > len(self.rejected.first)}
 
     def rejected_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["行号", "统一社会信用代码", "原因"])
-        writer.writerows([(r.row, r.uscc, r.reason) for r in self.rejected])
-        return "\ufeff" + out.getvalue()
+        out = io.BytesIO()
+        self.rejected.write_csv(out)
+        return out.getvalue().decode()
 
 
 # full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms
@@ -108,16 +164,27 @@ def csv_rows(stream: IO[bytes]) -> Iterator[dict[str, str]]:
 
 
 def xlsx_rows(stream: IO[bytes]) -> Iterator[dict[str, str]]:
+    """The rows of the active sheet, read-only; any fault of the file is a ``FileRefused`` (422), never a 500."""
     from openpyxl import load_workbook
 
-    workbook = load_workbook(stream, read_only=True, data_only=True)
-    rows = workbook.active.iter_rows(values_only=True)
-    header = [normalise(cell) for cell in next(rows, ())]
-    _check_headers(header)
-    for values in rows:
-        yield {name: "" if value is None else (value.isoformat() if isinstance(value, datetime | date) else str(value))
-               for name, value in zip(header, values, strict=False)}
-    workbook.close()
+    try:
+        workbook = load_workbook(stream, read_only=True, data_only=True)
+    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for one broken file
+        raise FileRefused(422, "无法读取的 Excel 文件：工作簿结构损坏") from error
+    try:
+        rows = workbook.active.iter_rows(values_only=True)
+        header = [normalise(cell) for cell in next(rows, ())]
+        _check_headers(header)
+        for values in rows:
+            yield {name: "" if value is None else (value.isoformat() if isinstance(value, datetime | date)
+                                                   else str(value))
+                   for name, value in zip(header, values, strict=False)}
+    except (RosterError, FileRefused):
+        raise
+    except Exception as error:  # noqa: BLE001 - a broken sheet part met while reading
+        raise FileRefused(422, "无法读取的 Excel 文件：工作表内容损坏") from error
+    finally:
+        workbook.close()
 
 
 def _check_headers(header: Iterable[str]) -> None:
@@ -127,10 +194,14 @@ def _check_headers(header: Iterable[str]) -> None:
         raise RosterError(f"缺少表头：{'、'.join(missing)}", missing)
 
 
-def rows_of(filename: str, stream: IO[bytes]) -> Iterator[dict[str, str]]:
+def rows_of(filename: str, stream: IO[bytes], limits: Limits | None = None) -> Iterator[dict[str, str]]:
+    """The rows of an uploaded roster, after the whole file was inspected against ``limits`` (rows, cells,
+    inflated size, cell length; hostile XML) without being read into memory."""
+    limits = limits or Limits()
     head = stream.read(4)
     stream.seek(0)
     if head.startswith(b"PK"):
+        inspect_xlsx(stream, limits)
         return xlsx_rows(stream)
     if filename.lower().endswith((".xlsx", ".xls")):
         raise RosterError("无法读取的 Excel 文件（只接受 .xlsx）")
@@ -140,6 +211,7 @@ def rows_of(filename: str, stream: IO[bytes]) -> Iterator[dict[str, str]]:
         if error.start < 2040:
             raise RosterError("文件不是 UTF-8 编码的 CSV，也不是 XLSX") from error
     stream.seek(0)
+    inspect_csv(stream, limits)
     return csv_rows(stream)
 
 
@@ -162,6 +234,11 @@ class _Row:
     contact_phone: str | None = None
 
 
+def _shown(text: str, length: int = 40) -> str:
+    """A value quoted in a rejection, cut short (a cell may hold 32,767 characters)."""
+    return text if len(text) <= length else text[:length] + "…"
+
+
 def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
     values = {name: normalise(value) for name, value in ((_field_of(key), value) for key, value in raw.items()
                                                             if key is not None) if name is not None}
@@ -175,18 +252,18 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
         faults.append(f"单位名称超过 {NAME_LENGTH} 字")
     street = streets.get(values.get("street", "").replace(" ", ""))
     if street is None:
-        faults.append(f"未知的镇街“{values.get('street', '')}”")
+        faults.append(f"未知的镇街“{_shown(values.get('street', ''))}”")
     staff_text = values.get("insured_staff", "").replace(" ", "")
     if not staff_text:
         faults.append("参保人数为空")
     elif not is_whole_number(staff_text):
-        faults.append(f"参保人数“{staff_text}”不是整数")
+        faults.append(f"参保人数“{_shown(staff_text)}”不是整数")
     elif int(staff_text) > MAX_STAFF:
         faults.append(f"参保人数“{staff_text}”超过 {MAX_STAFF}")
     try:
         founded = parse_date(values.get("founded_on", ""))
     except ValueError:
-        faults.append(f"成立日期“{values.get('founded_on', '')}”无法识别")
+        faults.append(f"成立日期“{_shown(values.get('founded_on', ''))}”无法识别")
         founded = None
     if faults:
         return "；".join(faults)
@@ -217,7 +294,7 @@ def import_roster(session: Session, engine: Engine, principal: Principal, rows: 
         result.rows += 1
         parsed = _parse(raw, streets)
         if isinstance(parsed, str):
-            result.rejected.append(Rejected(number, normalise(raw.get("统一社会信用代码", "")), parsed))
+            result.rejected.add(Rejected(number, _shown(normalise(raw.get("统一社会信用代码", ""))), parsed))
         else:
             pending.append(parsed)
         if len(pending) >= chunk:

@@ -33,6 +33,7 @@ def run_sweep(app: Flask) -> int:
             return 0
         for item in fired:
             log.info("timer %s of case %s: %s", item.timer_id, item.case_number, item.result)
+        _checkpoint(app)
         return len(fired)
 
 
@@ -52,6 +53,17 @@ def run_housekeeping(app: Flask) -> int:
         if removed:
             log.info("removed %s expired idempotency records", removed)
         return removed
+
+
+def _checkpoint(app: Flask) -> None:
+    """After each sweep, the heads of the chains that moved are signed into the checkpoint file."""
+    from api import checkpoints
+
+    try:
+        with Session(db.engine) as session:
+            checkpoints.write(session, checkpoints.Seal.of(app), app.config["CLOCK"]())
+    except (sa.exc.SQLAlchemyError, OSError) as error:
+        log.error("audit checkpoint not written, retrying after the next sweep: %s", error)
 
 
 def _add_job(scheduler: BackgroundScheduler | BlockingScheduler, app: Flask) -> None:

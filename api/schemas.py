@@ -106,9 +106,15 @@ class CaseSchema(Schema):
     allowed_events = fields.List(fields.String())
 
 
+# what an org unit's code looks like (wenling, chengdong, cd-e001, chengdong-u12): said in the document, checked
+ORG_CODE = r"^[a-z0-9][a-z0-9-]{0,63}$"
+ORG_CODE_RULE = validate.Regexp(ORG_CODE, error="组织代码须为小写字母、数字和连字符（至多 64 位）")
+
+
 class CaseCreateSchema(Schema):
+    # the loaded definitions' keys are listed as an enum in the document (api.openapi_rules)
     definition = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    org_unit = fields.String(validate=validate.Length(min=1, max=64))
+    org_unit = fields.String(validate=ORG_CODE_RULE)
     data = fields.Dict(required=True)
     comment = fields.String(validate=validate.Length(max=2000))
 
@@ -122,7 +128,7 @@ class CaseQuerySchema(Schema):
     definition = fields.String(validate=validate.Length(max=64))
     state = fields.String(validate=validate.Length(max=64))
     level = fields.String(validate=validate.OneOf(["enterprise", "street", "city"]))
-    org_unit = fields.String(validate=validate.Length(max=64))
+    org_unit = fields.String(validate=ORG_CODE_RULE)
     overdue = fields.Boolean()
     q = fields.String(validate=validate.Length(max=200))
     sort = fields.String(load_default="created_at", validate=validate.OneOf(["created_at", "due_at"]))
@@ -160,7 +166,7 @@ class HistorySchema(Schema):
 
 
 class ReportQuerySchema(Schema):
-    org_unit = fields.String(validate=validate.Length(max=64))
+    org_unit = fields.String(validate=ORG_CODE_RULE)
     from_ = fields.Date(data_key="from")
     to = fields.Date()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -58,6 +59,7 @@ def _without_secrets(body: str) -> str:
             if document.get(name) is not None:
                 document[name] = MASK
     return json.dumps(document, ensure_ascii=False)
+KEY_PATTERN = re.compile(r"[\x21-\x7e]+( +[\x21-\x7e]+)*")   # as the document states it
 
 
 def _principal_key() -> str:
@@ -108,8 +110,8 @@ def before_request() -> Response | None:
     key = request.headers.get("Idempotency-Key")
     if request.method != "POST" or key is None:
         return None
-    if not key.strip() or len(key) > MAX_KEY_LENGTH:
-        return problem(400, f"Idempotency-Key 须为 1 到 {MAX_KEY_LENGTH} 个字符")
+    if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.fullmatch(key):
+        return problem(400, f"Idempotency-Key 须为 1 到 {MAX_KEY_LENGTH} 个可打印 ASCII 字符（空格只在中间）")
     if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/auth/"):
         from api import auth  # authenticate first so the key is scoped to the caller, not the header text
 

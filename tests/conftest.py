@@ -71,15 +71,17 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, clock: FrozenClock) -> Iterator[Flask]:
+def app(database_url: str, clock: FrozenClock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from flask_migrate import upgrade
 
     from api import create_app
     from api.extensions import db
 
+    audit = tmp_path_factory.mktemp("audit")   # the audit key and checkpoints, outside the database
     application = create_app({
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "CLOCK": clock,
         "PASSWORD_METHOD": "pbkdf2:sha256:1000", "SECRET_KEY": secrets.token_hex(32),
+        "AUDIT_KEY_FILE": str(audit / "audit.key"), "AUDIT_CHECKPOINTS": str(audit / "checkpoints.jsonl"),
     })
     with application.app_context():
         upgrade(directory=application.extensions["migrate"].directory, revision="heads")
@@ -112,6 +114,7 @@ def fresh(app: Flask, clock: FrozenClock) -> Flask:
 
     clock.set(shanghai(2026, 11, 24, 10, 0))
     _empty_all_tables(app)
+    Path(app.config["AUDIT_CHECKPOINTS"]).unlink(missing_ok=True)   # they described the emptied tables
     with app.app_context():
         demo.seed(db.session, clock())
         db.session.commit()

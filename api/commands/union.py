@@ -31,22 +31,26 @@ def import_enterprises(path: Path, report_path: Path | None, username: str) -> N
     if user is None:
         raise click.BadParameter(f"unknown user {username!r}", param_hint="--as")
     principal = Principal.of(user)
+    from api.uploads import FileRefused, Limits
+
     with path.open("rb") as stream:
         try:
             result = roster.import_roster(db.session, current_app.extensions["gonghui.engine"], principal,
-                                          roster.rows_of(path.name, stream), current_app.config["CLOCK"](),
-                                          commit_every=10000, commit=db.session.commit)
-        except roster.RosterError as error:
+                                          roster.rows_of(path.name, stream, Limits.from_config(current_app.config)),
+                                          current_app.config["CLOCK"](), commit_every=10000, commit=db.session.commit)
+        except (roster.RosterError, FileRefused) as error:
             click.echo(f"{path}: {error}; nothing imported", err=True)
             sys.exit(1)
     db.session.commit()
     target = report_path or Path.cwd() / f"{path.name}.rejected.csv"
-    target.write_text(result.rejected_csv(), encoding="utf-8")
+    with target.open("wb") as report:
+        result.rejected.write_csv(report)
+    result.rejected.close()
     summary = result.summary()
     click.echo(f"{summary['rows']} rows: {summary['employers_upserted']} employers upserted "
                f"({summary['duplicates_merged']} duplicate rows merged), {summary['cases_opened']} formation cases "
                f"opened, {summary['joint_union_candidates']} joint-union candidates (under 25), "
-               f"{len(summary['rejected'])} rows rejected → {target}")
+               f"{summary['rejected_count']} rows rejected → {target}")
 
 
 commands = [import_enterprises]

@@ -11,7 +11,6 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy.orm import Session
 
 from api import services
-from api.demo import upsert_unit
 from api.fields import flag, one_of, text, validate_uscc
 from api.lifecycles import Lifecycle, register
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
@@ -125,14 +124,21 @@ def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datet
     joint = data.get("kind") == "joint"
     suffix = "联合工会" if joint else "工会"
     code = f"{street.code}-u{employer.id}" if employer else f"{street.code}-c{case.id}"
-    unit = upsert_unit(session, code, f"{data['enterprise']['name']}{suffix}", "enterprise", street, now,
-                       data["enterprise"]["uscc"])
+    # no flush here: a flush would write the case once now and once more with its history row, leaving a gap
+    # in its versions (the history's seq 7 missing); everything goes in with the one flush of the transition
+    unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
+    if unit is None:
+        unit = OrgUnit(code=code, created_at=now)
+        session.add(unit)
+    unit.name, unit.level, unit.parent, unit.path = f"{data['enterprise']['name']}{suffix}", "enterprise", street, \
+        f"{street.path}{code}/"
+    unit.uscc = data["enterprise"]["uscc"]
     covered = [data["enterprise"]["uscc"], *(data.get("members") or [])]
     for member_code in dict.fromkeys(covered):
         member = employer_of(session, member_code)
         if member is not None:
             member.union_status = "joint" if joint else "single"
-            member.union_unit_id, member.updated_at = unit.id, now
+            member.union_unit, member.updated_at = unit, now
     case.data = {**data, "union_unit": unit.code, "chair": data.get("chair"), "units_covered": len(set(covered))}
 
 

@@ -24,7 +24,9 @@ MAX_DESCRIPTION = 5000
 
 class WorkerReportSchema(Schema):
     employer = text(200, required=True)
-    employer_uscc = fields.String(validate=validate_uscc, allow_none=True)
+    employer_uscc = fields.String(validate=validate_uscc, allow_none=True, metadata={
+        "description": "统一社会信用代码（18 位）；第 18 位与内含组织机构代码的校验码须正确"
+                       "（GB 32100、GB 11714），否则 422"})
     street = text(50)   # where the workplace is, when the employer is not on the roster
     category = one_of(CATEGORIES, required=True)
     description = text(MAX_DESCRIPTION, required=True)

@@ -13,6 +13,7 @@ from api.clock import now
 from api.extensions import db
 from api.present import local
 from api.problems import problem
+from api.schemas import ORG_CODE_RULE
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="管理：用户、会话、令牌与管理日志")
 
@@ -21,7 +22,7 @@ USERNAME = r"^[A-Za-z0-9_-]{1,64}$"
 
 class UserSchema(Schema):
     username = fields.String(required=True, validate=[validate.Length(min=1, max=64), validate.Regexp(USERNAME)])
-    org_unit = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    org_unit = fields.String(required=True, validate=ORG_CODE_RULE)
     roles = fields.List(fields.String(validate=validate.OneOf(accounts.USER_ROLES)), required=True,
                         validate=validate.Length(min=1))
     password = fields.String(required=True, load_only=True, metadata={"description": passwords.RULE},
@@ -31,7 +32,7 @@ class UserSchema(Schema):
 
 
 class UserChangeSchema(Schema):
-    org_unit = fields.String(validate=validate.Length(min=1, max=64))
+    org_unit = fields.String(validate=ORG_CODE_RULE)
     roles = fields.List(fields.String(validate=validate.OneOf(accounts.USER_ROLES)), validate=validate.Length(min=1))
     active = fields.Boolean(metadata={"description": "false 停用（其全部会话随即结束），true 启用"})
     password = fields.String(load_only=True, metadata={"description": passwords.RULE},

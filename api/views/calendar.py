@@ -19,16 +19,23 @@ from workflow.schedules import from_lists
 blp = Blueprint("calendar", __name__, url_prefix="/api/v1/admin", description="工作日历：各年度法定节假日安排")
 
 
+# a calendar day (2027-02-06) or an inclusive range of them (2027-02-06..2027-02-13), each within ``year``
+_DAY = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+DAY_OR_RANGE = validate.Regexp(rf"^{_DAY}(\.\.{_DAY})?$", error="须为日期 YYYY-MM-DD 或区间 YYYY-MM-DD..YYYY-MM-DD")
+
+
 class CalendarYearSchema(Schema):
     year = fields.Integer(required=True, validate=validate.Range(min=2004, max=2100))
-    holidays = fields.List(fields.String(validate=validate.Length(max=30)), required=True,
-                           validate=validate.Length(min=1, max=400))
-    workdays = fields.List(fields.String(validate=validate.Length(max=30)), load_default=list,
-                           validate=validate.Length(max=400))
+    holidays = fields.List(fields.String(validate=DAY_OR_RANGE), required=True,
+                           validate=validate.Length(min=1, max=400), metadata={
+                               "description": "该年度的放假日期或区间；每个日期须为真实存在且属于 year 的日期"})
+    workdays = fields.List(fields.String(validate=DAY_OR_RANGE), load_default=list,
+                           validate=validate.Length(max=400), metadata={"description": "调休上班日，同上"})
     source = fields.String(validate=validate.Length(max=200), allow_none=True)
     loaded_by = fields.String(dump_only=True)
     loaded_at = fields.DateTime(format="iso", dump_only=True)
-    recounted = fields.Integer(dump_only=True)
+    recounted = fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "载入时重算的临时期限数；列出已载入年度时为 null"})
 
 
 def _resource(row: CalendarYear, recounted: int | None = None) -> dict[str, Any]:

@@ -85,7 +85,8 @@ class ClaimCheck(MethodView):
 class Claims(MethodView):
     @blp.arguments(ClaimSchema)
     @blp.response(201, ReceiptSchema)
-    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}])
+    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {
+        "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x21-\\x7e]+( +[\\x21-\\x7e]+)*$"}}])
     def post(self, claim: dict[str, Any]) -> Any:
         """Submit a claim once: the Idempotency-Key is required, so a retry returns the same claim."""
         principal = _require_counter()
@@ -134,4 +135,7 @@ class ClaimNotice(MethodView):
         if case is None or not principal.sees(case.org_path):
             return problem(404, "没有找到该申请")
         kind = "notice" if "notice" in documents.allowed(case) else "receipt"
-        return Response(documents.render_html(case, kind, principal, now()), mimetype="text/html")
+        from api.views.ui import CSP  # the web pages' strict policy: no inline script or style
+
+        return Response(documents.render_html(case, kind, principal, now()), mimetype="text/html",
+                        headers={"Content-Security-Policy": CSP})

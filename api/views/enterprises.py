@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -16,6 +16,7 @@ from api.extensions import db
 from api.models import Employer, OrgUnit
 from api.present import engine
 from api.problems import problem
+from api.uploads import FileRefused, Limits
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="用人单位（社保参保名单）")
 
@@ -62,7 +63,10 @@ class ImportResultSchema(Schema):
     joint_union_candidates = fields.Integer()
     candidates = fields.List(fields.String())
     duplicates_merged = fields.Integer()
-    rejected = fields.List(fields.Nested(RejectedSchema))
+    rejected = fields.List(fields.Nested(RejectedSchema), metadata={
+        "description": f"the first {roster.REJECTED_SHOWN} rejected rows; all of them with ?format=csv"})
+    rejected_count = fields.Integer(metadata={"description": "every rejected row"})
+    rejected_truncated = fields.Boolean(metadata={"description": "more rows were rejected than are listed"})
 
 
 def resource(employer: Employer) -> dict[str, Any]:
@@ -112,8 +116,10 @@ class Enterprises(MethodView):
 @blp.route("/import")
 class EnterpriseImport(MethodView):
     @blp.response(200, ImportResultSchema)
-    @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
-        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": {"file": {
+            "type": "string", "format": "binary", "description": "名单：UTF-8 的 CSV 或 XLSX，表头见 DOMAIN.md；"
+            "不能读取或缺表头时 422，超过行数、单元格数、解压大小等上限时 413（problem 的 limit 写明上限）"}}}}}})
     def post(self) -> Any:
         """Import a roster (CSV with a BOM, or XLSX) as one transaction; ``?format=csv`` answers with the
         report of rejected rows as CSV."""
@@ -124,12 +130,18 @@ class EnterpriseImport(MethodView):
         if upload is None or not upload.filename:
             return problem(422, "请上传名单文件（表单字段 file）", errors={"file": ["必填"]})
         try:
-            result = roster.import_roster(db.session, engine(), principal,
-                                          roster.rows_of(upload.filename, upload.stream), now())
+            result = roster.import_roster(db.session, engine(), principal, roster.rows_of(
+                upload.filename, upload.stream, Limits.from_config(current_app.config)), now())
+        except FileRefused as error:
+            return problem(error.status, str(error), errors={"file": [str(error)]},
+                           **({"limit": error.limit} if error.limit else {}))
         except roster.RosterError as error:
             return problem(422, str(error), errors={"file": [str(error)], **(
                 {"headers": error.missing} if error.missing else {})})
         if request.args.get("format") == "csv":
-            return Response(result.rejected_csv(), mimetype="text/csv",
+            # every rejected row, streamed from the file the import wrote them to (the transaction is committed
+            # by the time the body is sent)
+            return Response(result.rejected.stream_csv(), mimetype="text/csv",
                             headers={"Content-Disposition": "attachment; filename=rejected-rows.csv"})
+        result.rejected.close()
         return result.summary()

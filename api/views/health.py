@@ -1,7 +1,12 @@
-"""Liveness and metrics for operators (no authentication)."""
+"""Liveness (no authentication) and metrics for operators: ``/metrics`` answers a request bearing
+``GONGHUI_METRICS_TOKEN`` (``Authorization: Bearer ...``) or coming from an address of
+``GONGHUI_METRICS_ALLOW`` (comma-separated addresses or networks; default the loopback addresses), and nobody
+else. A request relayed by a proxy (``X-Forwarded-For`` or ``Forwarded``) is never taken for a local one."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 
 import sqlalchemy as sa
@@ -25,8 +30,36 @@ def healthz() -> tuple[dict[str, str], int]:
     return {"status": "ok", "database": "ok"}, 200
 
 
+DEFAULT_METRICS_ALLOW = "127.0.0.1/32,::1/128"
+
+
+def _operator() -> bool:
+    token = str(current_app.config.get("METRICS_TOKEN") or "")
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode()):
+        return True
+    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+        return False
+    allowed = str(current_app.config.get("METRICS_ALLOW", DEFAULT_METRICS_ALLOW) or "")
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    for network in filter(None, (part.strip() for part in allowed.split(","))):
+        try:
+            if address in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 @blp.get("/metrics")
 def metrics() -> Response:
+    if not _operator():
+        from api.problems import problem
+
+        return problem(403, "指标仅供运维：请携带 GONGHUI_METRICS_TOKEN 令牌，或从 GONGHUI_METRICS_ALLOW 所列地址访问")
     lines = ["# HELP gonghui_http_requests_total HTTP requests by method, endpoint and status.",
              "# TYPE gonghui_http_requests_total counter"]
     for (method, endpoint, status), count in sorted(_REQUESTS.items()):

@@ -7,9 +7,10 @@ window (429 with Retry-After beyond that).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -51,9 +52,34 @@ class ReopenRequestSchema(Schema):
     reason = fields.String(required=True)
 
 
-def _limited() -> Any:
-    return ratelimit.refused(f"intake:{request.remote_addr}", "INTAKE", limit=5, window_seconds=600,
-                             message="提交过于频繁，请稍后再试")
+def _from_platform() -> bool:
+    """Whether the request comes from the WeChat platform's server (``GONGHUI_INTAKE_PLATFORM_ADDRESSES``,
+    comma-separated addresses or networks), which relays every reporter's report from its one address."""
+    import ipaddress
+
+    configured = str(current_app.config.get("INTAKE_PLATFORM_ADDRESSES") or "")
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    for network in filter(None, (part.strip() for part in configured.split(","))):
+        try:
+            if address in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _limited(report: dict[str, Any] | None = None) -> Any:
+    """Each client address may file a few reports per window; through the WeChat platform (one address for
+    everyone) the count is kept per reporter contact instead (reports without a contact share one count)."""
+    client = f"intake:{request.remote_addr}"
+    if report is not None and _from_platform():
+        contact = "".join(ch for ch in str(report.get("contact") or "") if ch.isalnum()).lower()
+        client = f"intake:platform:{hashlib.sha256(contact.encode()).hexdigest()[:32]}" if contact else \
+            f"intake:platform-no-contact:{request.remote_addr}"
+    return ratelimit.refused(client, "INTAKE", limit=5, window_seconds=600, message="提交过于频繁，请稍后再试")
 
 
 def _found(number: str) -> Case | None:
@@ -73,7 +99,7 @@ class IntakeReports(MethodView):
     @blp.doc(security=[])
     def post(self, report: dict[str, Any]) -> Any:
         """File a report without an account; the answer holds the number and the secret to follow it."""
-        refused = _limited()
+        refused = _limited(report)
         if refused is not None:
             return refused
         data = WorkerReportSchema().dump(report)

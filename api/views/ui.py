@@ -106,7 +106,11 @@ def _before() -> Any:
         if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
             return _expired_form()
     if g.get("principal") is None and request.endpoint not in ("ui.login", "ui.static"):
-        return redirect(url_for("ui.login", next=request.full_path))
+        return redirect(url_for("ui.login", next=request.full_path))   # the form is not read before sign-in
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
+            abort(400, "表单已过期，请刷新页面后重试")
     return None
 
 

@@ -7,7 +7,6 @@ The figures are those of the lifecycles' reports (``Lifecycle.report``), named b
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,6 +19,7 @@ from flask import Response, abort, g, render_template, request
 
 from api.clock import now
 from api.deadlines import SHANGHAI
+from api.exports import SafeCsvWriter, safe_row
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import OrgUnit
@@ -214,7 +214,7 @@ def export(key: str, fmt: str) -> Any:
     if fmt == "csv":
         item = found[0]
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = SafeCsvWriter(out)
         writer.writerow(_header(item))
         for name, values in [*item.rows, ("合计", item.total)]:
             writer.writerow([name, *[_csv(value, kind) for value, (_, _, kind) in zip(values, item.figures,
@@ -252,11 +252,11 @@ def workbook(found: list[Table], period: Period, own: OrgUnit) -> bytes:
         sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
         sheet.cell(row=1, column=1).font = Font(bold=True, size=13)
         sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center")
-        sheet.append(header)
+        sheet.append(safe_row(header))
         for cell in sheet[2]:
             cell.font = Font(bold=True)
         for name, values in [*item.rows, ("合计", item.total)]:
-            sheet.append([name, *values])
+            sheet.append(safe_row([name, *values]))
             for column, (_, _, kind) in enumerate(item.figures, start=2):
                 sheet.cell(row=sheet.max_row, column=column).number_format = FORMATS[kind]
         sheet.column_dimensions["A"].width = 26

@@ -232,7 +232,9 @@ def test_a_sweep_during_an_outage_is_logged_and_retried(fresh: Flask, api: Api, 
     from tests.conftest import shanghai
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url.set(host="127.0.0.1", port=proxy.port)
-                      .render_as_string(hide_password=False), "CLOCK": lambda: shanghai(2026, 11, 28, 1)})
+                      .render_as_string(hide_password=False), "CLOCK": lambda: shanghai(2026, 11, 28, 1),
+                      "AUDIT_KEY_FILE": fresh.config["AUDIT_KEY_FILE"],
+                      "AUDIT_CHECKPOINTS": fresh.config["AUDIT_CHECKPOINTS"]})
     proxy.cut()
     assert scheduler.run_sweep(app) == 0
     assert "sweep failed, retrying at the next interval" in caplog.text
