@@ -141,6 +141,8 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "calendar.CalendarYears": frozenset({"admin"}), "admin.Users": frozenset({"admin"}),
     "admin.Tokens": frozenset({"admin"}), "admin.Token": frozenset({"admin"}),
     "enterprises.EnterpriseImport": frozenset({"clerk", "admin"}),
+    "definition_admin.DefinitionDeploy": frozenset({"admin"}), "definition_admin.DefinitionDiff": frozenset({"admin"}),
+    "definition_admin.DefinitionMigrations": frozenset({"admin"}),
 }
 
 

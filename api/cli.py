@@ -44,6 +44,15 @@ def init_db() -> None:
 
     upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     click.echo(f"schema up to date: {db.engine.url.render_as_string(hide_password=True)}")
+    from api import definition_store
+    from api.clock import now
+
+    added, differing = definition_store.seed_from_files(current_app, db.session, now())
+    db.session.commit()
+    for name in added:
+        click.echo(f"definition deployed from definitions/: {name}")
+    for name in differing:
+        click.echo(f"warning: {name}", err=True)
 
 
 @cli.command("seed-demo")
@@ -157,6 +166,9 @@ def definitions_check(directory: str | None) -> None:
         click.echo(f"ok  {definition.key} v{definition.version}  {definition.title}  "
                    f"({len(definition.states)} states, {len(definition.events)} events)  {definition.source}")
 
+
+definitions.add_command(__import__("api.commands.definition_deploy", fromlist=["deploy"]).deploy)
+definitions.add_command(__import__("api.commands.definition_deploy", fromlist=["migrate"]).migrate)
 
 for _command in __import__("api.commands", fromlist=["discover"]).discover():
     cli.add_command(_command)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api import auth, calendar_store
+from api import auth, calendar_store, definition_store
 from api.clock import now
 from api.extensions import db
 from api.models import CalendarYear
@@ -29,6 +29,14 @@ class CalendarYearSchema(Schema):
     loaded_by = fields.String(dump_only=True)
     loaded_at = fields.DateTime(format="iso", dump_only=True)
     recounted = fields.Integer(dump_only=True)
+    dry_run = fields.Boolean(dump_only=True)
+    moves = fields.List(fields.Dict(), dump_only=True,
+                        metadata={"description": "with ?dry_run=true: the deadlines the schedule would move, "
+                                                 "{case, number, old_due_at, new_due_at}"})
+
+
+class CalendarDryRunSchema(Schema):
+    dry_run = fields.Boolean(load_default=False)
 
 
 def _resource(row: CalendarYear, recounted: int | None = None) -> dict[str, Any]:
@@ -45,11 +53,22 @@ class CalendarYears(MethodView):
         return [_resource(row) for row in db.session.scalars(sa.select(CalendarYear).order_by(CalendarYear.year))]
 
     @blp.arguments(CalendarYearSchema)
+    @blp.arguments(CalendarDryRunSchema, location="query")
     @blp.response(201, CalendarYearSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Load (or replace) a year's schedule; provisional deadlines reaching into it are recounted."""
+    @blp.alt_response(200, schema=CalendarYearSchema, description="?dry_run=true: nothing loaded, the moves")
+    def post(self, body: dict[str, Any], query: dict[str, Any]) -> Any:
+        """Load (or replace) a year's schedule; provisional deadlines reaching into it are recounted.
+        ``?dry_run=true`` loads nothing and lists the deadlines the schedule would move."""
         principal = auth.require_role("admin")
         schedule = from_lists(body["year"], body["holidays"], body.get("workdays", []))
+        if query["dry_run"]:
+            moves = [{"case": item.case_id, "number": item.number, "old_due_at": local(item.old_due_at).isoformat(),
+                      "new_due_at": local(item.new_due_at).isoformat()}  # type: ignore[union-attr]
+                     for item in calendar_store.preview(db.session, schedule)]
+            return {**body, "dry_run": True, "moves": moves}, 200
+        definition_store._log_admin_action(db.session, actor=principal.username, action="calendar.load",
+                                           target=str(schedule.year), details={"source": body.get("source")},
+                                           now=now())
         recounted = calendar_store.store(db.session, schedule, source=body.get("source") or "api",
                                          actor=principal.username, now=now())
         return _resource(db.session.get(CalendarYear, schedule.year), recounted)
