@@ -258,10 +258,13 @@ def _migrate_case(session: Session, engine: Engine, plan: Plan, case: Case, time
             org_from=org_from, actor=actor, at=now, comment=f"流程定义由第 {plan.old.version} 版迁移到第 "
             f"{plan.new.version} 版",
             data={"from_version": plan.old.version, "to_version": plan.new.version, "migration": migration_id,
-                  "old_due_at": old_due.isoformat() if old_due else None,
-                  "new_due_at": case.due_at.isoformat() if case.due_at else None})
+                  "old_due_at": _shown(old_due), "new_due_at": _shown(case.due_at)})
     move.new_due_at = case.due_at
     return move
+
+
+def _shown(moment: datetime | None) -> str | None:
+    return moment.astimezone(deadlines.SHANGHAI).isoformat() if moment else None
 
 
 def _start(session: Session, plan: Plan, actor: str, now: datetime) -> tuple[DefinitionMigration, bool]:
@@ -280,7 +283,7 @@ def _start(session: Session, plan: Plan, actor: str, now: datetime) -> tuple[Def
     return record, False
 
 
-BeforeWrite = Callable[[Case], None]
+BeforeWrite = Callable[[Case], None]   # called for each case of a batch between reading and writing it (tests)
 
 
 def run(session_factory: Callable[[], Session], engine: Engine, plan: Plan, *, actor: str, now: datetime,
@@ -303,12 +306,16 @@ def run(session_factory: Callable[[], Session], engine: Engine, plan: Plan, *, a
                 break
             after = cases[-1].id
             clocks = _clock_of(session, [case.id for case in cases])
+            for case in cases if before_write is not None else ():
+                before_write(case)
+            record = sa.update(DefinitionMigration).where(DefinitionMigration.id == result.migration_id)
+            # the batch is one transaction from its first write (SQLite too: a savepoint alone would commit
+            # on release); each case is a savepoint in it
+            session.execute(record.values(status="running"))
             moved_before = len(result.moves)
             for case in cases:
-                _one(session, engine, plan, case, clocks.get(case.id), result, actor=actor, now=now,
-                     before_write=before_write)
-            session.execute(sa.update(DefinitionMigration).where(DefinitionMigration.id == result.migration_id)
-                            .values(moved=DefinitionMigration.moved + len(result.moves) - moved_before))
+                _one(session, engine, plan, case, clocks.get(case.id), result, actor=actor, now=now)
+            session.execute(record.values(moved=DefinitionMigration.moved + len(result.moves) - moved_before))
             session.commit()   # the batch: its cases, their timers and history rows, and the count
     with session_factory() as session:
         record = session.get(DefinitionMigration, result.migration_id)
@@ -320,11 +327,17 @@ def run(session_factory: Callable[[], Session], engine: Engine, plan: Plan, *, a
 
 
 def _one(session: Session, engine: Engine, plan: Plan, case: Case, timer: Timer | None, result: Result, *,
-         actor: str, now: datetime, before_write: BeforeWrite | None, attempts: int = 3) -> None:
+         actor: str, now: datetime, attempts: int = 3) -> None:
     """One case in a savepoint; a lost race reloads the case and plans it again from what it is now."""
     for _ in range(attempts):
-        if before_write is not None:
-            before_write(case)
+        if case.closed or case.definition_version != plan.old.version:
+            return   # closed or moved meanwhile: nothing left to migrate
+        target = plan.target(case.state)
+        if target is None or _entry_faults(plan.new, target, case.data):
+            label = plan.old.states[case.state].label if case.state in plan.old.states else case.state
+            result.conflicts.append({"number": case.number, "reason": f"案件刚被改为“{label}”，不在迁移计划之内，"
+                                                                      "留在原版本"})
+            return
         try:
             with session.begin_nested():
                 move = _migrate_case(session, engine, plan, case, timer, actor=actor, now=now,
@@ -333,16 +346,10 @@ def _one(session: Session, engine: Engine, plan: Plan, case: Case, timer: Timer 
             result.moves.append(move)
             return
         except (StaleDataError, sa.exc.IntegrityError):
-            session.expire_all()
+            session.expire_all()   # a clerk changed the case since the batch read it: read it again
             fresh = session.scalar(sa.select(Case).where(Case.id == case.id)
                                    .options(joinedload(Case.org_unit).joinedload(OrgUnit.parent)))
-            if fresh is None or fresh.closed or fresh.definition_version != plan.old.version:
-                return   # closed or moved meanwhile: nothing left to migrate
-            case = fresh
-            if plan.target(case.state) is None or _entry_faults(plan.new, plan.target(case.state) or "", case.data):
-                result.conflicts.append({"number": case.number, "reason": f"办理人刚将案件改为“{case.state}”，"
-                                                                          "该状态不在迁移计划内，案件留在原版本"})
+            if fresh is None:
                 return
-            timer = _clock_of(session, [case.id]).get(case.id)
-            before_write = None
+            case, timer = fresh, _clock_of(session, [case.id]).get(case.id)
     result.conflicts.append({"number": case.number, "reason": "案件反复被他人修改，未迁移，请稍后再次迁移"})
