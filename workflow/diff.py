@@ -71,7 +71,8 @@ def _event_label(old: Definition, new: Definition, name: str) -> str:
     return event.label if event else name
 
 
-def _deadline_changes(label: str, name: str, old: DeadlineSpec | None, new: DeadlineSpec | None) -> list[Change]:
+def _deadline_changes(label: str, name: str, old: DeadlineSpec | None, new: DeadlineSpec | None,
+                      events: dict[str, str]) -> list[Change]:
     if old == new:
         return []
     if old is None:
@@ -93,15 +94,15 @@ def _deadline_changes(label: str, name: str, old: DeadlineSpec | None, new: Dead
                               f"{period_text(new.warn_before)}"))
     if old.on_timeout != new.on_timeout:
         changes.append(Change("changed", "deadline", name,
-                              f"{label} 到期后 {_timeout_text(old)} → {_timeout_text(new)}"))
+                              f"{label} 到期后 {_timeout_text(old, events)} → {_timeout_text(new, events)}"))
     if old.since != new.since:
         changes.append(Change("changed", "deadline", name,
                               f"{label} 的期限起算 {_since_text(old)} → {_since_text(new)}"))
     return changes
 
 
-def _timeout_text(spec: DeadlineSpec) -> str:
-    return TIMEOUT_LABELS.get(spec.on_timeout, f"执行“{spec.on_timeout}”")
+def _timeout_text(spec: DeadlineSpec, events: dict[str, str]) -> str:
+    return TIMEOUT_LABELS.get(spec.on_timeout) or f"自动{events.get(spec.on_timeout, spec.on_timeout)}"
 
 
 def _since_text(spec: DeadlineSpec) -> str:
@@ -113,6 +114,7 @@ def _since_text(spec: DeadlineSpec) -> str:
 
 
 def _state_changes(old: Definition, new: Definition) -> list[Change]:
+    events = {name: event.label for name, event in {**old.events, **new.events}.items()}
     changes = []
     for name, state in new.states.items():
         before = old.states.get(name)
@@ -121,7 +123,7 @@ def _state_changes(old: Definition, new: Definition) -> list[Change]:
                                                          if state.deadline else "")
             changes.append(Change("added", "state", name, f"新增状态 {state.label}（{name}）{extra}"))
             continue
-        changes.extend(_changed_state(before, state))
+        changes.extend(_changed_state(before, state, events))
     for name, state in old.states.items():
         if name not in new.states:
             changes.append(Change("removed", "state", name, f"删除状态 {state.label}（{name}）"))
@@ -131,7 +133,7 @@ def _state_changes(old: Definition, new: Definition) -> list[Change]:
     return changes
 
 
-def _changed_state(old: StateDef, new: StateDef) -> list[Change]:
+def _changed_state(old: StateDef, new: StateDef, events: dict[str, str]) -> list[Change]:
     changes = []
     if old.label != new.label:
         changes.append(Change("changed", "state", new.name, f"状态 {old.label} 改名为 {new.label}"))
@@ -141,7 +143,7 @@ def _changed_state(old: StateDef, new: StateDef) -> list[Change]:
     if old.pauses_clock != new.pauses_clock:
         verb = "暂停" if new.pauses_clock else "不再暂停"
         changes.append(Change("changed", "state", new.name, f"{new.label} 期间{verb}原有期限计时"))
-    return changes + _deadline_changes(new.label, new.name, old.deadline, new.deadline)
+    return changes + _deadline_changes(new.label, new.name, old.deadline, new.deadline, events)
 
 
 def _event_summary(definition: Definition, event: EventDef) -> str:
