@@ -501,3 +501,68 @@ def test_a_schedule_dry_run_lists_the_deadlines_it_would_move_and_loads_nothing(
     assert f"{moving['number']}  2027-01-06 00:00 → 2027-01-07 00:00" in shown.output
     assert "1 deadline(s) would move" in shown.output
     assert api.get("/admin/calendar", ADMIN).get_json() == []
+
+
+# ---- the administrator's pages ---------------------------------------------------------------------------
+
+def test_the_pages_preview_a_new_version_with_both_diagrams_then_deploy_it_after_confirmation(
+        fresh: Flask, api: Api) -> None:
+    from tests.api.test_ui_pages import signed_in
+
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    client, csrf = signed_in(fresh, ADMIN)
+    page = client.get("/admin/definitions").get_data(as_text=True)
+    assert "劳动人事争议调解（mediation_case）" in page and "第 1 版（当前版本）" in page and "1 件" in page
+    preview = client.post("/admin/definitions/preview", data={"csrf_token": csrf, "definition": mediation_v2()})
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "修改：已登记 的期限 3个工作日 → 5个工作日" in text and "确认部署第 2 版" in text
+    assert text.count("<svg") == 2 and "第 1 版" in text
+    assert api.get("/definitions/mediation_case", ENT).get_json()["version"] == 1   # nothing deployed yet
+    done = client.post("/admin/definitions/deploy", data={"csrf_token": csrf, "definition": mediation_v2()})
+    assert done.status_code == 302
+    page = client.get("/admin/definitions").get_data(as_text=True)
+    assert "劳动人事争议调解 第 2 版已部署" in page and "第 2 版（当前版本）" in page and "迁移在办案件" in page
+    diffed = client.get("/admin/definitions/mediation_case/diff?from=1&to=2").get_data(as_text=True)
+    assert "已登记 的期限 3个工作日 → 5个工作日" in diffed and diffed.count("<svg") == 2
+    bad = client.post("/admin/definitions/preview", data={"csrf_token": csrf, "definition": "key: [oops"})
+    assert bad.status_code == 302 and "流程定义未部署" in client.get("/admin/definitions").get_data(as_text=True)
+
+    # the migration: the plan, the dry-run table, then the confirmed run
+    form = {"csrf_token": csrf, "from": "1", "to": "2", "recount": "1"}
+    dry = client.post("/admin/definitions/mediation_case/migrate", data={**form, "action": "preview"})
+    table = dry.get_data(as_text=True)
+    assert dry.status_code == 200 and "将要迁移的案件（1 件）" in table and case["number"] in table
+    assert "2026-11-28 00:00" in table and "2026-12-02 00:00" in table and "确认迁移这 1 件案件" in table
+    assert api.get(f"/cases/{case['id']}", ENT).get_json()["definition_version"] == 1
+    ran = client.post("/admin/definitions/mediation_case/migrate", data={**form, "action": "run"})
+    assert "已迁移 1 件案件到第 2 版" in ran.get_data(as_text=True)
+    assert api.get(f"/cases/{case['id']}", ENT).get_json()["due_at"] == "2026-12-02T00:00:00+08:00"
+    refused = client.post("/admin/definitions/mediation_case/migrate",
+                          data={**form, "from": "2", "to": "1", "action": "preview"})
+    assert refused.status_code == 422 and "只能迁移到更新的版本" in refused.get_data(as_text=True)
+
+
+def test_the_admin_page_previews_the_deadlines_a_schedule_moves_before_loading_it(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    from tests.api.test_ui_pages import signed_in
+
+    clock.set(shanghai(2026, 12, 30, 10))
+    case = api.open_case(ENT, "mediation_case", mediation_data())
+    client, csrf = signed_in(fresh, ADMIN)
+    schedule = "year: 2027\nholidays: [2027-01-01, 2027-01-04]\n"
+    page = client.post("/admin/calendar/preview", data={"csrf_token": csrf, "schedule": schedule})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "将会变动的期限（1 件）" in text and case["number"] in text
+    assert "2027-01-06 00:00" in text and "2027-01-07 00:00" in text and "确认载入 2027 年放假安排" in text
+    assert api.get("/admin/calendar", ADMIN).get_json() == []
+
+
+def test_the_definition_pages_are_for_administrators_only(fresh: Flask) -> None:
+    from tests.api.test_ui_pages import signed_in
+
+    client, csrf = signed_in(fresh, "chengdong_clerk")
+    assert client.get("/admin/definitions").status_code == 403
+    assert client.post("/admin/definitions/deploy", data={"csrf_token": csrf, "definition": mediation_v2()}
+                       ).status_code == 403
+    assert client.get("/admin/definitions/mediation_case/migrate").status_code == 403
