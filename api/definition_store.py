@@ -35,6 +35,7 @@ from workflow.errors import Conflict, DefinitionError, InvalidData, UnknownDefin
 log = logging.getLogger(__name__)
 
 REFRESH_EVERY = timedelta(minutes=1)
+MAX_VERSION = 100_000
 _HASHES = "gonghui.definition_hashes"      # (key, version) -> sha256 of the text this process runs
 _FILES = "gonghui.definition_files"        # (key, version) -> (text, sha256, file name) of definitions/
 _REFRESHED = "gonghui.definitions_refreshed_at"
@@ -80,6 +81,12 @@ def deploy(session: Session, engine: Engine, hashes: dict[tuple[str, int], str],
         raise InvalidData({"definition": ["请提交 YAML 格式的流程定义"]}, detail="流程定义为空")
     definition = validate(text, origin or "definition")
     key, version = definition.key, definition.version
+    too_long = {name: [f"最多 {limit} 个字符"] for name, value, limit in (("title", definition.title, 200),)
+                if len(value) > limit}
+    if version > MAX_VERSION:
+        too_long["version"] = [f"版本号最大为 {MAX_VERSION}"]
+    if too_long:
+        raise InvalidData(too_long, detail="流程定义有误：" + "、".join(too_long))
     known = engine.catalog.versions(key)
     previous = known[-1] if known else None
     digest = sha256(text)

@@ -251,6 +251,10 @@ def parse_definition(raw: Any, source: str) -> Definition:
     if not isinstance(raw_states, dict) or not isinstance(raw_events, dict):
         raise DefinitionError(source, [*check.faults, "states and events must be mappings"])
     event_names = set(raw_events)
+    for names, what in ((raw_states, "state"), (raw_events, "event")):
+        for name in names:
+            if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+                check.fault(names, name, f"{what} {name!r}: a name is an English identifier (letters, digits, _)")
 
     states: dict[str, StateDef] = {}
     for name, spec in raw_states.items():
@@ -400,6 +404,8 @@ def parse_text(text: str, source: str) -> Definition:
         raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (strict safe loader)
     except yaml.YAMLError as error:
         raise DefinitionError(source, [str(error).replace("\n", " ")]) from error
+    except (ValueError, TypeError, RecursionError) as error:   # a date such as 2026-13-45, a list as a key
+        raise DefinitionError(source, [f"not a definition: {type(error).__name__}: {error}"]) from error
     return parse_definition(raw, source)
 
 

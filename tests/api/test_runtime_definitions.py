@@ -184,6 +184,16 @@ def test_an_invalid_definition_is_refused_with_every_fault_and_its_line_and_noth
     assert [v["version"] for v in api.get("/definitions/mediation_case/versions", ENT).get_json()] == [1]
 
 
+@pytest.mark.parametrize("text", [
+    "a: 2026-13-45", "? [1, 2]\n: x", "[" * 3000 + "]" * 3000, "- a\n- b", "&a [*a]",
+    mediation_v2().replace("registered", "1"), mediation_v2(version=99999999999999999999),
+    mediation_v2().replace("title: 劳动人事争议调解", "title: " + "长" * 201)])
+def test_no_text_a_client_can_send_is_a_server_error(api: Api, text: str) -> None:
+    response = deploy(api, text)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"]
+
+
 def test_a_definition_without_its_lifecycle_module_is_refused(api: Api) -> None:
     text = V1.replace("key: mediation_case", "key: strange_case")
     response = deploy(api, text)
