@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from api.admin_log import _log_admin_action
 from api.deadlines import CALENDAR, count, warning_for
 from api.extensions import db
 from api.models import CalendarYear, Case, Timer
@@ -53,6 +54,8 @@ def store(session: Session, schedule: YearSchedule, *, source: str | None, actor
     row.source, row.loaded_by, row.loaded_at = source, actor, now
     session.add(row)
     session.flush()
+    _log_admin_action(session, actor=actor, action="calendar.load", target=str(schedule.year),
+                      details={"source": source}, now=now)
     CALENDAR.load(schedule)
     return recount_provisional(session)
 

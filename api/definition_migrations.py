@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from api import deadlines, services
-from api.definition_store import _log_admin_action
+from api.admin_log import _log_admin_action
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
 from workflow.definitions import Definition, StateDef

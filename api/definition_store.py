@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from api.admin_log import _log_admin_action
 from api.extensions import db
 from api.lifecycles import check_against
 from api.models import Case
@@ -43,13 +44,6 @@ _REFRESHED = "gonghui.definitions_refreshed_at"
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _log_admin_action(session: Session, *, actor: str, action: str, target: str, details: dict[str, Any],
-                      now: datetime) -> None:
-    """Every deploy, migration and schedule load passes here: the one place to write the administrators' log
-    (for now the application log; the append-only admin log table belongs here once it exists)."""
-    log.info("admin action %s on %s by %s at %s: %s", action, target, actor, now.isoformat(), details)
 
 
 def validate(text: str, source: str = "definition") -> Definition:

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api import auth, calendar_store, definition_store
+from api import auth, calendar_store
 from api.clock import now
 from api.extensions import db
 from api.models import CalendarYear
@@ -66,9 +66,6 @@ class CalendarYears(MethodView):
                       "new_due_at": local(item.new_due_at).isoformat()}  # type: ignore[union-attr]
                      for item in calendar_store.preview(db.session, schedule)]
             return {**body, "dry_run": True, "moves": moves}, 200
-        definition_store._log_admin_action(db.session, actor=principal.username, action="calendar.load",
-                                           target=str(schedule.year), details={"source": body.get("source")},
-                                           now=now())
         recounted = calendar_store.store(db.session, schedule, source=body.get("source") or "api",
                                          actor=principal.username, now=now())
         return _resource(db.session.get(CalendarYear, schedule.year), recounted)

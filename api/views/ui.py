@@ -213,15 +213,21 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
                        "fields": forms.describe(lifecycle.schema_for(name))})
     history = [history_resource(row) for row in services.history(db.session, case)]
     for entry in history:
-        entry["from_label"] = definition.states[entry["from_state"]].label if entry["from_state"] else ""
-        entry["to_label"] = definition.states[entry["to_state"]].label
+        # a case migrated to a later version may have passed through states that version no longer has
+        entry["from_label"] = _state_label(definition, entry["from_state"]) if entry["from_state"] else ""
+        entry["to_label"] = _state_label(definition, entry["to_state"])
         entry["event_label"] = (definition.events[entry["event"]].label if entry["event"] in definition.events
-                                else {"open": "登记", "supervise": "督办", "remind": "到期提醒"}.get(entry["event"],
-                                                                                              entry["event"]))
+                                else {"open": "登记", "supervise": "督办", "remind": "到期提醒",
+                                      "migrate": "迁移到新版流程"}.get(entry["event"], entry["event"]))
     svg = diagram.svg(definition, case.state)
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
                            data_rows=_flatten(resource["data"]), svg=svg, errors=errors or {},
                            open_event=open_event, values=values or {}), status
+
+
+def _state_label(definition: Any, name: str) -> str:
+    state = definition.states.get(name)
+    return state.label if state is not None else name
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")

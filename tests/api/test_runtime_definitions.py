@@ -96,6 +96,7 @@ def test_registered_lengthened_to_five_working_days_moves_a_thousand_open_cases_
         {"key": "mediation_case", "version": 1, "title": "劳动人事争议调解", "latest": True, "open_cases": 1000,
          "sha256": None, "deployed_by": None, "deployed_at": None}]
 
+    assert api.get("/worklist", "chengdong_mediator").get_json()   # worked out for the versions known now
     # the dry run of the deploy shows the change in a clerk's words and stores nothing
     preview = deploy(api, mediation_v2(), dry_run=True)
     assert preview.status_code == 200, preview.get_json()
@@ -156,7 +157,9 @@ def test_registered_lengthened_to_five_working_days_moves_a_thousand_open_cases_
     audit_passes(fresh)
     versions = api.get("/definitions/mediation_case/versions", ENT).get_json()
     assert [(v["version"], v["open_cases"]) for v in versions] == [(1, 0), (2, 1000)]
-    # migrated cases go on under v2, and new cases start on v2
+    # migrated cases go on under v2 (and are in the worklist), and new cases start on v2
+    worklist = api.get("/worklist", "chengdong_mediator").get_json()
+    assert worklist and {c["definition_version"] for c in worklist} == {2}
     assert api.fire(42, "accept", "chengdong_mediator", {"mediator": "李调解"}).status_code == 200
     assert api.open_case(ENT, "mediation_case", mediation_data())["definition_version"] == 2
     assert migrate(api, {**plan, "dry_run": True}).get_json()["count"] == 0
@@ -333,6 +336,10 @@ def test_a_state_without_a_place_in_the_new_version_refuses_the_migration_until_
     history = api.get(f"/cases/{first['id']}/history", "chengdong_mediator").get_json()
     assert [(h["event"], h["from_state"], h["to_state"]) for h in history] == [
         ("open", None, "registered"), ("migrate", "registered", "received")]
+    from tests.api.test_ui_pages import signed_in
+
+    page = signed_in(fresh, "chengdong_mediator")[0].get(f"/cases/{first['id']}")
+    assert page.status_code == 200 and "迁移到新版流程" in page.get_data(as_text=True)
     audit_passes(fresh)
 
 
@@ -576,3 +583,18 @@ def test_the_definition_pages_are_for_administrators_only(fresh: Flask) -> None:
     assert client.post("/admin/definitions/deploy", data={"csrf_token": csrf, "definition": mediation_v2()}
                        ).status_code == 403
     assert client.get("/admin/definitions/mediation_case/migrate").status_code == 403
+
+
+def test_every_deploy_migration_and_schedule_load_is_in_the_admin_log(
+        fresh: Flask, api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="gonghui.admin")
+    api.open_case(ENT, "mediation_case", mediation_data())
+    assert deploy(api, mediation_v2(), dry_run=True).status_code == 200
+    assert deploy(api, mediation_v2()).status_code == 201
+    assert migrate(api, {"from_version": 1, "to_version": 2, "dry_run": True}).status_code == 200
+    assert migrate(api, {"from_version": 1, "to_version": 2}).status_code == 200
+    assert api.post("/admin/calendar", ADMIN, YEAR_2027).status_code == 201
+    actions = [record.getMessage().split(" on ")[0] for record in caplog.records if record.name == "gonghui.admin"]
+    assert actions == ["admin action definition.deploy", "admin action definition.migrate",
+                       "admin action calendar.load"]
+    assert all(f"by {ADMIN}" in record.getMessage() for record in caplog.records if record.name == "gonghui.admin")
