@@ -227,7 +227,7 @@ def _refuse(plan: Plan, unmapped: dict[str, list[str]], refused: dict[str, list[
     raise InvalidData(errors, detail="无法迁移：" + "；".join(parts))
 
 
-def _migrate_case(session: Session, engine: Engine, plan: Plan, case: Case, timer: Timer | None, *,
+def _migrate_case(session: Session, plan: Plan, case: Case, timer: Timer | None, *,
                   actor: str, now: datetime, migration_id: int) -> Move:
     """Move one case: state, version, deadline, one history row; flushed (the optimistic lock) by the caller."""
     target = plan.target(case.state)
@@ -286,7 +286,7 @@ def _start(session: Session, plan: Plan, actor: str, now: datetime) -> tuple[Def
 BeforeWrite = Callable[[Case], None]   # called for each case of a batch between reading and writing it (tests)
 
 
-def run(session_factory: Callable[[], Session], engine: Engine, plan: Plan, *, actor: str, now: datetime,
+def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: datetime,
         batch: int = BATCH, before_write: BeforeWrite | None = None) -> Result:
     """Check the plan against every open case (as the dry run), then move them batch by batch."""
     with session_factory() as session:
@@ -314,7 +314,7 @@ def run(session_factory: Callable[[], Session], engine: Engine, plan: Plan, *, a
             session.execute(record.values(status="running"))
             moved_before = len(result.moves)
             for case in cases:
-                _one(session, engine, plan, case, clocks.get(case.id), result, actor=actor, now=now)
+                _one(session, plan, case, clocks.get(case.id), result, actor=actor, now=now)
             session.execute(record.values(moved=DefinitionMigration.moved + len(result.moves) - moved_before))
             session.commit()   # the batch: its cases, their timers and history rows, and the count
     with session_factory() as session:
@@ -326,7 +326,7 @@ def run(session_factory: Callable[[], Session], engine: Engine, plan: Plan, *, a
     return result
 
 
-def _one(session: Session, engine: Engine, plan: Plan, case: Case, timer: Timer | None, result: Result, *,
+def _one(session: Session, plan: Plan, case: Case, timer: Timer | None, result: Result, *,
          actor: str, now: datetime, attempts: int = 3) -> None:
     """One case in a savepoint; a lost race reloads the case and plans it again from what it is now."""
     for _ in range(attempts):
@@ -340,7 +340,7 @@ def _one(session: Session, engine: Engine, plan: Plan, case: Case, timer: Timer 
             return
         try:
             with session.begin_nested():
-                move = _migrate_case(session, engine, plan, case, timer, actor=actor, now=now,
+                move = _migrate_case(session, plan, case, timer, actor=actor, now=now,
                                      migration_id=result.migration_id or 0)
                 session.flush()
             result.moves.append(move)

@@ -89,7 +89,7 @@ def migrate(key: str, from_version: int, to_version: int, mapping: tuple[str, ..
             moves = definition_migrations.dry_run(db.session, plan)
         else:
             db.session.rollback()
-            moves = definition_migrations.run(lambda: Session(db.engine), engine, plan, actor="cli",
+            moves = definition_migrations.run(lambda: Session(db.engine), plan, actor="cli",
                                               now=app.config["CLOCK"]()).moves
     except (InvalidData, UnknownDefinition) as error:
         _refused(error)

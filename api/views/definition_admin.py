@@ -195,7 +195,7 @@ class DefinitionMigrations(MethodView):
         if body["dry_run"]:
             moves = definition_migrations.dry_run(db.session, plan)
             return migration_resource(plan, moves, dry_run=True)
-        result = definition_migrations.run(lambda: Session(db.engine), engine(), plan, actor=principal.username,
+        result = definition_migrations.run(lambda: Session(db.engine), plan, actor=principal.username,
                                            now=now())
         return migration_resource(plan, result.moves, dry_run=False, result=result)
 

@@ -115,7 +115,7 @@ def migration_page(key: str) -> Any:
             moves = definition_migrations.dry_run(db.session, plan)
         elif action == "run":
             db.session.rollback()
-            result = definition_migrations.run(lambda: Session(db.engine), engine(), plan,
+            result = definition_migrations.run(lambda: Session(db.engine), plan,
                                                actor=g.principal.username, now=now())
             moves = result.moves
     except InvalidData as error:

@@ -394,7 +394,7 @@ def test_a_migration_stopped_by_a_crash_is_finished_by_asking_again_and_no_case_
     plan_body = {"from_version": 1, "to_version": 2, "state_map": {}, "recount_deadlines": True}
     with fresh.app_context(), pytest.raises(SystemExit):
         plan = definition_migrations.make_plan(engine, "mediation_case", plan_body)
-        definition_migrations.run(lambda: sa.orm.Session(db.engine), engine, plan, actor=ADMIN, now=clock(),
+        definition_migrations.run(lambda: sa.orm.Session(db.engine), plan, actor=ADMIN, now=clock(),
                                   batch=10)
     monkeypatch.setattr(definition_migrations, "_migrate_case", original)
     with fresh.app_context():
@@ -433,7 +433,7 @@ def test_a_clerk_who_changes_a_case_during_the_migration_wins_and_the_case_is_pl
 
     with fresh.app_context():
         plan = definition_migrations.make_plan(engine, "mediation_case", {"from_version": 1, "to_version": 2})
-        result = definition_migrations.run(lambda: sa.orm.Session(db.engine), engine, plan, actor=ADMIN,
+        result = definition_migrations.run(lambda: sa.orm.Session(db.engine), plan, actor=ADMIN,
                                            now=clock(), before_write=clerk_fires_first)
     assert sorted(move.number for move in result.moves) == sorted([raced["number"], quiet["number"]])
     after = api.get(f"/cases/{raced['id']}", ENT).get_json()
