@@ -15,6 +15,8 @@ from api import auth, definition_migrations, definition_store
 from api.clock import now
 from api.extensions import db
 from api.present import engine, local
+from api.schemas import DefinitionSchema
+from api.views.definitions import definition_resource
 from workflow.diff import Change, diff
 from workflow.errors import InvalidData
 
@@ -35,10 +37,9 @@ class ChangeSchema(Schema):
     text = fields.String(metadata={"description": "the change in words a clerk reads"})
 
 
-class DeploymentSchema(Schema):
-    key = fields.String()
-    version = fields.Integer()
-    title = fields.String()
+class DeploymentSchema(DefinitionSchema):
+    """The version (as ``GET /definitions/{key}?version=N`` shows it) and what its deploy did."""
+
     sha256 = fields.String()
     deployed_by = fields.String(allow_none=True)
     deployed_at = fields.DateTime(format="iso", allow_none=True)
@@ -146,9 +147,8 @@ class DefinitionDeploy(MethodView):
 
 
 def deployment_resource(deployment: definition_store.Deployment) -> dict[str, Any]:
-    definition, row = deployment.definition, deployment.row
-    return {"key": definition.key, "version": definition.version, "title": definition.title,
-            "sha256": deployment.sha256,
+    row = deployment.row
+    return {**definition_resource(deployment.definition), "sha256": deployment.sha256,
             "deployed_by": row.deployed_by if row is not None else None,
             "deployed_at": local(row.deployed_at) if row is not None else None,
             "dry_run": deployment.dry_run, "created": deployment.created,

@@ -106,6 +106,8 @@ def test_registered_lengthened_to_five_working_days_moves_a_thousand_open_cases_
     deployed = deploy(api, mediation_v2())
     assert deployed.status_code == 201, deployed.get_json()
     assert deployed.get_json()["deployed_by"] == ADMIN and deployed.get_json()["previous_version"] == 1
+    (registered,) = [state for state in deployed.get_json()["states"] if state["name"] == "registered"]
+    assert registered["deadline"]["periods"] == {"*": {"working_days": 5}}
     assert api.get("/definitions/mediation_case", ENT).get_json()["version"] == 2
     versions = api.get("/definitions/mediation_case/versions", ENT).get_json()
     assert [(v["version"], v["open_cases"], v["latest"]) for v in versions] == [(1, 1000, False), (2, 0, True)]
