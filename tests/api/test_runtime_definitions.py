@@ -447,6 +447,32 @@ def test_a_clerk_who_changes_a_case_during_the_migration_wins_and_the_case_is_pl
     audit_passes(fresh)
 
 
+def test_a_case_a_clerk_moves_out_of_the_plan_during_the_migration_is_reported_and_stays(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    moved = api.open_case(ENT, "mediation_case", mediation_data())
+    staying = api.open_case(ENT, "mediation_case", mediation_data())
+    assert deploy(api, mediation_v2().replace("mediating", "in_mediation")).status_code == 201
+    engine = fresh.extensions["gonghui.engine"]
+
+    def clerk_accepts(case: Case) -> None:
+        if case.id == staying["id"]:   # into 调解中, which v2 calls in_mediation and the plan does not map
+            assert api.fire(case.id, "accept", "chengdong_mediator", {"mediator": "李调解"}).status_code == 200
+
+    with fresh.app_context():
+        plan = definition_migrations.make_plan(engine, "mediation_case", {"from_version": 1, "to_version": 2})
+        assert len(definition_migrations.dry_run(db.session, plan)) == 2
+        result = definition_migrations.run(lambda: sa.orm.Session(db.engine), plan, actor=ADMIN, now=clock(),
+                                           before_write=clerk_accepts)
+    assert [move.number for move in result.moves] == [moved["number"]]
+    assert [item["number"] for item in result.conflicts] == [staying["number"]]
+    assert "调解中" in result.conflicts[0]["reason"]
+    after = api.get(f"/cases/{staying['id']}", ENT).get_json()
+    assert (after["state"], after["definition_version"], after["version"]) == ("mediating", 1, 2)
+    with fresh.app_context():
+        assert db.session.scalar(sa.select(DefinitionMigration.conflicts)) == result.conflicts
+    audit_passes(fresh)
+
+
 # ---- init-db and the command line -----------------------------------------------------------------------
 
 def test_init_db_deploys_the_definition_files_the_database_lacks(fresh: Flask) -> None:
