@@ -66,6 +66,7 @@ class Move:
     new_due_at: datetime | None
     old_state_label: str = ""
     new_state_label: str = ""
+    org_unit_name: str = ""
 
 
 @dataclass
@@ -185,7 +186,7 @@ def _batches(session: Session, plan: Plan, size: int) -> Iterator[list[Case]]:
 def _move_of(plan: Plan, case: Case, target: str, new_due: datetime | None) -> Move:
     return Move(case.id, case.number, case.org_unit.code, case.state, target, case.due_at, new_due,
                 plan.old.states[case.state].label if case.state in plan.old.states else case.state,
-                plan.new.states[target].label)
+                plan.new.states[target].label, case.org_unit.name)
 
 
 def dry_run(session: Session, plan: Plan, batch: int = BATCH) -> list[Move]:

@@ -89,6 +89,7 @@ class MovedCaseSchema(Schema):
     id = fields.Integer()
     number = fields.String()
     org_unit = fields.String()
+    org_unit_name = fields.String()
     old_state = fields.String()
     old_state_label = fields.String()
     new_state = fields.String()
@@ -207,6 +208,7 @@ def migration_resource(plan: definition_migrations.Plan, moves: list[definition_
             "migration": result.migration_id if result else None, "resumed": bool(result and result.resumed),
             "conflicts": result.conflicts if result else [],
             "cases": [{"id": move.case_id, "number": move.number, "org_unit": move.org_unit,
+                       "org_unit_name": move.org_unit_name,
                        "old_state": move.old_state, "old_state_label": move.old_state_label,
                        "new_state": move.new_state, "new_state_label": move.new_state_label,
                        "old_due_at": local(move.old_due_at), "new_due_at": local(move.new_due_at)}

@@ -578,6 +578,7 @@ def test_the_pages_preview_a_new_version_with_both_diagrams_then_deploy_it_after
     dry = client.post("/admin/definitions/mediation_case/migrate", data={**form, "action": "preview"})
     table = dry.get_data(as_text=True)
     assert dry.status_code == 200 and "将要迁移的案件（1 件）" in table and case["number"] in table
+    assert "温岭市东海鞋业有限公司工会" in table   # the unit that handles the case, by its name
     assert "2026-11-28 00:00" in table and "2026-12-02 00:00" in table and "确认迁移这 1 件案件" in table
     assert api.get(f"/cases/{case['id']}", ENT).get_json()["definition_version"] == 1
     ran = client.post("/admin/definitions/mediation_case/migrate", data={**form, "action": "run"})
