@@ -33,7 +33,7 @@ from api import deadlines, services
 from api.admin_log import _log_admin_action
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
-from workflow.definitions import Definition, StateDef
+from workflow.definitions import Definition
 from workflow.engine import Engine
 from workflow.errors import InvalidData, UnknownDefinition
 
@@ -143,13 +143,20 @@ def _set_by_hand(old: Definition, case: Case, timer: Timer) -> bool:
     return period is not None and timer.period != f"{period.unit}:{period.count}"
 
 
-def _start_of(session: Session, case: Case, state: StateDef, timer: Timer | None) -> datetime:
-    """When the case's clock in its current state started: its timer's start, else as entering would count."""
-    if timer is not None and timer.started_at is not None:
+def _start_of(session: Session, plan: Plan, case: Case, target: str, timer: Timer | None) -> datetime:
+    """When the clock of the case's state started, as the new version counts it: the pending timer's start
+    while both versions count from the same moment, else as entering the state counts (from the opening, a
+    time in the data, or the last entry into the state — an escalation restarts it)."""
+    new_spec, old_spec = plan.new.states[target].deadline, plan.old.states[case.state].deadline
+    since = new_spec.since if new_spec else "state_entered"
+    if timer is not None and timer.started_at is not None and old_spec is not None and old_spec.since == since:
         return timer.started_at
-    since = state.deadline.since if state.deadline else "state_entered"
     if since == "case_opened":
         return case.created_at
+    if since.startswith("field:"):
+        found = deadlines._instant_field(case.data, since.removeprefix("field:"))
+        if found is not None:
+            return found
     entered = session.scalar(sa.select(sa.func.max(CaseHistory.at)).where(
         CaseHistory.case_id == case.id, CaseHistory.to_state == case.state))
     return entered or case.updated_at
@@ -161,7 +168,7 @@ def _new_due(session: Session, plan: Plan, case: Case, target: str, timer: Timer
     state = plan.new.states[target]
     if state.deadline is None:
         return None
-    due = deadlines.due_for(state.deadline, case, _start_of(session, case, state, timer))
+    due = deadlines.due_for(state.deadline, case, _start_of(session, plan, case, target, timer))
     return due.at if due else None
 
 
@@ -237,7 +244,7 @@ def _migrate_case(session: Session, plan: Plan, case: Case, timer: Timer | None,
     new_due = _new_due(session, plan, case, target, timer)
     move = _move_of(plan, case, target, new_due)
     keep_clock = not plan.recount or (timer is not None and _set_by_hand(plan.old, case, timer))
-    start = _start_of(session, case, plan.new.states[target], timer) if not keep_clock else None
+    start = _start_of(session, plan, case, target, timer) if not keep_clock else None
     with session.no_autoflush:
         case.definition_version, case.state, case.updated_at = plan.new.version, target, now
         services._denormalise(case, plan.new)

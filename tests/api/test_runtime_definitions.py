@@ -370,6 +370,17 @@ def test_an_extension_granted_by_hand_stands_through_a_migration(fresh: Flask, a
     assert moved[0]["new_due_at"] == moved[0]["old_due_at"] == extended.get_json()["due_at"]
 
 
+def test_a_deadline_counted_from_another_moment_in_the_new_version_is_recounted_from_that_moment(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    case = api.open_case(ENT, "mediation_case", mediation_data())     # Tuesday 2026-11-24 10:00
+    clock.set(shanghai(2026, 11, 26, 15))
+    accepted = api.fire(case["id"], "accept", "chengdong_mediator", {"mediator": "李调解"}).get_json()
+    assert accepted["due_at"] == "2026-12-10T00:00:00+08:00"          # 15 days from the registration
+    assert deploy(api, mediation_v2().replace("      since: case_opened\n", "")).status_code == 201
+    moved = migrate(api, {"from_version": 1, "to_version": 2}).get_json()["cases"]
+    assert moved[0]["new_due_at"] == "2026-12-12T00:00:00+08:00"      # 15 days from the acceptance
+
+
 def test_keeping_the_deadlines_moves_the_cases_without_recounting(fresh: Flask, api: Api) -> None:
     case = api.open_case(ENT, "mediation_case", mediation_data())
     assert deploy(api, mediation_v2()).status_code == 201
