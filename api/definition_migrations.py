@@ -29,8 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from api import deadlines, services
-from api.admin_log import _log_admin_action
+from api import admin_log, deadlines, services
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
 from workflow.definitions import Definition
@@ -301,10 +300,10 @@ def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: 
         dry_run(session, plan, batch)
         record, resumed = _start(session, plan, actor, now)
         result = Result(plan, migration_id=record.id, resumed=resumed)
-        _log_admin_action(session, actor=actor, action="definition.migrate", target=f"{plan.key} "
-                          f"v{plan.old.version}→v{plan.new.version}",
-                          details={"migration": record.id, "state_map": plan.state_map, "recount": plan.recount,
-                                   "resumed": resumed}, now=now)
+        admin_log.record(session, actor=actor, action="definition.migrate",
+                         target=f"{plan.key} v{plan.old.version}→v{plan.new.version}", at=now,
+                         after={"migration": record.id, "state_map": plan.state_map, "recount": plan.recount,
+                                "resumed": resumed})
         session.commit()
     after = 0
     while True:

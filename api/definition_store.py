@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from api.admin_log import _log_admin_action
+from api import admin_log
 from api.extensions import db
 from api.lifecycles import check_against
 from api.models import Case
@@ -106,8 +106,10 @@ def deploy(session: Session, engine: Engine, hashes: dict[tuple[str, int], str],
     session.flush()
     engine.install(definition)
     hashes[(key, version)] = digest
-    _log_admin_action(session, actor=actor, action="definition.deploy", target=f"{key} v{version}",
-                      details={"sha256": digest, "origin": origin, "changes": len(changes)}, now=now)
+    admin_log.record(session, actor=actor, action="definition.deploy", target=f"{key} v{version}", at=now,
+                     before={"version": previous.version} if previous else None,
+                     after={"version": version, "sha256": digest, "origin": origin,
+                            "changes": [change.text for change in changes]})
     return Deployment(definition, previous, changes, created=True, row=row, sha256=digest)
 
 

@@ -68,7 +68,7 @@ def calendar() -> None:
 @with_appcontext
 def calendar_load(path: Path, dry_run: bool) -> None:
     """Load a year's official schedule (YAML or CSV); recounts provisional deadlines."""
-    from api import calendar_store
+    from api import admin_log, calendar_store
     from workflow.schedules import ScheduleError, parse
 
     try:
@@ -86,7 +86,7 @@ def calendar_load(path: Path, dry_run: bool) -> None:
             click.echo(f"  {item.number}  {item.old_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} → "
                        f"{item.new_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}")
         return
-    recounted = calendar_store.store(db.session, schedule, source=path.name, actor="cli",
+    recounted = calendar_store.store(db.session, schedule, source=path.name, actor=admin_log.actor_of_cli(),
                                      now=current_app.config["CLOCK"]())
     db.session.commit()
     click.echo(f"{schedule.year}: {len(schedule.holidays)} holidays, {len(schedule.workdays)} make-up workdays "

@@ -30,7 +30,7 @@ def _refused(error: InvalidData | Conflict | UnknownDefinition) -> None:
 @with_appcontext
 def deploy(path: Path, dry_run: bool) -> None:
     """Deploy a definition file as the latest version of its lifecycle (validated as at start-up)."""
-    from api import definition_store
+    from api import admin_log, definition_store
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
@@ -40,8 +40,8 @@ def deploy(path: Path, dry_run: bool) -> None:
         sys.exit(1)
     try:
         definition_store.refresh(app, db.session)
-        done = definition_store.deploy_in_app(app, db.session, text, actor="cli", now=app.config["CLOCK"](),
-                                              origin=path.name, dry_run=dry_run)
+        done = definition_store.deploy_in_app(app, db.session, text, actor=admin_log.actor_of_cli(),
+                                              now=app.config["CLOCK"](), origin=path.name, dry_run=dry_run)
     except (InvalidData, Conflict) as error:
         db.session.rollback()
         _refused(error)
@@ -70,7 +70,7 @@ def deploy(path: Path, dry_run: bool) -> None:
 def migrate(key: str, from_version: int, to_version: int, mapping: tuple[str, ...], keep_deadlines: bool,
             dry_run: bool) -> None:
     """Move the open cases of KEY from one version to a later one (run it again to finish a stopped run)."""
-    from api import definition_migrations, definition_store
+    from api import admin_log, definition_migrations, definition_store
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     state_map = {}
@@ -89,7 +89,7 @@ def migrate(key: str, from_version: int, to_version: int, mapping: tuple[str, ..
             moves = definition_migrations.dry_run(db.session, plan)
         else:
             db.session.rollback()
-            moves = definition_migrations.run(lambda: Session(db.engine), plan, actor="cli",
+            moves = definition_migrations.run(lambda: Session(db.engine), plan, actor=admin_log.actor_of_cli(),
                                               now=app.config["CLOCK"]()).moves
     except (InvalidData, UnknownDefinition) as error:
         _refused(error)
