@@ -212,4 +212,13 @@ def diff(old: Definition, new: Definition) -> list[Change]:
     if old.config != new.config:
         keys = sorted(key for key in set(old.config) | set(new.config) if old.config.get(key) != new.config.get(key))
         changes.append(Change("changed", "definition", "config", f"流程参数 {'、'.join(keys)} 有改动"))
+    for key in sorted((set(old.raw) | set(new.raw)) - _COMPARED):   # what else a definition declares
+        if old.raw.get(key) != new.raw.get(key):
+            changes.append(Change("changed", "definition", key, f"流程设置 {SETTING_LABELS.get(key, key)} 有改动"))
     return changes
+
+
+_COMPARED = {"key", "version", "title", "initial", "states", "events", "open_roles", "config", "description"}
+SETTING_LABELS = {"personal": "个人信息的查看范围", "owner_levels": "承办层级", "number_prefix": "案件编号前缀",
+                  "open_level": "立案层级", "alternative_initials": "可选起始状态",
+                  "early_warning_categories": "预警类别"}

@@ -78,3 +78,8 @@ def test_states_events_roles_guards_and_required_data_added_and_removed(v1: Defi
 def test_every_definition_file_against_itself_is_empty() -> None:
     for definition in Catalog.from_directory(ROOT / "definitions").all():
         assert diff(definition, definition) == []
+
+
+def test_any_other_setting_that_changes_is_named(v1: Definition) -> None:
+    new = v2(("number_prefix: TJ", "number_prefix: TS"))
+    assert texts(v1, new) == ["流程设置 案件编号前缀 有改动"]
