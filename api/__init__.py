@@ -61,6 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from api import calendar_store
 
     calendar_store.init_app(app)
+    from api import definition_store
+
+    definition_store.init_app(app)
+    app.before_request(definition_store.in_step)
     return app
 
 

@@ -22,6 +22,7 @@ ACTIONS = {
     "user.deactivate": "停用用户", "user.activate": "启用用户", "user.sessions_revoked": "结束全部会话",
     "user.locked_out": "登录失败过多，账号锁定", "user.unlocked": "解除登录锁定",
     "token.issue": "签发令牌", "token.revoke": "吊销令牌", "calendar.load": "载入放假安排",
+    "definition.deploy": "部署流程定义", "definition.migrate": "迁移在办案件",
 }
 
 

@@ -150,6 +150,8 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "admin.UserOne": frozenset({"admin"}), "admin.UserSessions": frozenset({"admin"}),
     "admin.UserLockout": frozenset({"admin"}), "admin.Log": frozenset({"admin"}),
     "enterprises.EnterpriseImport": frozenset({"clerk", "admin"}),
+    "definition_admin.DefinitionDeploy": frozenset({"admin"}), "definition_admin.DefinitionDiff": frozenset({"admin"}),
+    "definition_admin.DefinitionMigrations": frozenset({"admin"}),
 }
 
 

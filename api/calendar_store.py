@@ -7,6 +7,8 @@ the provisional deadlines that reach into it; the sweep recounts any left over b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 from api.deadlines import CALENDAR, count, warning_for
 from api.extensions import db
 from api.models import CalendarYear, Case, Timer
-from workflow.calendar import WorkCalendar, YearSchedule
+from workflow.calendar import Due, WorkCalendar, YearSchedule
 from workflow.definitions import Period
 
 REFRESH_EVERY = timedelta(minutes=1)
@@ -70,16 +72,43 @@ def _period(text: str | None) -> Period | None:
     return Period(unit, int(amount))
 
 
-def recount_provisional(session: Session, calendar: WorkCalendar = CALENDAR) -> int:
-    """Recount pending deadline timers counted across a year that has a schedule now."""
-    recounted = 0
+@dataclass(frozen=True)
+class Moved:
+    """A deadline a schedule moves: the case, its old and its new due time."""
+
+    case_id: int
+    number: str
+    old_due_at: datetime
+    new_due_at: datetime
+
+
+def preview(session: Session, schedule: YearSchedule) -> list[Moved]:
+    """The deadlines loading ``schedule`` would move (counted on a copy of the calendar; nothing is written)."""
+    trial = WorkCalendar(dict(CALENDAR.loaded))
+    trial.load(schedule)
+    moved = []
+    for timer, due in _recounts(session, trial):
+        if due.at != timer.due_at:
+            number = session.scalar(sa.select(Case.number).where(Case.id == timer.case_id)) or ""
+            moved.append(Moved(timer.case_id, number, timer.due_at, due.at))
+    return sorted(moved, key=lambda item: (item.old_due_at, item.number))
+
+
+def _recounts(session: Session, calendar: WorkCalendar) -> Iterator[tuple[Timer, Due]]:
+    """Each pending provisional deadline timer with its due time counted again on ``calendar``."""
     timers = session.scalars(sa.select(Timer).where(Timer.provisional.is_(True), Timer.kind == "deadline",
-                                                    Timer.status == "pending"))
+                                                    Timer.status == "pending").order_by(Timer.id))
     for timer in timers:
         period = _period(timer.period)
         if period is None or timer.started_at is None:
             continue
-        due = count(period, timer.started_at, calendar)
+        yield timer, count(period, timer.started_at, calendar)
+
+
+def recount_provisional(session: Session, calendar: WorkCalendar = CALENDAR) -> int:
+    """Recount pending deadline timers counted across a year that has a schedule now."""
+    recounted = 0
+    for timer, due in list(_recounts(session, calendar)):
         if due.provisional and due.at == timer.due_at:
             continue
         timer.due_at, timer.provisional = due.at, due.provisional

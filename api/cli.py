@@ -78,6 +78,15 @@ def init_db(owner_role: str | None, service_role: str | None, owner_password: st
         click.echo(f"session key: {path} (mode 600{', new' if written else ''})")
     seal = checkpoints.Seal.of(app).ensure_key()
     click.echo(f"audit key: {'GONGHUI_AUDIT_KEY' if app.config.get('AUDIT_KEY') else seal.key_file}")
+    from api import definition_store
+    from api.clock import now
+
+    added, differing = definition_store.seed_from_files(current_app, db.session, now())
+    db.session.commit()
+    for name in added:
+        click.echo(f"definition deployed from definitions/: {name}")
+    for name in differing:
+        click.echo(f"warning: {name}", err=True)
 
 
 @cli.command("seed-demo")
@@ -257,6 +266,9 @@ def definitions_check(directory: str | None) -> None:
         click.echo(f"ok  {definition.key} v{definition.version}  {definition.title}  "
                    f"({len(definition.states)} states, {len(definition.events)} events)  {definition.source}")
 
+
+definitions.add_command(__import__("api.commands.definition_deploy", fromlist=["deploy"]).deploy)
+definitions.add_command(__import__("api.commands.definition_deploy", fromlist=["migrate"]).migrate)
 
 for _command in __import__("api.commands", fromlist=["discover"]).discover():
     cli.add_command(_command)

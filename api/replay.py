@@ -42,10 +42,15 @@ def differences(engine: Engine, case: StoredCase, rows: Iterable[Any], bound_eff
                 ) -> list[tuple[int, str]]:
     """Where the case row departs from its replayed history: [(seq, reason)]."""
     bound = set(bound_effects)
+    rows = list(rows)
+    # a case migrated to a later version was opened, and worked until its migration, on an earlier one
+    migrations = [row for row in rows if row.event == "migrate" and isinstance(row.data, dict)]
+    version = int(migrations[0].data.get("from_version", case.definition_version)) if migrations \
+        else case.definition_version
     try:
-        definition = engine.catalog.get(case.definition_key, case.definition_version)
+        definition = engine.catalog.get(case.definition_key, version)
     except WorkflowError:
-        return [(0, f"unknown definition {case.definition_key} v{case.definition_version}")]
+        return [(0, f"unknown definition {case.definition_key} v{version}")]
     found: list[tuple[int, str]] = []
     state = level = org = None
     data: dict[str, Any] = {}
@@ -62,7 +67,7 @@ def differences(engine: Engine, case: StoredCase, rows: Iterable[Any], bound_eff
         event = definition.events.get(row.event)
         if event is not None and state is not None and level is not None:
             try:
-                outcome = engine.fire(CaseView(case.definition_key, case.definition_version, state, level, data),
+                outcome = engine.fire(CaseView(case.definition_key, version, state, level, data),
                                       row.event, roles=event.roles, data=dict(row.data or {}), actor=row.actor,
                                       now=row.at, comment=row.comment)
             except WorkflowError:
@@ -74,6 +79,12 @@ def differences(engine: Engine, case: StoredCase, rows: Iterable[Any], bound_eff
                                            f"({row.level_to}) where the engine leads to {outcome.to_state} "
                                            f"({outcome.level_to})"))
             loose = loose or bool(bound & set(event.effects))
+        elif row.event == "migrate" and isinstance(row.data, dict) and row.data.get("to_version"):
+            version = int(row.data["to_version"])
+            try:
+                definition = engine.catalog.get(case.definition_key, version)
+            except WorkflowError:
+                return found + [(row.seq, f"unknown definition {case.definition_key} v{version}")]
         else:
             optional.update(row.data or {})
         state, level, org = row.to_state, row.level_to, row.org_to

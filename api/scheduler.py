@@ -15,6 +15,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from api import definition_store
 from api.extensions import db
 from api.sweep import sweep_due
 
@@ -26,6 +27,8 @@ def run_sweep(app: Flask) -> int:
     with app.app_context():
         engine = app.extensions["gonghui.engine"]
         try:
+            with Session(db.engine) as session:   # versions deployed through another process
+                definition_store.refresh(app, session)
             fired = sweep_due(lambda: Session(db.engine), engine, app.config["CLOCK"](),
                               batch=app.config["SWEEP_BATCH"])
         except sa.exc.SQLAlchemyError as error:

@@ -368,13 +368,13 @@ def history(session: Session, case: Case) -> list[CaseHistory]:
                                 .order_by(CaseHistory.seq)))
 
 
-_ACTIONABLE: dict[tuple[int, frozenset[str]], dict[tuple[str, int], list[str]]] = {}
+_ACTIONABLE: dict[tuple[int, int, frozenset[str]], dict[tuple[str, int], list[str]]] = {}
 
 
 def actionable_states(engine: Engine, roles: frozenset[str]) -> dict[tuple[str, int], list[str]]:
     """For each definition version, the states in which a holder of ``roles`` can fire some event
-    (worked out once per engine and set of roles: definitions do not change while the process runs)."""
-    cached = _ACTIONABLE.get((id(engine), roles))
+    (worked out once per engine, catalog generation and set of roles: a deployed version starts a generation)."""
+    cached = _ACTIONABLE.get((id(engine), engine.catalog.generation, roles))
     if cached is not None:
         return cached
     result: dict[tuple[str, int], list[str]] = {}
@@ -383,7 +383,7 @@ def actionable_states(engine: Engine, roles: frozenset[str]) -> dict[tuple[str, 
                          and not event.escalates for source in event.sources})
         if states:
             result[(definition.key, definition.version)] = states
-    _ACTIONABLE[(id(engine), roles)] = result
+    _ACTIONABLE[(id(engine), engine.catalog.generation, roles)] = result
     return result
 
 

@@ -254,6 +254,10 @@ def parse_definition(raw: Any, source: str) -> Definition:
     if not isinstance(raw_states, dict) or not isinstance(raw_events, dict):
         raise DefinitionError(source, [*check.faults, "states and events must be mappings"])
     event_names = set(raw_events)
+    for names, what in ((raw_states, "state"), (raw_events, "event")):
+        for name in names:
+            if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+                check.fault(names, name, f"{what} {name!r}: a name is an English identifier (letters, digits, _)")
 
     states: dict[str, StateDef] = {}
     for name, spec in raw_states.items():
@@ -440,13 +444,20 @@ def _check_graph(check: _Checker, states: dict[str, StateDef], events: dict[str,
             check.faults.append(f"state {name!r} is not terminal but no event leads out of it")
 
 
-def load_file(path: Path) -> Definition:
-    source = str(path)
+def parse_text(text: str, source: str) -> Definition:
+    """Validate the YAML text of one definition (a file's, or one deployed at runtime) and build it."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (strict safe loader)
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (strict safe loader)
     except yaml.YAMLError as error:
         raise DefinitionError(source, [str(error).replace("\n", " ")]) from error
-    definition = parse_definition(raw, source)
+    except (ValueError, TypeError, RecursionError) as error:   # a date such as 2026-13-45, a list as a key
+        raise DefinitionError(source, [f"not a definition: {type(error).__name__}: {error}"]) from error
+    return parse_definition(raw, source)
+
+
+def load_file(path: Path) -> Definition:
+    source = str(path)
+    definition = parse_text(path.read_text(encoding="utf-8"), source)
     expected = f"{definition.key}.v{definition.version}"
     if path.name.split(".yaml")[0] not in (expected, definition.key):
         raise DefinitionError(source, [f"the file of {definition.key} v{definition.version} must be named "
@@ -459,6 +470,7 @@ class Catalog:
 
     def __init__(self, definitions: list[Definition]) -> None:
         self._by_key: dict[str, dict[int, Definition]] = {}
+        self.generation = 0   # moves on every install or removal, so that answers cached per catalog expire
         for definition in definitions:
             versions = self._by_key.setdefault(definition.key, {})
             if definition.version in versions:
@@ -480,6 +492,29 @@ class Catalog:
         if faults:
             raise DefinitionError(str(directory), [str(fault) for fault in faults])
         return cls(definitions)
+
+    def install(self, definition: Definition) -> None:
+        """Add (or replace) one version while requests read the catalog: the mappings are swapped, never
+        changed in place, so a reader sees the catalog before or after, never half of it."""
+        by_key = dict(self._by_key)
+        by_key[definition.key] = {**by_key.get(definition.key, {}), definition.version: definition}
+        self._by_key = by_key
+        self.generation += 1
+
+    def remove(self, key: str, version: int) -> None:
+        by_key = dict(self._by_key)
+        versions = {number: found for number, found in by_key.get(key, {}).items() if number != version}
+        if versions:
+            by_key[key] = versions
+        else:
+            by_key.pop(key, None)
+        self._by_key = by_key
+        self.generation += 1
+
+    def versions(self, key: str) -> list[Definition]:
+        """Every version of ``key``, oldest first (none for an unknown key)."""
+        versions = self._by_key.get(key, {})
+        return [versions[number] for number in sorted(versions)]
 
     def keys(self) -> list[str]:
         return sorted(self._by_key)

@@ -88,6 +88,16 @@ class Engine:
             (definition.key, definition.version): self._build(definition) for definition in catalog.all()
         }
 
+    def install(self, definition: Definition) -> None:
+        """Build the machine of a version deployed while the process runs, then make the version known."""
+        machine = self._build(definition)
+        self._machines = {**self._machines, (definition.key, definition.version): machine}
+        self.catalog.install(definition)
+
+    def remove(self, key: str, version: int) -> None:
+        self.catalog.remove(key, version)
+        self._machines = {found: machine for found, machine in self._machines.items() if found != (key, version)}
+
     @staticmethod
     def _build(definition: Definition) -> Machine:
         machine = Machine(model=None, states=list(definition.states), initial=definition.initial,

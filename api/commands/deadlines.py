@@ -64,8 +64,9 @@ def calendar() -> None:
 
 @calendar.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Load nothing: list the deadlines the schedule would move.")
 @with_appcontext
-def calendar_load(path: Path) -> None:
+def calendar_load(path: Path, dry_run: bool) -> None:
     """Load a year's official schedule (YAML or CSV); recounts provisional deadlines."""
     from api import admin_log, calendar_store
     from workflow.schedules import ScheduleError, parse
@@ -77,6 +78,14 @@ def calendar_load(path: Path) -> None:
         for where, messages in error.errors.items():
             click.echo(f"  {where}: {'; '.join(messages)}", err=True)
         sys.exit(1)
+    if dry_run:
+        calendar_store.refresh(db.session)
+        moved = calendar_store.preview(db.session, schedule)
+        click.echo(f"{schedule.year}: dry run, nothing loaded; {len(moved)} deadline(s) would move")
+        for item in moved:
+            click.echo(f"  {item.number}  {item.old_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} → "
+                       f"{item.new_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}")
+        return
     recounted = calendar_store.store(db.session, schedule, source=path.name, actor=admin_log.actor_of_cli(),
                                      now=current_app.config["CLOCK"]())
     db.session.commit()

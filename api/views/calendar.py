@@ -36,6 +36,14 @@ class CalendarYearSchema(Schema):
     loaded_at = fields.DateTime(format="iso", dump_only=True)
     recounted = fields.Integer(dump_only=True, allow_none=True, metadata={
         "description": "载入时重算的临时期限数；列出已载入年度时为 null"})
+    dry_run = fields.Boolean(dump_only=True)
+    moves = fields.List(fields.Dict(), dump_only=True,
+                        metadata={"description": "with ?dry_run=true: the deadlines the schedule would move, "
+                                                 "{case, number, old_due_at, new_due_at}"})
+
+
+class CalendarDryRunSchema(Schema):
+    dry_run = fields.Boolean(load_default=False)
 
 
 def _resource(row: CalendarYear, recounted: int | None = None) -> dict[str, Any]:
@@ -52,11 +60,19 @@ class CalendarYears(MethodView):
         return [_resource(row) for row in db.session.scalars(sa.select(CalendarYear).order_by(CalendarYear.year))]
 
     @blp.arguments(CalendarYearSchema)
+    @blp.arguments(CalendarDryRunSchema, location="query")
     @blp.response(201, CalendarYearSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Load (or replace) a year's schedule; provisional deadlines reaching into it are recounted."""
+    @blp.alt_response(200, schema=CalendarYearSchema, description="?dry_run=true: nothing loaded, the moves")
+    def post(self, body: dict[str, Any], query: dict[str, Any]) -> Any:
+        """Load (or replace) a year's schedule; provisional deadlines reaching into it are recounted.
+        ``?dry_run=true`` loads nothing and lists the deadlines the schedule would move."""
         principal = auth.require_role("admin")
         schedule = from_lists(body["year"], body["holidays"], body.get("workdays", []))
+        if query["dry_run"]:
+            moves = [{"case": item.case_id, "number": item.number, "old_due_at": local(item.old_due_at).isoformat(),
+                      "new_due_at": local(item.new_due_at).isoformat()}  # type: ignore[union-attr]
+                     for item in calendar_store.preview(db.session, schedule)]
+            return {**body, "dry_run": True, "moves": moves}, 200
         recounted = calendar_store.store(db.session, schedule, source=body.get("source") or "api",
                                          actor=principal.username, now=now())
         return _resource(db.session.get(CalendarYear, schedule.year), recounted)

@@ -303,10 +303,12 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
     history = [history_resource(row, case, g.principal) for row in services.history(db.session, case)]
     names = ui_words.people(db.session, {entry["actor"] for entry in history})
     for entry in history:
-        entry["from_label"] = definition.states[entry["from_state"]].label if entry["from_state"] else ""
-        entry["to_label"] = definition.states[entry["to_state"]].label
+        # a case migrated to a later version may have passed through states that version no longer has
+        entry["from_label"] = _state_label(definition, entry["from_state"]) if entry["from_state"] else ""
+        entry["to_label"] = _state_label(definition, entry["to_state"])
         entry["event_label"] = (definition.events[entry["event"]].label if entry["event"] in definition.events
-                                else {"open": "登记", "supervise": "督办", "remind": "到期提醒"}.get(entry["event"],
+                                else {"open": "登记", "supervise": "督办", "remind": "到期提醒",
+                                      "migrate": "迁移到新版流程"}.get(entry["event"],
                                                                                               "其他"))
         entry["who"] = names.get(entry["actor"], "其他用户")
         entry["comment"] = ui_words.rule_words(entry["comment"], definition) if entry["comment"] else None
@@ -326,6 +328,11 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
                            conflict=conflict, unsent=unsent, papers=papers,
                            top_errors=[message for messages in (errors or {}).values() for message in messages]
                            if open_event not in resource["allowed_events"] else []), status
+
+
+def _state_label(definition: Any, name: str) -> str:
+    state = definition.states.get(name)
+    return state.label if state is not None else name
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")

@@ -69,15 +69,13 @@ def calendar_grid() -> Any:
                            message=session.pop("message", None), errors=session.pop("calendar_errors", None))
 
 
-@_ui.blp.post("/admin/calendar")
-@_ui.requires("admin")
-def admin_load_calendar() -> Any:
-    year = _year_of(request.form.get("year"), 0)
+def _marked(form: Any) -> tuple[int, list[str], list[str], list[str]]:
+    """The year and the days marked on the month grid's form: (year, holidays, workdays, faults)."""
+    year = _year_of(form.get("year"), 0)
     if not year:
-        session["calendar_errors"] = [f"年度须在 {FIRST_YEAR} 到 {LAST_YEAR} 之间"]
-        return redirect(url_for("ui.calendar_grid"))
+        return 0, [], [], [f"年度须在 {FIRST_YEAR} 到 {LAST_YEAR} 之间"]
     holidays, workdays, faults = [], [], []
-    for name, value in request.form.items():
+    for name, value in form.items():
         if not name.startswith("d-") or not value:
             continue
         try:
@@ -92,9 +90,31 @@ def admin_load_calendar() -> Any:
             workdays.append(day.isoformat())
     if not holidays:
         faults.append("请至少标出一天法定节假日（休）")
+    return year, holidays, workdays, faults
+
+
+@_ui.blp.post("/admin/calendar/preview")
+@_ui.requires("admin")
+def calendar_preview() -> Any:
+    """The deadlines the marked schedule would move (case, old date, new date), before it is loaded."""
+    year, holidays, workdays, faults = _marked(request.form)
     if faults:
         session["calendar_errors"] = faults
-        return redirect(url_for("ui.calendar_grid", year=year))
+        return redirect(url_for("ui.calendar_grid", year=year or None))
+    schedule = from_lists(year, holidays, workdays)
+    calendar_store.refresh(db.session)
+    marks = [(f"d-{day}", "holiday") for day in holidays] + [(f"d-{day}", "workday") for day in workdays]
+    return render_template("ui/calendar_preview.html", schedule=schedule, marks=marks,
+                           moves=calendar_store.preview(db.session, schedule))
+
+
+@_ui.blp.post("/admin/calendar")
+@_ui.requires("admin")
+def admin_load_calendar() -> Any:
+    year, holidays, workdays, faults = _marked(request.form)
+    if faults:
+        session["calendar_errors"] = faults
+        return redirect(url_for("ui.calendar_grid", year=year or None))
     try:
         recounted = calendar_store.store(db.session, from_lists(year, holidays, workdays), source="网页月历",
                                          actor=g.principal.username, now=now())

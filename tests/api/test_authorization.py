@@ -50,6 +50,12 @@ RULES: dict[tuple[str, str], tuple[str, Any, set[str], int]] = {
     ("counters.ClaimCheck", "POST"): ("/counters/claims/check", {}, {"counter_chengbei"}, 403),
     ("counters.Claims", "POST"): ("/counters/claims", {}, {"counter_chengbei"}, 403),
     ("counters.ClaimNotice", "GET"): ("/counters/claims/YL-2026-000001/notice", None, EVERYONE, 0),
+    ("definition_admin.DefinitionDeploy", "POST"): ("/admin/definitions", None, ADMIN, 403),
+    ("definition_admin.DefinitionVersions", "GET"): ("/definitions/mediation_case/versions", None, EVERYONE, 0),
+    ("definition_admin.DefinitionDiff", "GET"): ("/admin/definitions/mediation_case/diff?from=1&to=1", None,
+                                                 ADMIN, 403),
+    ("definition_admin.DefinitionMigrations", "POST"): ("/admin/definitions/mediation_case/migrations",
+                                                        {"from_version": 1, "to_version": 1}, ADMIN, 403),
     ("enterprises.Enterprises", "GET"): ("/enterprises", None, EVERYONE, 0),
     ("enterprises.EnterpriseImport", "POST"): ("/enterprises/import", None, {"daxi_clerk", "city_admin"}, 403),
 }

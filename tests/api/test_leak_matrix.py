@@ -114,6 +114,8 @@ API_ROUTES: dict[str, Callable[[World], list[Probe]]] = {
     "/api/v1/definitions": fixed("/api/v1/definitions"),
     "/api/v1/definitions/{key}": per_definition("/api/v1/definitions/{key}"),
     "/api/v1/definitions/{key}/diagram": each_case("/api/v1/definitions/{definition}/diagram?case={id}", shows=False),
+    "/api/v1/definitions/{key}/versions": per_definition("/api/v1/definitions/{key}/versions"),
+    "/api/v1/admin/definitions/{key}/diff": per_definition("/api/v1/admin/definitions/{key}/diff?from=1&to=1"),
     "/api/v1/enterprises": fixed("/api/v1/enterprises"),
     "/api/v1/org-units": fixed("/api/v1/org-units"),
     "/api/v1/admin/users": fixed("/api/v1/admin/users"),
@@ -138,6 +140,9 @@ PAGES: dict[str, Callable[[World], list[Probe]]] = {
     "ui.export": lambda world: [Probe(f"/dashboard/{key}.{kind}") for key in sorted({c.definition for c in world.cases})
                                 for kind in ("csv", "xlsx")] + [Probe("/dashboard/all.xlsx")],
     "ui.admin": fixed("/admin"),
+    "ui.definitions_page": fixed("/admin/definitions"),
+    "ui.definition_diff_page": per_definition("/admin/definitions/{key}/diff?from=1&to=1"),
+    "ui.migration_page": per_definition("/admin/definitions/{key}/migrate"),
     "ui.account_password": fixed("/account/password"),
     "ui.document_page": each_case("/cases/{id}/documents/receipt", shows=False),
     "ui.document_pdf": each_case("/cases/{id}/documents/receipt.pdf", shows=False),

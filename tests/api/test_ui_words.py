@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ from tests.integration.test_deadlines import sweep
 
 DEMO_USERS = ["city_admin", "chengdong_clerk", "chengdong_mediator", "daxi_clerk", "ent_clerk",
               "counter_chengbei", "chengbei_reviewer"]
-ALLOWED = {"PDF", "CSV", "Excel"}
+ALLOWED = {"PDF", "CSV", "Excel", "YAML"}
+DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 URL = re.compile(r"https?://\S+")
 CASE_NUMBER = re.compile(r"\b[A-Z]{1,4}-\d{4}-\d{6}\b")
 ASCII_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z_]+(?![A-Za-z0-9])")
@@ -73,6 +75,7 @@ def test_every_page_as_every_demo_user_is_in_chinese(fresh: Flask, api: Api) -> 
             f"/counter/receipts/{case_id}" for case_id in db.session.scalars(
                 sa.select(Case.id).where(Case.definition_key == "medical_aid_claim"))] + ["/cases/999999"]
         codes = set(db.session.scalars(sa.select(User.username))) | set(db.session.scalars(sa.select(OrgUnit.code)))
+    codes |= {path.name.split(".")[0] for path in DEFINITIONS.glob("*.yaml")} | {"definitions"}   # file names
     typed = {word for code in codes for word in ASCII_WORD.findall(code)}
     faults: list[str] = []
     crawled = 0
