@@ -26,6 +26,7 @@ ENTERPRISES = [
 ]
 USERS = [
     ("city_admin", "wenling", ["admin", "reviewer"], "市总工会管理员"),
+    ("city_clerk", "wenling", ["clerk", "mediator"], "市总工会干事"),
     ("chengdong_clerk", "chengdong", ["clerk"], "城东街道工会干事"),
     ("chengdong_mediator", "chengdong", ["mediator"], "城东街道调解员"),
     ("daxi_clerk", "daxi", ["clerk"], "大溪镇工会干事"),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.extensions import db
 from api.sweep import sweep_due
+from api.webhooks import allowed_hosts, deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,23 @@ def run_sweep(app: Flask) -> int:
         return len(fired)
 
 
+def run_deliveries(app: Flask) -> int:
+    """Deliver the webhook messages due now (see ``api.webhooks``); returns the attempts made."""
+    with app.app_context():
+        clock = app.config["CLOCK"]
+        try:
+            return deliver_due(lambda: Session(db.engine), clock(), clock=clock,
+                               allow=allowed_hosts(app.config.get("WEBHOOK_ALLOW_HOSTS")))
+        except sa.exc.SQLAlchemyError as error:
+            log.error("webhook delivery failed, retrying at the next interval: %s", type(error).__name__)
+            return 0
+
+
 def _add_job(scheduler: BackgroundScheduler | BlockingScheduler, app: Flask) -> None:
     scheduler.add_job(run_sweep, "interval", seconds=app.config["SWEEP_INTERVAL_SECONDS"], args=[app],
                       id="sweep", max_instances=1, coalesce=True, next_run_time=None)
+    scheduler.add_job(run_deliveries, "interval", seconds=app.config["WEBHOOK_INTERVAL_SECONDS"], args=[app],
+                      id="webhooks", max_instances=1, coalesce=True, next_run_time=None)
 
 
 def start_background(app: Flask) -> BackgroundScheduler:
