@@ -33,7 +33,7 @@ class WebhookCreateSchema(Schema):
     events = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
                          validate=validate.Length(min=1, max=20))
     secret = fields.String(required=True, validate=validate.Length(min=16, max=200),
-                           metadata={"description": "用于签名（X-Gonghui-Signature: sha256=...），至少 16 个字符；不再返回"})
+                           metadata={"description": "签名密钥（X-Gonghui-Signature），至少 16 个字符；不再返回"})
 
 
 class WebhookSchema(Schema):
