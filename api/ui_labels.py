@@ -23,6 +23,8 @@ FIELDS = {
     "approved_amount": "核定金额", "amount_computed": "测算金额", "amount_explanation": "金额计算说明",
     "missing_documents": "尚缺材料", "scheme_year": "互助保障年度", "counter_unit": "受理窗口",
     "union_unit": "新建工会", "units_covered": "覆盖单位数", "acknowledged_at": "受理时间", "resolved_at": "办结时间",
+    "org_unit": "交办给（单位代码，如 chengdong）", "instruction": "交办要求",
+    "due_in_working_days": "办理时限（工作日，不填按该级期限）",
 }
 
 CHOICES = {

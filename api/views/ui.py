@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from api import accounts, auth, calendar_store, diagram, forms, services
+from api import accounts, auth, calendar_store, diagram, forms, ownership, services
 from api.clock import now
 from api.deadlines import CALENDAR, SHANGHAI
 from api.extensions import db
@@ -63,6 +63,7 @@ def _context() -> dict[str, Any]:
                 and principal.acting_roles & definition.open_roles]
     return {"csrf_token": session["csrf"], "principal": principal, "LEVELS": LEVELS, "ROLES": ROLES,
             "lifecycles": latest, "openable": openable,
+            "unread_notifications": ownership.unread_count(db.session, principal.user_id) if principal else 0,
             "sees_dashboard": principal is not None and principal.level != "enterprise"
             and bool(principal.roles & DASHBOARD_ROLES)}
 
@@ -221,16 +222,40 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
     svg = diagram.svg(definition, case.state)
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
                            data_rows=_flatten(resource["data"]), svg=svg, errors=errors or {},
-                           open_event=open_event, values=values or {}), status
+                           open_event=open_event, values=values or {},
+                           read_only=not g.principal.sees(case.org_path)), status
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")
 def case_page(case_id: int) -> Any:
-    try:
-        case = services.get_case(db.session, g.principal, case_id)
+    try:   # a case the caller's unit once held is shown read-only
+        case = ownership.readable_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
     return _case_page(case)
+
+
+# ---- notifications ------------------------------------------------------------------------------------
+
+@blp.get("/notifications")
+def notifications() -> Any:
+    unread_only = request.args.get("unread") == "1"
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    found = ownership.notices(db.session, g.principal.user_id, unread_only=unread_only, page=page, per_page=50)
+    return render_template("ui/notifications.html", notices=found, unread_only=unread_only, page=page,
+                           kinds=ownership.KIND_LABELS)
+
+
+@blp.post("/notifications/<int(max=2147483647):notice_id>/read")
+def read_notification(notice_id: int) -> Any:
+    notice = ownership.mark_read(db.session, g.principal.user_id, notice_id, now())
+    return redirect(url_for("ui.case_page", case_id=notice["case"]))
+
+
+@blp.post("/notifications/read-all")
+def read_all_notifications() -> Any:
+    ownership.mark_all_read(db.session, g.principal.user_id, now())
+    return redirect(url_for("ui.notifications"))
 
 
 @blp.post("/cases/<int(max=2147483647):case_id>/events/<event>")

@@ -3,6 +3,7 @@ units that held a case keep seeing it read-only, and everyone who can act on a c
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -201,3 +202,48 @@ def test_a_user_reads_only_its_own_notifications(api: Api) -> None:
     assert (page["items"], page["total"], page["page"], page["per_page"]) == ([], 0, 1, 50)
     everything = api.get("/notifications", "chengdong_mediator").get_json()
     assert [item["read"] for item in everything["items"]] == [True]
+
+
+def test_the_pages_show_the_unread_count_the_notices_and_a_read_only_case(fresh: Flask, api: Api) -> None:
+    from tests.api.test_ui_pages import signed_in
+
+    case = api.open_case("ent_clerk", "mediation_case", mediation_data())
+    assert api.fire(case["id"], "take_over", "chengdong_clerk", {"reason": "街道直接调处"}).status_code == 200
+    client, csrf = signed_in(fresh, "chengdong_mediator")
+    worklist = client.get("/worklist").get_data(as_text=True)
+    assert re.search(r'通知 <span class="badge red" title="未读通知">1</span>', worklist)
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "提级办理" in page and case["number"] in page and "未读 <b>1</b> 条" in page
+    notice_id = re.search(r'data-notice="(\d+)"', page).group(1)  # type: ignore[union-attr]
+    opened = client.post(f"/notifications/{notice_id}/read", data={"csrf_token": csrf})
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/cases/{case['id']}")
+    assert "未读 <b>0</b> 条" in client.get("/notifications").get_data(as_text=True)
+    assert 'title="未读通知"' not in client.get("/worklist").get_data(as_text=True)
+    other, other_csrf = signed_in(fresh, "daxi_clerk")
+    assert other.post(f"/notifications/{notice_id}/read", data={"csrf_token": other_csrf}).status_code == 404
+
+    enterprise, _ = signed_in(fresh, "ent_clerk")
+    held = enterprise.get(f"/cases/{case['id']}")
+    assert held.status_code == 200
+    text = held.get_data(as_text=True)
+    assert "本单位曾承办此案件" in text and "只能查看" in text and 'data-event="accept"' not in text
+    assert "提级办理" in text   # the step in its history
+
+
+def test_the_city_administrator_sees_the_supervision_forms_on_an_overdue_case(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    from tests.api.test_ui_pages import signed_in
+
+    case = escalated_to_the_city(fresh, api, clock)
+    sweep(fresh, shanghai(2026, 12, 9, 0, 0))
+    clock.set(shanghai(2026, 12, 9, 9, 0))
+    client, csrf = signed_in(fresh, "city_admin")
+    assert "超期（督办）" in client.get("/worklist").get_data(as_text=True)
+    page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'data-event="assign"' in page and 'data-event="urge"' in page and "交办要求" in page
+    sent = client.post(f"/cases/{case['id']}/events/assign", data={
+        "csrf_token": csrf, "version": str(api.get(f"/cases/{case['id']}", "city_admin").get_json()["version"]),
+        "org_unit": "chengdong", "instruction": "请城东街道受理"})
+    assert sent.status_code == 302
+    page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "交办要求：请城东街道受理" in page and "城东街道" in page
