@@ -150,8 +150,20 @@ def _members(session: Session, unit_ids: Iterable[int]) -> dict[int, list[_Membe
     return known
 
 
+_ACTING: dict[tuple[str, int, str, str], tuple[Definition, frozenset[str]]] = {}
+
+
 def acting_roles(definition: Definition, state: str, level: str) -> frozenset[str]:
-    """The roles (as definitions name them) that can move a case on in ``state`` at a unit of ``level``."""
+    """The roles (as definitions name them) that can move a case on in ``state`` at a unit of ``level``
+    (worked out once per definition, state and level)."""
+    key = (definition.key, definition.version, state, level)
+    cached = _ACTING.get(key)
+    if cached is None or cached[0] is not definition:
+        cached = _ACTING[key] = (definition, _acting_roles(definition, state, level))
+    return cached[1]
+
+
+def _acting_roles(definition: Definition, state: str, level: str) -> frozenset[str]:
     roles: set[str] = set()
     for event in definition.events_from(state):
         if event.supervises or (event.escalates and parent_level(level) is None):

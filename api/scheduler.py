@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.extensions import db
 from api.sweep import sweep_due
-from api.webhooks import allowed_hosts, deliver_due
+from api.webhooks import configured_allow_hosts, deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def run_deliveries(app: Flask) -> int:
         clock = app.config["CLOCK"]
         try:
             return deliver_due(lambda: Session(db.engine), clock(), clock=clock,
-                               allow=allowed_hosts(app.config.get("WEBHOOK_ALLOW_HOSTS")))
+                               allow=configured_allow_hosts(app.config))
         except sa.exc.SQLAlchemyError as error:
             log.error("webhook delivery failed, retrying at the next interval: %s", type(error).__name__)
             return 0

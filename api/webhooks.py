@@ -19,6 +19,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
 import socket
 import time
 import urllib.error
@@ -53,7 +54,13 @@ TIMEOUT_SECONDS = 5
 # ---- registration ----------------------------------------------------------------------------------------
 
 def allowed_hosts(setting: Any) -> frozenset[str]:
-    return frozenset(part.strip().lower() for part in str(setting or "").split(",") if part.strip())
+    return frozenset(part.strip().lower().strip("[]") for part in str(setting or "").split(",") if part.strip())
+
+
+def configured_allow_hosts(config: Any) -> frozenset[str]:
+    """The hosts of ``GONGHUI_WEBHOOK_ALLOW_HOSTS``: the app's setting, and the environment as it is now."""
+    return allowed_hosts(config.get("WEBHOOK_ALLOW_HOSTS")) | allowed_hosts(
+        os.environ.get("GONGHUI_WEBHOOK_ALLOW_HOSTS"))
 
 
 def refused_address(address: str) -> bool:

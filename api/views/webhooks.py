@@ -32,8 +32,8 @@ class WebhookCreateSchema(Schema):
     url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     events = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
                          validate=validate.Length(min=1, max=20))
-    secret = fields.String(required=True, validate=validate.Length(min=16, max=200),
-                           metadata={"description": "签名密钥（X-Gonghui-Signature），至少 16 个字符；不再返回"})
+    secret = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                           metadata={"description": "签名密钥（X-Gonghui-Signature），建议 32 个字符以上；不再返回"})
 
 
 class WebhookSchema(Schema):
@@ -99,7 +99,7 @@ class Webhooks(MethodView):
         """Register a webhook: an http(s) URL (no loopback or private-network target unless allowed in
         ``GONGHUI_WEBHOOK_ALLOW_HOSTS``), the event types it wants, and the secret that signs each body."""
         hook = webhooks.register(db.session, auth.current(), body["url"], body["events"], body["secret"], now(),
-                                 webhooks.allowed_hosts(current_app.config.get("WEBHOOK_ALLOW_HOSTS")))
+                                 webhooks.configured_allow_hosts(current_app.config))
         return _resource(hook), {"Location": url_for("webhooks.WebhookOne", webhook_id=hook.id)}
 
 

@@ -204,3 +204,16 @@ def test_the_target_is_checked_again_before_each_delivery(fresh: Flask, api: Api
     assert receiver.bodies == []
     (attempt,) = api.get(f"/admin/webhooks/{hook['id']}/deliveries", "city_admin").get_json()["items"]
     assert attempt["status_code"] is None and "127.0.0.1" in attempt["error"]
+
+
+def test_gonghui_webhooks_deliver_delivers_what_is_due(allow_local: Flask, api: Api, receiver: Receiver,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.cli import cli
+
+    monkeypatch.setenv("GONGHUI_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+    register(api, receiver.url, ["case.opened"])
+    api.open_case("chengdong_clerk", "mediation_case", mediation_data())
+    result = allow_local.test_cli_runner().invoke(cli, ["webhooks", "deliver", "--at", "2026-11-24T10:00+08:00"])
+    assert result.exit_code == 0, result.output
+    assert "1 delivery attempt(s)" in result.output
+    assert [body["type"] for body in receiver.bodies] == ["case.opened"]
