@@ -100,7 +100,7 @@ def check_target(url: str, allow: frozenset[str], resolve: Callable[[str], list[
 
 
 def _resolve(host: str) -> list[str]:
-    return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
 
 
 def register(session: Session, principal: Principal, url: str, events: list[str], secret: str, now: datetime,
