@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -228,11 +228,14 @@ def notify_due_soon(session: Session, engine: Engine, at: datetime, limit: int =
     settles a race). Returns the number of notices written."""
     told = sa.select(Notification.id).where(Notification.case_id == Case.id, Notification.kind == "due_soon",
                                             Notification.deadline == Case.due_at).exists()
+    # a case still before its deadline entered its warning time at most the longest warning ago: the scan of the
+    # open cases' warning times stops there (cases long overdue are not walked again at every sweep)
+    since = at - longest_warning(engine)
     cases = list(session.execute(
         sa.select(Case.id, Case.number, Case.definition_key, Case.definition_version, Case.state, Case.level,
                   Case.org_unit_id, Case.due_at, OrgUnit.name)
         .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-        .where(sa.not_(Case.closed), Case.warn_at <= at, Case.due_at > at, sa.not_(told))
+        .where(sa.not_(Case.closed), Case.warn_at <= at, Case.warn_at > since, Case.due_at > at, sa.not_(told))
         .order_by(Case.warn_at).limit(limit)))
     if not cases:
         return 0
@@ -250,6 +253,19 @@ def notify_due_soon(session: Session, engine: Engine, at: datetime, limit: int =
     if rows:
         written = session.execute(deferred.insert_statement(session, Notification.__table__), rows).rowcount
     return max(written, 0)
+
+
+def longest_warning(engine: Engine) -> timedelta:
+    """The longest ``warn_before`` of any definition, in calendar time: working days counted twice over plus ten
+    days (a weekend per week and the longest holiday, Spring Festival or National Day, with its make-up days)."""
+    longest = timedelta(days=1)
+    for definition in engine.catalog.all():
+        for state in definition.states.values():
+            warn = state.deadline.warn_before if state.deadline else None
+            if warn is not None:
+                days = warn.count * 2 + 10 if warn.unit == "working_days" else warn.count
+                longest = max(longest, timedelta(days=days + 1))
+    return longest
 
 
 @dataclass(frozen=True)

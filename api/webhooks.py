@@ -223,7 +223,7 @@ def _heads(session: Session, at: datetime, limit: int) -> list[Any]:
                                            earlier.c.case_id == outbox.c.case_id,
                                            earlier.c.status == "pending", earlier.c.id < outbox.c.id).exists()
     query = (sa.select(outbox.c.id, outbox.c.webhook_id, outbox.c.body, outbox.c.attempts, outbox.c.created_at,
-                       Webhook.url, Webhook.secret)
+                       outbox.c.next_attempt_at, Webhook.url, Webhook.secret)
              .join(Webhook, Webhook.id == outbox.c.webhook_id)
              .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= at, sa.not_(waiting))
              .order_by(outbox.c.id).limit(limit))
@@ -236,24 +236,35 @@ def deliver_due(session_factory: Callable[[], Session], at: datetime, *, allow: 
                 sender: Callable[[str, bytes, dict[str, str]], Answer] = post, batch: int = 200,
                 clock: Callable[[], datetime] | None = None) -> int:
     """Deliver every message due at ``at``; returns the number of attempts made. Each batch is one transaction:
-    its messages are posted, then their outcome and the attempts' log are committed together (a process that
-    dies meanwhile posts them again: at least once)."""
+    its messages are posted, then their outcome and the attempts' log are written (one statement per table) and
+    committed together (a process that dies meanwhile posts them again: at least once)."""
     attempts = 0
     while True:
         with session_factory() as session:
             messages = _heads(session, at, batch)
             if not messages:
                 return attempts
+            logged, updates = [], []
             for message in messages:
-                _deliver(session, message, at, allow, sender)
-                attempts += 1
+                entry, update = _deliver(message, at, allow, sender)
+                logged.append(entry)
+                updates.append(update)
+            attempts += len(messages)
+            session.execute(sa.insert(WebhookDelivery.__table__), logged)
+            outbox = WebhookOutbox.__table__
+            session.connection().execute(
+                sa.update(outbox).where(outbox.c.id == sa.bindparam("m_id")).values(
+                    status=sa.bindparam("m_status"), attempts=sa.bindparam("m_attempts"),
+                    next_attempt_at=sa.bindparam("m_next", type_=outbox.c.next_attempt_at.type),
+                    delivered_at=sa.bindparam("m_delivered", type_=outbox.c.delivered_at.type)), updates)
             session.commit()
         if clock is not None:
             at = clock()
 
 
-def _deliver(session: Session, message: Any, at: datetime, allow: frozenset[str],
-             sender: Callable[[str, bytes, dict[str, str]], Answer]) -> None:
+def _deliver(message: Any, at: datetime, allow: frozenset[str],
+             sender: Callable[[str, bytes, dict[str, str]], Answer]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Post one message; returns its row of the delivery log and the new values of its outbox row."""
     body = message.body.encode()
     started = time.monotonic()
     reasons = check_target(message.url, allow)
@@ -263,20 +274,20 @@ def _deliver(session: Session, message: Any, at: datetime, allow: frozenset[str]
         answer = sender(message.url, body, {"Content-Type": "application/json; charset=utf-8",
                                             "User-Agent": "gonghui-workflow-webhook",
                                             "X-Gonghui-Signature": signature(message.secret, body)})
-    took = int((time.monotonic() - started) * 1000)
     attempt = message.attempts + 1
-    session.execute(sa.insert(WebhookDelivery.__table__).values(
-        webhook_id=message.webhook_id, outbox_id=message.id, attempt=attempt, at=at, status_code=answer.status,
-        response=answer.text, error=answer.error, duration_ms=took))
-    outbox = WebhookOutbox.__table__
+    entry = {"webhook_id": message.webhook_id, "outbox_id": message.id, "attempt": attempt, "at": at,
+             "status_code": answer.status, "response": answer.text, "error": answer.error,
+             "duration_ms": int((time.monotonic() - started) * 1000)}
+    update = {"m_id": message.id, "m_attempts": attempt, "m_status": "pending", "m_next": message.next_attempt_at,
+              "m_delivered": None}
     if answer.status is not None and 200 <= answer.status < 300:
-        values: dict[str, Any] = {"status": "delivered", "attempts": attempt, "delivered_at": at}
+        update.update(m_status="delivered", m_delivered=at)
     elif at - message.created_at >= RETRY_FOR:
-        values = {"status": "failed", "attempts": attempt}
+        update["m_status"] = "failed"
         log.warning("webhook message %s given up after %s attempts", message.id, attempt)
     else:
-        values = {"attempts": attempt, "next_attempt_at": at + backoff(attempt)}
-    session.execute(sa.update(outbox).where(outbox.c.id == message.id).values(**values))
+        update["m_next"] = at + backoff(attempt)
+    return entry, update
 
 
 def deliveries(session: Session, webhook_id: int, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
