@@ -43,7 +43,7 @@ def run_deliveries(app: Flask) -> int:
         clock = app.config["CLOCK"]
         try:
             return deliver_due(lambda: Session(db.engine), clock(), clock=clock,
-                               allow=configured_allow_hosts(app.config))
+                               allow=configured_allow_hosts(app.config), threads=app.config["WEBHOOK_THREADS"])
         except sa.exc.SQLAlchemyError as error:
             log.error("webhook delivery failed, retrying at the next interval: %s", type(error).__name__)
             return 0

@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +50,8 @@ RETRY_FOR = timedelta(hours=24)
 FIRST_RETRY_SECONDS = 10
 LONGEST_WAIT_SECONDS = 30 * 60   # a receiver back after a long outage is reached within half an hour
 TIMEOUT_SECONDS = 5
+# messages of different queues posted at once; one by default: on a small machine threads cost more than they save
+SENDING_THREADS = 1
 
 
 # ---- registration ----------------------------------------------------------------------------------------
@@ -194,9 +197,8 @@ class Answer:
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS) -> Answer:
     """POST without following redirects (a redirect is an answer like any other, not a new target)."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with opener.open(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             return Answer(response.status, response.read(2000).decode("utf-8", "replace"), None)
     except urllib.error.HTTPError as error:
         return Answer(error.code, error.read(2000).decode("utf-8", "replace") if error.fp else None, None)
@@ -207,6 +209,10 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOU
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+# no proxies from the environment (a webhook goes to the address checked), no redirects followed
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -234,32 +240,43 @@ def _heads(session: Session, at: datetime, limit: int) -> list[Any]:
 
 def deliver_due(session_factory: Callable[[], Session], at: datetime, *, allow: frozenset[str] = frozenset(),
                 sender: Callable[[str, bytes, dict[str, str]], Answer] = post, batch: int = 200,
-                clock: Callable[[], datetime] | None = None) -> int:
+                clock: Callable[[], datetime] | None = None, threads: int = SENDING_THREADS) -> int:
     """Deliver every message due at ``at``; returns the number of attempts made. Each batch is one transaction:
-    its messages are posted, then their outcome and the attempts' log are written (one statement per table) and
+    its messages (each the first waiting in its queue, so no two of one case) are posted (``threads`` at a time
+    when more than one), then their outcome and the attempts' log are written (one statement per table) and
     committed together (a process that dies meanwhile posts them again: at least once)."""
     attempts = 0
-    while True:
-        with session_factory() as session:
-            messages = _heads(session, at, batch)
-            if not messages:
-                return attempts
-            logged, updates = [], []
-            for message in messages:
-                entry, update = _deliver(message, at, allow, sender)
-                logged.append(entry)
-                updates.append(update)
-            attempts += len(messages)
-            session.execute(sa.insert(WebhookDelivery.__table__), logged)
-            outbox = WebhookOutbox.__table__
-            session.connection().execute(
-                sa.update(outbox).where(outbox.c.id == sa.bindparam("m_id")).values(
-                    status=sa.bindparam("m_status"), attempts=sa.bindparam("m_attempts"),
-                    next_attempt_at=sa.bindparam("m_next", type_=outbox.c.next_attempt_at.type),
-                    delivered_at=sa.bindparam("m_delivered", type_=outbox.c.delivered_at.type)), updates)
-            session.commit()
-        if clock is not None:
-            at = clock()
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook") if threads > 1 else None
+    try:
+        while True:
+            with session_factory() as session:
+                messages = _heads(session, at, batch)
+                if not messages:
+                    return attempts
+                count = len(messages)
+                results = (list(pool.map(_deliver, messages, [at] * count, [allow] * count, [sender] * count))
+                           if pool is not None else [_deliver(message, at, allow, sender) for message in messages])
+                attempts += count
+                _record(session, results)
+                session.commit()
+            if clock is not None:
+                at = clock()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _record(session: Session, results: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """The attempts' log and the messages' new state, one statement per table."""
+    logged = [entry for entry, _ in results]
+    updates = [update for _, update in results]
+    session.execute(sa.insert(WebhookDelivery.__table__), logged)
+    outbox = WebhookOutbox.__table__
+    session.connection().execute(
+        sa.update(outbox).where(outbox.c.id == sa.bindparam("m_id")).values(
+            status=sa.bindparam("m_status"), attempts=sa.bindparam("m_attempts"),
+            next_attempt_at=sa.bindparam("m_next", type_=outbox.c.next_attempt_at.type),
+            delivered_at=sa.bindparam("m_delivered", type_=outbox.c.delivered_at.type)), updates)
 
 
 def _deliver(message: Any, at: datetime, allow: frozenset[str],

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from api import auth, ownership
 from api.clock import now
 from api.extensions import db
-from api.schemas import ISO
+from api.schemas import ISO, WorklistQuerySchema
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="通知：新到、上报、交办、催办、到期提醒")
 
@@ -35,10 +35,8 @@ class NotificationPageSchema(Schema):
     per_page = fields.Integer()
 
 
-class NotificationQuerySchema(Schema):
+class NotificationQuerySchema(WorklistQuerySchema):   # page and per_page, as the worklist pages
     unread = fields.Boolean(load_default=False)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ReadAllSchema(Schema):

@@ -16,7 +16,7 @@ from api.clock import now
 from api.deadlines import SHANGHAI
 from api.extensions import db
 from api.models_ownership import Webhook
-from api.schemas import ISO
+from api.schemas import ISO, WorklistQuerySchema
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/admin",
                 description="Webhook：向其他系统推送案件变化（管理员）")
@@ -68,11 +68,6 @@ class DeliveryPageSchema(Schema):
     per_page = fields.Integer()
 
 
-class PageQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-
-
 def _resource(hook: Webhook) -> dict[str, Any]:
     return {"id": hook.id, "url": hook.url, "events": hook.events, "active": hook.active,
             "created_by": hook.created_by, "created_at": hook.created_at.astimezone(SHANGHAI),
@@ -118,7 +113,7 @@ class WebhookOne(MethodView):
 
 @blp.route("/webhooks/<int(max=2147483647):webhook_id>/deliveries")
 class WebhookDeliveries(MethodView):
-    @blp.arguments(PageQuerySchema, location="query")
+    @blp.arguments(WorklistQuerySchema, location="query")   # page and per_page
     @blp.response(200, DeliveryPageSchema)
     def get(self, args: dict[str, Any], webhook_id: int) -> dict[str, Any]:
         """Every delivery attempt, newest first, with the receiver's status code and answer (or the error)."""

@@ -217,3 +217,14 @@ def test_gonghui_webhooks_deliver_delivers_what_is_due(allow_local: Flask, api: 
     assert result.exit_code == 0, result.output
     assert "1 delivery attempt(s)" in result.output
     assert [body["type"] for body in receiver.bodies] == ["case.opened"]
+
+
+def test_the_scheduler_job_delivers_with_the_app_clock_and_settings(allow_local: Flask, api: Api,
+                                                                    receiver: Receiver) -> None:
+    from api.scheduler import run_deliveries
+
+    register(api, receiver.url, ["case.opened"])
+    api.open_case("chengdong_clerk", "mediation_case", mediation_data())
+    assert run_deliveries(allow_local) == 1
+    assert run_deliveries(allow_local) == 0
+    assert [body["type"] for body in receiver.bodies] == ["case.opened"] and receiver.bad_signatures == 0
