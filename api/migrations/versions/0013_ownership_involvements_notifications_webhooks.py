@@ -43,6 +43,10 @@ def upgrade():
                                 name=op.f('fk_case_involvements_org_unit_id_org_units')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_case_involvements')))
     op.create_index('ix_case_involvements_unit_case', 'case_involvements', ['org_unit_id', 'case_id'])
+    # the cases already there: every unit a history row took a case to held it
+    op.execute("INSERT INTO case_involvements (case_id, org_unit_id, at) "
+               "SELECT h.case_id, u.id, MIN(h.at) FROM case_history h JOIN org_units u ON u.code = h.org_to "
+               "GROUP BY h.case_id, u.id")
     op.create_table(
         'notifications',
         sa.Column('id', sa.Integer(), nullable=False),
