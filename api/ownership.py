@@ -130,6 +130,7 @@ def readable_case(session: Session, principal: Principal, case_id: int) -> Case:
 @dataclass(frozen=True)
 class _Member:
     id: int
+    username: str
     roles: frozenset[str]
 
 
@@ -143,10 +144,10 @@ def _members(session: Session, unit_ids: Iterable[int]) -> dict[int, list[_Membe
     if missing:
         for unit_id in missing:
             known[unit_id] = []
-        for user_id, unit_id, roles in session.execute(
-                sa.select(User.id, User.org_unit_id, User.roles).where(User.org_unit_id.in_(missing),
-                                                                      User.active.is_(True))):
-            known[unit_id].append(_Member(user_id, frozenset(roles or ())))
+        for user_id, username, unit_id, roles in session.execute(
+                sa.select(User.id, User.username, User.org_unit_id, User.roles)
+                .where(User.org_unit_id.in_(missing), User.active.is_(True))):
+            known[unit_id].append(_Member(user_id, username, frozenset(roles or ())))
     return known
 
 
@@ -191,6 +192,7 @@ def _title(definition: Definition, case: Any, kind: str, detail: str | None) -> 
     unit = case.org_unit.name
     texts = {
         "arrived": f"{head}已在{unit}登记，请及时办理",
+        "returned": f"{head}已转为“{definition.states[case.state].label}”，请{unit}及时办理",
         "escalated": f"{head}已上报至{unit}，请及时办理",
         "assigned": f"{head}已交办至{unit}",
         "taken_over": f"{head}已由{unit}提级办理",
@@ -205,13 +207,14 @@ def _title(definition: Definition, case: Any, kind: str, detail: str | None) -> 
 
 
 def notify(session: Session, definition: Definition, case: Any, kind: str, now: datetime, *,
-           detail: str | None = None, deadline: datetime | None = None) -> int:
-    """A notice of ``kind`` to every user of the owning unit who can act on the case; returns how many."""
+           detail: str | None = None, deadline: datetime | None = None, returned: bool = False) -> int:
+    """A notice of ``kind`` to every user of the owning unit who can act on the case; returns how many.
+    ``returned``: an ``arrived`` notice of a case that came back to the unit (a report reopened by its reporter)."""
     users = recipients(session, definition, case.state, case.org_unit_id, case.level,
                        supervisors=kind in ("overdue", "urged"))
     if not users:
         return 0
-    title = _title(definition, case, kind, detail)
+    title = _title(definition, case, "returned" if returned else kind, detail)
     rows = [{"user_id": user_id, "case_id": case.id, "kind": kind, "title": title, "at": now,
              "deadline": deadline, "read_at": None} for user_id in users]
     batch = deferred.rows(session)
@@ -306,8 +309,16 @@ def after_outcome(session: Session, definition: Definition, case: Case, outcome:
         detail = (outcome.changes.get("instruction") or outcome.changes.get("note")
                   or outcome.changes.get("reason"))
         notify(session, definition, case, kind, now, detail=str(detail)[:120] if detail else None)
+    elif outcome.from_state != outcome.to_state and not case.closed and not _member_of(session, case, outcome.actor):
+        # moved on by someone outside the unit (a reporter reopening a report, the system, a unit above): the case
+        # is back on the unit's desk in a new state
+        notify(session, definition, case, "arrived", now, returned=True)
     for kind_of_hook in webhook_types(definition, outcome, case.closed):
         enqueue(session, definition, case, kind_of_hook, now, version)
+
+
+def _member_of(session: Session, case: Case, username: str) -> bool:
+    return any(member.username == username for member in _members(session, [case.org_unit_id])[case.org_unit_id])
 
 
 # events of a lifecycle told to other systems under a name of their own

@@ -247,3 +247,22 @@ def test_the_city_administrator_sees_the_supervision_forms_on_an_overdue_case(
     assert sent.status_code == 302
     page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert "交办要求：请城东街道受理" in page and "城东街道" in page
+
+
+def test_a_report_reopened_by_its_reporter_is_back_on_the_unions_desk(fresh: Flask, api: Api,
+                                                                       clock: FrozenClock) -> None:
+    filed = api.client.post("/api/v1/intake/worker-reports", environ_base={"REMOTE_ADDR": "10.0.0.9"}, json={
+        "employer": "温岭市东海鞋业有限公司", "category": "overtime_pay", "description": "加班费未按规定支付",
+        "contact": "13900001111", "anonymous": False}).get_json()
+    (case,) = api.get("/cases?definition=worker_report", "ent_clerk").get_json()["items"]
+    assert kinds(api, "ent_clerk", case["id"]) == ["arrived"]
+    for event, data in [("acknowledge", {}), ("start_handling", {}), ("resolve", {"feedback": "已协调补发"})]:
+        assert api.fire(case["id"], event, "ent_clerk", data).status_code == 200
+    assert kinds(api, "ent_clerk", case["id"]) == ["arrived"]   # its own steps tell nobody
+    clock.set(shanghai(2026, 12, 5, 10))
+    reopened = api.client.post(f"/api/v1/intake/worker-reports/{filed['number']}/reopen",
+                               json={"reason": "只补发了一个月"}, headers={"X-Report-Secret": filed["secret"]})
+    assert reopened.status_code == 200
+    assert kinds(api, "ent_clerk", case["id"]) == ["arrived", "arrived"]
+    latest = notices(api, "ent_clerk")[0]
+    assert "处理中" in latest["title"] and "东海鞋业" in latest["title"]
