@@ -5,8 +5,9 @@
   case down; ``urge`` also by an administrator of the owner when the case is overdue at the top).
 - **Involvement**: every unit a case is owned by is written down (``case_involvements``) when the case opens
   there or moves there, so that the unit keeps seeing the case, read-only, once it has moved on.
-- **Notifications**: when a case arrives at a unit (opened, escalated, assigned, taken over) or is urged, due
-  soon or overdue, every user of the owning unit who can act on it gets a notice, written with the change.
+- **Notifications**: when a case arrives at a unit (opened, escalated, assigned, taken over, returned by someone
+  outside the unit) or is urged, due soon or overdue, every user of the owning unit who can act on it gets a
+  notice, written with the change.
 
 The rows are written through the session, or handed to a set-wise batch (``api.deferred``) when one is being
 collected (the sweep, ``services.open_many``). Imports: models, auth, deferred, workflow — never services.
