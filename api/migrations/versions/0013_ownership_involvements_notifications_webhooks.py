@@ -1,7 +1,7 @@
 """ownership: the units each case was owned by, notifications, webhooks with their outbox and delivery log
 
 Revision ID: 0013_ownership
-Revises: 0009_list_indexes
+Revises: 0011_sessions_admin_log
 Create Date: 2026-11-27 10:00:00
 
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import api.models  # noqa: F401  (custom column types)
 
 revision = '0013_ownership'
-down_revision = '0009_list_indexes'
+down_revision = '0011_sessions_admin_log'
 branch_labels = None
 depends_on = None
 
