@@ -128,11 +128,6 @@ def register(session: Session, principal: Principal, url: str, events: list[str]
 
 _ACTIVE = "gonghui.webhooks"
 
-# a caller that sees no personal data: a viewer whose scope holds no unit
-NOBODY = Principal(user_id=0, username="webhook", roles=frozenset({"viewer"}), org_unit="", org_unit_id=0,
-                   org_path="\x00webhook/", level="enterprise")
-
-
 def _active(session: Session) -> list[tuple[int, frozenset[str]]]:
     """The active webhooks and their event types, read once per transaction."""
     def load() -> list[tuple[int, frozenset[str]]]:
@@ -148,14 +143,14 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def case_payload(definition: Definition, case: Any, version: int) -> dict[str, Any]:
-    """The case as a viewer without any right to personal data sees it."""
+    """The case as a viewer without any right to personal data sees it (no caller: every personal field masked)."""
     from api.present import masked_data
 
     return {"id": case.id, "number": case.number, "definition": case.definition_key,
             "definition_version": case.definition_version, "state": case.state,
             "state_label": definition.states[case.state].label, "level": case.level,
             "org_unit": case.org_unit.code, "org_unit_name": case.org_unit.name,
-            "data": masked_data(case, NOBODY), "due_at": _iso(case.due_at), "overdue": bool(case.overdue),
+            "data": masked_data(case, None), "due_at": _iso(case.due_at), "overdue": bool(case.overdue),
             "closed": bool(case.closed), "version": version, "created_at": _iso(case.created_at),
             "updated_at": _iso(case.updated_at)}
 

@@ -122,6 +122,10 @@ API_ROUTES: dict[str, Callable[[World], list[Probe]]] = {
     "/api/v1/admin/calendar": fixed("/api/v1/admin/calendar"),
     "/api/v1/cases/{case_id}/documents": each_case("/api/v1/cases/{id}/documents", shows=False),
     "/api/v1/cases/{case_id}/documents/{kind}.pdf": each_case("/api/v1/cases/{id}/documents/receipt.pdf", shows=False),
+    "/api/v1/notifications": fixed("/api/v1/notifications?per_page=200", "/api/v1/notifications?unread=true"),
+    "/api/v1/admin/webhooks": fixed("/api/v1/admin/webhooks"),
+    "/api/v1/admin/webhooks/{webhook_id}": fixed("/api/v1/admin/webhooks/1"),
+    "/api/v1/admin/webhooks/{webhook_id}/deliveries": fixed("/api/v1/admin/webhooks/1/deliveries"),
 }
 
 # Web pages and every other GET address outside /api/v1, by endpoint → the URLs requested.
@@ -138,6 +142,7 @@ PAGES: dict[str, Callable[[World], list[Probe]]] = {
     "ui.export": lambda world: [Probe(f"/dashboard/{key}.{kind}") for key in sorted({c.definition for c in world.cases})
                                 for kind in ("csv", "xlsx")],
     "ui.admin": fixed("/admin"),
+    "ui.notifications": fixed("/notifications", "/notifications?unread=1"),
     "ui.account_password": fixed("/account/password"),
     "ui.document_page": each_case("/cases/{id}/documents/receipt", shows=False),
     "ui.document_pdf": each_case("/cases/{id}/documents/receipt.pdf", shows=False),
