@@ -157,9 +157,16 @@ def after_transition(session: Session, case: Case, definition: Definition, outco
                      now: datetime) -> None:
     """Leaving a state cancels its timers (or pauses them); entering one (or escalating) starts its clock."""
     entering = definition.states[outcome.to_state]
-    if outcome.escalated:
+    if outcome.escalated or outcome.action in ("assign", "take_over"):
+        # a new owner: the state's deadline starts afresh at its level (or is the number of working days given)
         cancel_timers(session, case)
-        enter_state(session, case, definition, now, restart=True)
+        days = outcome.changes.get("due_in_working_days")
+        if isinstance(days, int) and not isinstance(days, bool):
+            spec = entering.deadline or DeadlineSpec(periods={}, on_timeout="remind")
+            period = Period("working_days", days)
+            start_clock(session, case, spec, now, now, count(period, now), period=f"working_days:{days}")
+        else:
+            enter_state(session, case, definition, now, restart=True)
     elif outcome.from_state != outcome.to_state:
         if entering.pauses_clock:
             _pause(session, case, now)

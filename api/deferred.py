@@ -49,4 +49,35 @@ def insert(session: Session, collected: list[Row]) -> None:
     for table, values in collected:
         by_table.setdefault(table, []).append(values)
     for table, values_list in by_table.items():
-        session.connection().execute(sa.insert(table), values_list)
+        session.connection().execute(insert_statement(session, table), values_list)
+
+
+_CACHED = "gonghui.per_transaction"
+
+
+def per_transaction(session: Session, key: str, load: Any) -> Any:
+    """A value read once per transaction of the session (``load()``), forgotten when the transaction ends."""
+    cache: dict[str, Any] = session.info.setdefault(_CACHED, {})
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CACHED, None)
+
+
+def insert_statement(session: Session, table: sa.Table) -> Any:
+    """An insert into ``table``; ON CONFLICT DO NOTHING for a table that says so in its ``info`` (a row that
+    another writer already wrote, such as a notice of one deadline, is then passed over)."""
+    if not table.info.get("on_conflict_do_nothing"):
+        return sa.insert(table)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

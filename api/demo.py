@@ -26,6 +26,7 @@ ENTERPRISES = [
 ]
 USERS = [
     ("city_admin", "wenling", ["admin", "reviewer"], "陈立新"),
+    ("city_clerk", "wenling", ["clerk", "mediator"], "周建国"),
     ("chengdong_clerk", "chengdong", ["clerk"], "张晓燕"),
     ("chengdong_mediator", "chengdong", ["mediator"], "李调解"),
     ("daxi_clerk", "daxi", ["clerk"], "王海峰"),

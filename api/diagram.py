@@ -16,6 +16,8 @@ from workflow.definitions import Definition
 def _edges(definition: Definition) -> list[tuple[str, str, str]]:
     edges = []
     for event in definition.events.values():
+        if event.supervises:   # 交办/提级办理/催办 from every open state: not steps of the lifecycle itself
+            continue
         for source in event.sources:
             edges.append((source, event.target(source), event.label))
     return edges

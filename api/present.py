@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 
-from api import access
+from api import access, ownership
 from api.auth import Principal
 from api.deadlines import SHANGHAI
 from api.extensions import db
@@ -71,7 +71,8 @@ def case_resource(case: Case, principal: Principal, now: datetime) -> dict[str, 
         "due_soon": due_soon, "overdue": case.overdue or bool(case.due_at and case.due_at <= now and not case.closed),
         "provisional": case.due_provisional, "escalations": case.escalations, "version": case.version,
         "created_at": local(case.created_at), "updated_at": local(case.updated_at), "closed": case.closed,
-        "allowed_events": [] if case.closed else the_engine.allowed_events(view_of(case), principal.acting_roles),
+        # none on a case the caller's unit only once held (read-only); supervision only from above
+        "allowed_events": ownership.allowed_events(the_engine, case, principal, view_of(case)),
     }
 
 

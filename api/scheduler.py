@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api import definition_store
 from api.extensions import db
 from api.sweep import sweep_due
+from api.webhooks import configured_allow_hosts, deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,18 @@ def run_sweep(app: Flask) -> int:
             log.info("timer %s of case %s: %s", item.timer_id, item.case_number, item.result)
         _checkpoint(app)
         return len(fired)
+
+
+def run_deliveries(app: Flask) -> int:
+    """Deliver the webhook messages due now (see ``api.webhooks``); returns the attempts made."""
+    with app.app_context():
+        clock = app.config["CLOCK"]
+        try:
+            return deliver_due(lambda: Session(db.engine), clock(), clock=clock,
+                               allow=configured_allow_hosts(app.config), threads=app.config["WEBHOOK_THREADS"])
+        except sa.exc.SQLAlchemyError as error:
+            log.error("webhook delivery failed, retrying at the next interval: %s", type(error).__name__)
+            return 0
 
 
 def run_housekeeping(app: Flask) -> int:
@@ -72,6 +85,8 @@ def _checkpoint(app: Flask) -> None:
 def _add_job(scheduler: BackgroundScheduler | BlockingScheduler, app: Flask) -> None:
     scheduler.add_job(run_sweep, "interval", seconds=app.config["SWEEP_INTERVAL_SECONDS"], args=[app],
                       id="sweep", max_instances=1, coalesce=True, next_run_time=None)
+    scheduler.add_job(run_deliveries, "interval", seconds=app.config["WEBHOOK_INTERVAL_SECONDS"], args=[app],
+                      id="webhooks", max_instances=1, coalesce=True, next_run_time=None)
     scheduler.add_job(run_housekeeping, "interval", seconds=app.config["HOUSEKEEPING_INTERVAL_SECONDS"],
                       args=[app], id="housekeeping", max_instances=1, coalesce=True)
 

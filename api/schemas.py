@@ -131,6 +131,7 @@ class CaseQuerySchema(Schema):
     org_unit = fields.String(validate=ORG_CODE_RULE)
     overdue = fields.Boolean()
     q = fields.String(validate=validate.Length(max=200))
+    involved = fields.Boolean(metadata={"description": "true：本单位承办过（含正在承办）的案件，移交后只读"})
     sort = fields.String(load_default="created_at", validate=validate.OneOf(["created_at", "due_at"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from api import deadlines, deferred
+from api import deadlines, deferred, ownership, webhooks
 from api.auth import Principal
 from api.lifecycles import LIFECYCLES
 from api.models import Case, CaseHistory, CaseSequence, OrgUnit
@@ -170,6 +170,7 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
         deadlines.enter_state(session, case, definition, now, opened=True)
         record_history(session, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
                        actor=principal.username, at=now, data=data, comment=request.comment)
+        ownership.on_open(session, definition, case, now, webhooks.enqueue)
     session.flush()                   # the case first, holding its history hash,
     deferred.insert(session, rows)    # then the rows that point at it
     if lifecycle.after_open is not None:
@@ -230,6 +231,7 @@ def open_many(session: Session, engine: Engine, principal: Principal, definition
             deadlines.enter_state(session, case, definition, now, opened=True)  # type: ignore[arg-type]
             record_history(session, case, seq=1, event="open", from_state=None,  # type: ignore[arg-type]
                            level_from=None, org_from=None, actor=principal.username, at=now, data=data, comment=None)
+            ownership.on_open(session, definition, case, now, webhooks.enqueue)
             cases.append(case)
     columns = [column.key for column in Case.__table__.columns]
     session.connection().execute(sa.insert(Case.__table__),
@@ -299,10 +301,14 @@ def fire_event(session: Session, engine: Engine, principal: Principal | None, ca
     event = definition.events.get(request.event)
     data = request.data
     if event is not None and case.state in event.sources and held & event.roles:
+        if principal is not None:
+            ownership.check_supervision(principal, case, definition, event)
         data = validate_data(definition.key, request.event, request.data)
         prepare = LIFECYCLES[definition.key].prepare_event
         if prepare is not None:
             data = prepare(session, case, request.event, data, now)
+        if principal is not None and event.supervises:
+            data = ownership.prepare_move(session, principal, case, definition, event, data)
     outcome = engine.fire(view, request.event, roles=held, data=data if isinstance(data, dict) else {},
                           actor=who, now=now, comment=request.comment)
     apply_outcome(session, engine, case, outcome, now)
@@ -320,12 +326,14 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
     with session.no_autoflush:
         case.state = outcome.to_state
         case.data = outcome.data
+        target = ownership.move_target(session, outcome)
         if outcome.escalated:
-            parent = case.org_unit.parent
-            if parent is None:  # the engine refuses escalation at city level
+            target = case.org_unit.parent
+            if target is None:  # the engine refuses escalation at city level
                 raise InvalidData({"org_unit": ["承办单位没有上级单位，无法上报"]})
-            case.org_unit, case.org_unit_id, case.org_path, case.level = parent, parent.id, parent.path, parent.level
             case.escalations += 1
+        if target is not None:
+            case.org_unit, case.org_unit_id, case.org_path, case.level = target, target.id, target.path, target.level
             case.overdue = False
         case.closed = definition.states[case.state].terminal
         case.closed_at = now if case.closed else None
@@ -340,6 +348,8 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
         record_history(session, case, seq=case.version + 1, event=outcome.event, from_state=outcome.from_state,
                        level_from=outcome.level_from, org_from=org_from, actor=outcome.actor, at=now,
                        data=outcome.changes, comment=outcome.comment)
+        ownership.after_outcome(session, definition, case, outcome, now, target is not None, case.version + 1,
+                                webhooks.enqueue)
     if deferred.rows(session) is None:   # a set-wise batch writes its cases itself
         flush_case(session, case_id)
 
@@ -352,13 +362,16 @@ def flush_case(session: Session, case_id: int | None) -> None:
 
 
 def mark_overdue(session: Session, case: Case, now: datetime, *, rule: str, event: str = "supervise",
-                 comment: str | None = None) -> None:
-    """A deadline passed where the case cannot move up: flag it overdue (督办) and record it as the system."""
+                 comment: str | None = None, definition: Definition | None = None) -> None:
+    """A deadline passed where the case cannot move up: flag it overdue (督办) and record it as the system;
+    with the ``definition``, the users who can act on it (and its unit's administrators) are told."""
     case.overdue = True
     case.updated_at = now
     record_history(session, case, seq=case.version + 1, event=event, from_state=case.state,
                    level_from=case.level, org_from=case.org_unit.code, actor=SYSTEM, at=now,
                    data={"rule": rule}, comment=comment)
+    if definition is not None:
+        ownership.on_overdue(session, definition, case, now, case.version + 1, webhooks.enqueue)
     if deferred.rows(session) is None:   # a set-wise batch writes its cases itself
         flush_case(session, case.id)
 
@@ -380,7 +393,7 @@ def actionable_states(engine: Engine, roles: frozenset[str]) -> dict[tuple[str, 
     result: dict[tuple[str, int], list[str]] = {}
     for definition in engine.catalog.all():
         states = sorted({source for event in definition.events.values() if roles & event.roles
-                         and not event.escalates for source in event.sources})
+                         and event.works for source in event.sources})
         if states:
             result[(definition.key, definition.version)] = states
     _ACTIONABLE[(id(engine), engine.catalog.generation, roles)] = result
@@ -395,6 +408,7 @@ class CaseQuery:
     org_unit: str | None = None
     overdue: bool | None = None
     q: str | None = None
+    involved: bool | None = None   # the cases the caller's unit once owned (or owns)
     sort: str = "created_at"
     page: int = 1
     per_page: int = 50
@@ -419,6 +433,10 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery, now: da
             return CasePage([], 0, True)
         scope_path = unit.path
     where: list[Any] = [Case.org_path.startswith(scope_path, autoescape=True)]
+    if query.involved:
+        where = [Case.id.in_(ownership.involved_case_ids(principal.org_unit_id))]
+        if query.org_unit:
+            where.append(Case.org_path.startswith(scope_path, autoescape=True))
     if query.definition:
         where.append(Case.definition_key == query.definition)
     if query.state:

@@ -9,7 +9,8 @@ SQLite the database's single writer does the same job for one process.
 Actions: ``escalate`` moves the case to the parent unit (at city level it marks the case 督办 instead);
 ``remind`` records that the deadline passed and flags the case overdue; any other action is an event of
 the definition, fired as the system (e.g. ``lapse``). Warnings need no timer: a case is ``due_soon``
-between its ``warn_at`` and its ``due_at``.
+between its ``warn_at`` and its ``due_at``; each sweep writes the due-soon notices of the cases that entered
+that span (``ownership.notify_due_soon``), and the actions write their own notices and webhook messages.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from api import calendar_store, deferred, services
+from api import calendar_store, deferred, ownership, services
 from api.models import Case, OrgUnit, Timer
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
@@ -75,7 +76,7 @@ def fire_timer(session: Session, engine: Engine, timer: DueTimer, at: datetime) 
     if timer.action == "escalate":
         if case.org_unit.parent is None or case.level == "city":
             services.mark_overdue(session, case, at, rule=_rule(case, timer),
-                                  comment=f"“{label}”已超过期限，市总工会督办")
+                                  comment=f"“{label}”已超过期限，市总工会督办", definition=definition)
             return "supervised: overdue at city level (督办)"
         services.fire_event(session, engine, None, case, services.FireRequest(
             event="escalate", data={"reason": f"“{label}”超过期限未办理，自动上报", "rule": _rule(case, timer)},
@@ -83,7 +84,7 @@ def fire_timer(session: Session, engine: Engine, timer: DueTimer, at: datetime) 
         return f"escalated to {case.org_unit.code}"
     if timer.action == "remind":
         services.mark_overdue(session, case, at, rule=_rule(case, timer), event="remind",
-                              comment=f"“{label}”期限已到，请承办人跟进")
+                              comment=f"“{label}”期限已到，请承办人跟进", definition=definition)
         return "reminded: overdue"
     services.fire_event(session, engine, None, case, services.FireRequest(
         event=timer.action, data={}, comment=f"期限届满（{_rule(case, timer)}）"), at)
@@ -105,6 +106,9 @@ def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: dateti
     with session_factory() as session:
         calendar_store.refresh(session)
         calendar_store.recount_provisional(session)
+        session.commit()
+    with session_factory() as session:   # due-soon notices, once per case and deadline, set-wise
+        ownership.notify_due_soon(session, engine, at)
         session.commit()
     fired: list[Fired] = []
     passed_over: set[int] = set()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 # Words shared by every lifecycle; each lifecycle names its own fields (``Lifecycle.labels``).
-GENERIC = {"reason": "理由", "note": "备注", "comment": "备注", "rule": "规则"}
+GENERIC = {"reason": "理由", "note": "备注", "comment": "备注", "rule": "规则",
+           # the supervision events every definition declares (交办, 提级办理, 催办)
+           "org_unit": "交办给（单位代码）", "instruction": "交办要求",
+           "due_in_working_days": "办理时限（工作日，不填按该级期限）"}
 
 CHOICES = {
     "wages": "拖欠工资", "overtime": "加班费", "social_insurance": "社会保险", "injury": "工伤待遇",

@@ -21,6 +21,10 @@ from workflow.registry import EFFECTS, GUARDS
 LEVELS = ("enterprise", "street", "city")
 ROLES = frozenset({"admin", "clerk", "mediator", "reviewer", "counter", "viewer", "system"})
 TIMEOUT_ACTIONS = frozenset({"escalate", "remind"})
+# Supervision (督办) by a unit above the owner: send the case down (交办), take it up (提级办理), urge it (催办).
+# Their events keep the case's state; ``from: "*"`` declares them on every non-terminal state.
+SUPERVISION_ACTIONS = frozenset({"assign", "take_over", "urge"})
+EVENT_ACTIONS = frozenset({"escalate"}) | SUPERVISION_ACTIONS
 DEADLINE_SINCE = frozenset({"state_entered", "case_opened"})
 PERIOD_UNITS = frozenset({"days", "working_days"})
 
@@ -87,6 +91,16 @@ class EventDef:
     @property
     def escalates(self) -> bool:
         return self.action == "escalate"
+
+    @property
+    def supervises(self) -> bool:
+        """assign, take_over or urge: fired from above the owning unit, the state unchanged."""
+        return self.action in SUPERVISION_ACTIONS
+
+    @property
+    def works(self) -> bool:
+        """An event that moves the casework itself on (not escalation, not supervision)."""
+        return self.action is None
 
     def target(self, source: str) -> str:
         return self.dest if self.dest is not None else source
@@ -290,6 +304,8 @@ def parse_definition(raw: Any, source: str) -> Definition:
             continue
         check.unknown_keys(spec, _EVENT_KEYS, what)
         sources = _names(check, spec, "from", spec.get("from"), what)
+        if sources == ("*",):   # every non-terminal state (supervision events)
+            sources = tuple(state for state, spec_ in states.items() if not spec_.terminal)
         if not sources:
             check.fault(raw_events, name, f"{what}: needs at least one 'from' state")
         for source_state in sources:
@@ -299,10 +315,12 @@ def parse_definition(raw: Any, source: str) -> Definition:
                 check.fault(spec, "from", f"{what}: cannot leave terminal state {source_state!r}")
         dest = spec.get("to")
         action = spec.get("action")
-        if action not in (None, "escalate"):
+        if action is not None and action not in EVENT_ACTIONS:
             check.fault(spec, "action", f"{what}: unknown action {action!r}")
-        if dest is None and action != "escalate":
+        if dest is None and action not in EVENT_ACTIONS:
             check.fault(raw_events, name, f"{what}: needs a 'to' state")
+        elif dest is not None and action in SUPERVISION_ACTIONS:
+            check.fault(spec, "to", f"{what}: a supervision event ({action}) keeps the case's state: no 'to'")
         elif dest is not None and dest not in states:
             check.fault(spec, "to", f"{what}: unknown state {dest!r} in 'to'")
         roles = _names(check, spec, "roles", spec.get("roles"), what)
@@ -345,12 +363,14 @@ def parse_definition(raw: Any, source: str) -> Definition:
         check.fault(raw, "config", "definition: config must be a mapping")
         config = {}
     _check_graph(check, states, events, initial, alternatives)
+    owner_levels = _names(check, raw, "owner_levels", raw.get("owner_levels"), "definition") or LEVELS
+    _check_workable(check, raw_states, raw_events, states, events,
+                    tuple(level for level in owner_levels if level in LEVELS))
     personal = _personal(check, raw, raw.get("personal"))
     for key_name in ("open_roles",):
         for role in _names(check, raw, key_name, raw.get(key_name), "definition"):
             if not valid_role(role):
                 check.fault(raw, key_name, f"definition: unknown role {role!r} in {key_name}")
-    owner_levels = _names(check, raw, "owner_levels", raw.get("owner_levels"), "definition") or LEVELS
     for level in owner_levels:
         if level not in LEVELS:
             check.fault(raw, "owner_levels", f"definition: unknown level {level!r}")
@@ -416,6 +436,37 @@ def valid_role(role: str) -> bool:
     """A role, or a role held at one level (``reviewer@city``: a reviewer of a city-level unit)."""
     name, _, level = role.partition("@")
     return name in ROLES and (not level or level in LEVELS)
+
+
+def workable_at(role: str, level: str) -> bool:
+    """Whether a holder of ``role`` at a unit of ``level`` (the unit owning the case) can use it."""
+    name, _, qualifier = role.partition("@")
+    return name != "system" and qualifier in ("", level)
+
+
+def _check_workable(check: _Checker, raw_states: Any, raw_events: Any, states: dict[str, StateDef],
+                    events: dict[str, EventDef], levels: tuple[str, ...]) -> None:
+    """Every non-terminal state can be worked by the owning unit at every level a case can be owned at
+    (escalation, assignment and take-over bring any state to any of them); and what a street clerk or mediator
+    may do, the same role may do at the city."""
+    for name, state in states.items():
+        if state.terminal:
+            continue
+        working = [event for event in events.values() if name in event.sources and event.works]
+        for level in levels:
+            if not any(workable_at(role, level) for event in working for role in event.roles):
+                check.fault(raw_states, name, f"state {name!r}: nobody at {level} level can work it "
+                            "(no event leaving it with a role held at that level)")
+    if "city" not in levels:
+        return
+    for name, event in events.items():
+        for role in sorted(event.roles):
+            base, _, qualifier = role.partition("@")
+            if qualifier == "street" and base not in event.roles and f"{base}@city" not in event.roles:
+                where = raw_events.get(name) if isinstance(raw_events.get(name), dict) else raw_events
+                check.fault(where, "roles" if where is not raw_events else name,
+                            f"event {name!r}: {role!r} may fire it but not {base!r} at the city, "
+                            "where the case can be owned too")
 
 
 def _check_graph(check: _Checker, states: dict[str, StateDef], events: dict[str, EventDef],

@@ -55,6 +55,7 @@ class Outcome:
     at: datetime
     comment: str | None = None
     escalated: bool = False
+    action: str | None = None   # the event's action: escalate, or a supervision action (assign, take_over, urge)
 
     def history_entry(self) -> dict[str, Any]:
         return {"event": self.event, "from_state": self.from_state, "to_state": self.to_state,
@@ -113,12 +114,16 @@ class Engine:
     def definition(self, case: CaseView) -> Definition:
         return self.catalog.get(case.definition_key, case.definition_version)
 
-    def allowed_events(self, case: CaseView, roles: Iterable[str]) -> list[str]:
-        """The events a holder of ``roles`` may fire on ``case`` now (escalate only below city level)."""
+    def allowed_events(self, case: CaseView, roles: Iterable[str], *, supervision: bool = False) -> list[str]:
+        """The events a holder of ``roles`` may fire on ``case`` now (escalate only below city level).
+
+        Supervision events (assign, take_over, urge) depend on where the caller's unit stands, which the engine
+        does not know: they are listed only with ``supervision`` (the service layer then checks the units)."""
         held = frozenset(roles)
         return [event.name for event in self.definition(case).events.values()
                 if case.state in event.sources and held & event.roles
-                and not (event.escalates and parent_level(case.level) is None)]
+                and not (event.escalates and parent_level(case.level) is None)
+                and (supervision or not event.supervises)]
 
     def fire(self, case: CaseView, event_name: str, *, roles: Iterable[str], data: Mapping[str, Any],
              actor: str, now: datetime, comment: str | None = None) -> Outcome:
@@ -143,7 +148,8 @@ class Engine:
         if missing:
             raise InvalidData(missing, detail=f"“{event.label}”缺少必填数据")
         target = event.target(case.state)
-        merged = {**case.data, **data}
+        # a supervision event's data (the instruction, the note) goes to the history, not into the case
+        merged = dict(case.data) if event.supervises else {**case.data, **data}
         context = TransitionContext(definition.key, event.name, case.state, target, level_to, merged, data, now,
                                     definition.config)
         subject = _Subject(case.state)
@@ -161,7 +167,7 @@ class Engine:
         return Outcome(event=event.name, from_state=case.state, to_state=subject.state,
                        level_from=case.level, level_to=level_to, data=merged, changes=dict(data),
                        effects=event.effects, actor=actor, at=now, comment=comment,
-                       escalated=event.escalates)
+                       escalated=event.escalates, action=event.action)
 
 
 def _guard_condition(event: EventDef) -> Any:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema
 
+from api.lifecycles._supervision import SUPERVISION_SCHEMAS
 from workflow.definitions import Catalog
 from workflow.errors import DefinitionError
 
@@ -63,7 +64,8 @@ class Lifecycle:
         name = event or "__open__"
         schema = self._instances.get(name)
         if schema is None:
-            schema_class = self.open_schema if event is None else self.event_schemas.get(event, EmptySchema)
+            schema_class = (self.open_schema if event is None else self.event_schemas.get(event)
+                            or SUPERVISION_SCHEMAS.get(event, EmptySchema))
             schema = self._instances[name] = schema_class()
         return schema
 
@@ -92,7 +94,8 @@ def check_against(catalog: Catalog) -> None:
             faults.append(f"{definition.key}: no lifecycle module in api/lifecycles/")
             continue
         for event in definition.events.values():
-            if event.requires and event.name not in lifecycle.event_schemas:
+            if event.requires and event.name not in lifecycle.event_schemas \
+                    and event.name not in SUPERVISION_SCHEMAS:
                 faults.append(f"{definition.key}.{event.name}: requires data but has no schema")
         schemas = [lifecycle.open_schema, *lifecycle.event_schemas.values()]
         for rule in definition.personal:

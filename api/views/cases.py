@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.exceptions import BadRequest
 
-from api import auth, services
+from api import auth, ownership, services
 from api.clock import now
 from api.extensions import db
 from api.fields import is_whole_number
@@ -23,6 +23,7 @@ from api.schemas import (
     HistorySchema,
     WorklistQuerySchema,
 )
+from workflow.errors import RoleNotPermitted
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="案件：开立、查询、办理（触发事件）、历史")
 
@@ -71,9 +72,10 @@ class Cases(MethodView):
 class Case(MethodView):
     @blp.response(200, CaseSchema)
     def get(self, case_id: int) -> tuple[dict[str, Any], dict[str, str]]:
-        """One case; 404 when it is outside the caller's scope."""
+        """One case; 404 when it is outside the caller's scope (a case the caller's unit once held is shown
+        read-only: ``allowed_events`` is empty)."""
         principal = auth.current()
-        case = services.get_case(db.session, principal, case_id)
+        case = ownership.readable_case(db.session, principal, case_id)
         return case_resource(case, principal, now()), {"ETag": _etag(case.version)}
 
 
@@ -89,7 +91,9 @@ class CaseEvent(MethodView):
 
         principal = auth.current()
         expected = parse_if_match(request.headers.get("If-Match"))
-        case = services.get_case(db.session, principal, case_id)
+        case = ownership.readable_case(db.session, principal, case_id)
+        if not principal.sees(case.org_path):
+            raise RoleNotPermitted("本单位曾承办此案件，案件已移交其他单位，现只能查看", event=event)
         moment = now()
         services.fire_event(db.session, engine(), principal, case, services.FireRequest(
             event=event, data=body.get("data", {}), comment=body.get("comment"), expected_version=expected),
@@ -103,7 +107,7 @@ class CaseHistory(MethodView):
     def get(self, case_id: int) -> list[dict[str, Any]]:
         """Every step of the case, oldest first."""
         principal = auth.current()
-        case = services.get_case(db.session, principal, case_id)
+        case = ownership.readable_case(db.session, principal, case_id)
         return [history_resource(row, case, principal) for row in services.history(db.session, case)]
 
 

@@ -25,6 +25,7 @@ from api import (
     documents,
     forms,
     login_guard,
+    ownership,
     passwords,
     ratelimit,
     self_service,
@@ -92,6 +93,7 @@ def _context() -> dict[str, Any]:
     return {"csrf_token": session["csrf"], "principal": principal, "LEVELS": LEVELS, "ROLES": ROLES,
             "me": g.get("me"),
             "lifecycles": latest, "openable": openable,
+            "unread_notifications": ownership.unread_count(db.session, principal.user_id) if principal else 0,
             "sees_dashboard": principal is not None and principal.level != "enterprise"
             and bool(principal.roles & DASHBOARD_ROLES)}
 
@@ -302,6 +304,8 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
                        _prefilled(described)})
     history = [history_resource(row, case, g.principal) for row in services.history(db.session, case)]
     names = ui_words.people(db.session, {entry["actor"] for entry in history})
+    units = ui_words.unit_names(db.session, {code for entry in history for code in (entry["org_from"], entry["org_to"])
+                                             if code})
     for entry in history:
         # a case migrated to a later version may have passed through states that version no longer has
         entry["from_label"] = _state_label(definition, entry["from_state"]) if entry["from_state"] else ""
@@ -311,6 +315,8 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
                                       "migrate": "迁移到新版流程"}.get(entry["event"],
                                                                                               "其他"))
         entry["who"] = names.get(entry["actor"], "其他用户")
+        entry["org_from_name"], entry["org_to_name"] = (units.get(entry["org_from"], "") if entry["org_from"] else "",
+                                                        units.get(entry["org_to"], ""))
         entry["comment"] = ui_words.rule_words(entry["comment"], definition) if entry["comment"] else None
     # what was typed for an event that can no longer be fired here is shown back, never dropped
     unsent = []
@@ -326,6 +332,7 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
                            data_rows=rows, svg=svg, open_event=open_event, values=values or {}, notice=notice,
                            conflict=conflict, unsent=unsent, papers=papers,
+                           read_only=not g.principal.sees(case.org_path),
                            top_errors=[message for messages in (errors or {}).values() for message in messages]
                            if open_event not in resource["allowed_events"] else []), status
 
@@ -337,11 +344,34 @@ def _state_label(definition: Any, name: str) -> str:
 
 @blp.get("/cases/<int(max=2147483647):case_id>")
 def case_page(case_id: int) -> Any:
-    try:
-        case = services.get_case(db.session, g.principal, case_id)
+    try:   # a case the caller's unit once held is shown read-only
+        case = ownership.readable_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
     return _case_page(case, notice=session.pop("message", None))
+
+
+# ---- notifications ------------------------------------------------------------------------------------
+
+@blp.get("/notifications")
+def notifications() -> Any:
+    unread_only = request.args.get("unread") == "1"
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    found = ownership.notices(db.session, g.principal.user_id, unread_only=unread_only, page=page, per_page=50)
+    return render_template("ui/notifications.html", notices=found, unread_only=unread_only, page=page,
+                           kinds=ownership.KIND_LABELS)
+
+
+@blp.post("/notifications/<int(max=2147483647):notice_id>/read")
+def read_notification(notice_id: int) -> Any:
+    notice = ownership.mark_read(db.session, g.principal.user_id, notice_id, now())
+    return redirect(url_for("ui.case_page", case_id=notice["case"]))
+
+
+@blp.post("/notifications/read-all")
+def read_all_notifications() -> Any:
+    ownership.mark_all_read(db.session, g.principal.user_id, now())
+    return redirect(url_for("ui.notifications"))
 
 
 @blp.post("/cases/<int(max=2147483647):case_id>/events/<event>")

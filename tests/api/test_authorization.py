@@ -58,6 +58,15 @@ RULES: dict[tuple[str, str], tuple[str, Any, set[str], int]] = {
                                                         {"from_version": 1, "to_version": 1}, ADMIN, 403),
     ("enterprises.Enterprises", "GET"): ("/enterprises", None, EVERYONE, 0),
     ("enterprises.EnterpriseImport", "POST"): ("/enterprises/import", None, {"daxi_clerk", "city_admin"}, 403),
+    ("notifications.Notifications", "GET"): ("/notifications?unread=true", None, EVERYONE, 0),
+    ("notifications.NotificationRead", "POST"): ("/notifications/999/read", None, EVERYONE, 0),
+    ("notifications.NotificationsReadAll", "POST"): ("/notifications/read-all", None, EVERYONE, 0),
+    ("webhooks.Webhooks", "GET"): ("/admin/webhooks", None, ADMIN, 403),
+    ("webhooks.Webhooks", "POST"): ("/admin/webhooks", {"url": "https://hooks.example.org/gonghui", "events":
+                                                        ["case.opened"], "secret": "s" * 32}, ADMIN, 403),
+    ("webhooks.WebhookOne", "GET"): ("/admin/webhooks/999", None, ADMIN, 403),
+    ("webhooks.WebhookOne", "DELETE"): ("/admin/webhooks/999", None, ADMIN, 403),
+    ("webhooks.WebhookDeliveries", "GET"): ("/admin/webhooks/999/deliveries", None, ADMIN, 403),
 }
 PUBLIC: dict[tuple[str, str], str] = {
     ("auth.Token", "POST"): "/auth/token", ("intake.IntakeReports", "POST"): "/intake/worker-reports",

@@ -32,7 +32,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/counters/claims/check", "POST /api/v1/intake/worker-reports", "POST /api/v1/admin/calendar",
     "POST /api/v1/admin/users", "POST /api/v1/admin/tokens", "POST /api/v1/enterprises/import",
     "POST /api/v1/auth/password", "PATCH /api/v1/admin/users/{username}", "POST /api/v1/admin/definitions",
-    "POST /api/v1/admin/definitions/{key}/migrations",
+    "POST /api/v1/admin/definitions/{key}/migrations", "POST /api/v1/admin/webhooks",
 }
 
 

@@ -124,6 +124,10 @@ API_ROUTES: dict[str, Callable[[World], list[Probe]]] = {
     "/api/v1/admin/calendar": fixed("/api/v1/admin/calendar"),
     "/api/v1/cases/{case_id}/documents": each_case("/api/v1/cases/{id}/documents", shows=False),
     "/api/v1/cases/{case_id}/documents/{kind}.pdf": each_case("/api/v1/cases/{id}/documents/receipt.pdf", shows=False),
+    "/api/v1/notifications": fixed("/api/v1/notifications?per_page=200", "/api/v1/notifications?unread=true"),
+    "/api/v1/admin/webhooks": fixed("/api/v1/admin/webhooks"),
+    "/api/v1/admin/webhooks/{webhook_id}": fixed("/api/v1/admin/webhooks/1"),
+    "/api/v1/admin/webhooks/{webhook_id}/deliveries": fixed("/api/v1/admin/webhooks/1/deliveries"),
 }
 
 # Web pages and every other GET address outside /api/v1, by endpoint → the URLs requested.
@@ -143,6 +147,7 @@ PAGES: dict[str, Callable[[World], list[Probe]]] = {
     "ui.definitions_page": fixed("/admin/definitions"),
     "ui.definition_diff_page": per_definition("/admin/definitions/{key}/diff?from=1&to=1"),
     "ui.migration_page": per_definition("/admin/definitions/{key}/migrate"),
+    "ui.notifications": fixed("/notifications", "/notifications?unread=1"),
     "ui.account_password": fixed("/account/password"),
     "ui.document_page": each_case("/cases/{id}/documents/receipt", shows=False),
     "ui.document_pdf": each_case("/cases/{id}/documents/receipt.pdf", shows=False),

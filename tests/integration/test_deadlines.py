@@ -40,7 +40,8 @@ def test_an_unaccepted_case_escalates_to_the_street_after_three_working_days_the
     assert (step["event"], step["actor"], step["level_from"], step["level_to"]) == (
         "escalate", "system", "enterprise", "street")
     assert step["data"]["rule"] == "mediation_case.registered.deadline"
-    assert api.get(f"/cases/{case['id']}", ENT).status_code == 404  # no longer the enterprise's case
+    held_before = api.get(f"/cases/{case['id']}", ENT)   # no longer the enterprise's case: read-only for it
+    assert held_before.status_code == 200 and held_before.get_json()["allowed_events"] == []
 
     assert [item.result for item in sweep(fresh, shanghai(2026, 12, 3, 0, 0)) if item.action == "escalate"] == [
         "escalated to wenling"]
