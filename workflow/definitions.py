@@ -21,7 +21,7 @@ LEVELS = ("enterprise", "street", "city")
 ROLES = frozenset({"admin", "clerk", "mediator", "reviewer", "counter", "viewer", "system"})
 TIMEOUT_ACTIONS = frozenset({"escalate", "remind"})
 DEADLINE_SINCE = frozenset({"state_entered", "case_opened"})
-PERIOD_UNITS = frozenset({"days", "working_days"})
+PERIOD_UNITS = frozenset({"days", "working_days", "months"})
 
 _TOP_KEYS = {
     "key", "version", "title", "initial", "states", "events", "number_prefix", "owner_levels",
@@ -36,7 +36,7 @@ _DEADLINE_KEYS = {"period", "since", "until_field", "warn_before", "on_timeout",
 
 @dataclass(frozen=True)
 class Period:
-    """A span of ``count`` calendar days or working days."""
+    """A span of ``count`` calendar days, working days or months (a year is 12 months)."""
 
     unit: str
     count: int
@@ -169,11 +169,12 @@ class _Checker:
 
     def period(self, where: Any, key: str, value: Any, what: str) -> Period | None:
         if not isinstance(value, dict) or len(value) != 1:
-            self.fault(where, key, f"{what}: a period is one of {{days: N}} or {{working_days: N}}")
+            self.fault(where, key, f"{what}: a period is one of {{days: N}}, {{working_days: N}} or {{months: N}}")
             return None
         ((unit, count),) = value.items()
         if unit not in PERIOD_UNITS or not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            self.fault(where, key, f"{what}: a period is one of {{days: N}} or {{working_days: N}}, N ≥ 1")
+            self.fault(where, key,
+                       f"{what}: a period is one of {{days: N}}, {{working_days: N}} or {{months: N}}, N ≥ 1")
             return None
         return Period(unit, count)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api import services
 from api.demo import upsert_unit
 from api.fields import flag, one_of, text, validate_uscc
-from api.lifecycles import Lifecycle, register
+from api.lifecycles import Lifecycle, register, union_term
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, Employer, OrgUnit
 from api.reports import ReportScope, common_figures, rate
@@ -60,10 +60,14 @@ class ElectionCallSchema(Schema):
 class ElectionReportSchema(Schema):
     chair = text(100, required=True)
     committee = fields.List(text(100), required=True, validate=validate.Length(min=1, max=50))
+    # the first term (union_term) starts on the day of the election and runs 5 years unless the rules say 3
+    elected_on = fields.Date(validate=union_term.not_in_future)
+    term_years = fields.Integer(strict=True, validate=union_term.allowed_term)
 
 
 class ApprovalSchema(Schema):
     approval_no = text(64, required=True)
+    term_years = fields.Integer(strict=True, validate=union_term.allowed_term)
 
 
 class SixStandardsSchema(Schema):
@@ -134,6 +138,7 @@ def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datet
             member.union_status = "joint" if joint else "single"
             member.union_unit_id, member.updated_at = unit.id, now
     case.data = {**data, "union_unit": unit.code, "chair": data.get("chair"), "units_covered": len(set(covered))}
+    union_term.after_formation(session, case, unit, now)
 
 
 def _covered_staff(session: Session, codes: list[str]) -> int:
