@@ -339,11 +339,20 @@ def term_record(session: Session, union: OrgUnit, today: date) -> dict[str, Any]
     return {"union_unit": union.code, "name": union.name, "street": union.parent.code if union.parent else None,
             "uscc": union.uscc or case.data.get("uscc"), "chair": term.chair, "committee": term.committee,
             "term_start": term.term_start, "term_years": term.term_years, "term_end": term.term_end,
-            "reminder_on": case.data.get("reminder_on"),
+            "reminder_on": date.fromisoformat(case.data["reminder_on"]) if case.data.get("reminder_on") else None,
             "status": status_of(case.state, term.term_end.isoformat(), case.data.get("reminder_on"), today),
             "case": {"id": case.id, "number": case.number, "state": case.state,
                      "state_label": definition.states[case.state].label,
                      "due_at": case.due_at.astimezone(SHANGHAI) if case.due_at else None}}
+
+
+def term_columns(session: Session, employer: Any) -> dict[str, Any]:
+    """The term of an employer's union, for the employers list."""
+    term = session.get(UnionTerm, employer.union_unit_id) if employer.union_unit_id else None
+    if term is None:
+        return {"term_end": None, "term_status": None}
+    status = status_of(term.case.state, term.term_end.isoformat(), term.case.data.get("reminder_on"), _today())
+    return {"term_end": term.term_end, "term_status": status}
 
 
 @blp.route("/org-units/<string:code>/term")

@@ -383,7 +383,8 @@ def dashboard() -> Any:
         by_street = streets.get(definition.key, [])
         reports.append({"key": definition.key, "title": definition.title, "figures": _figures(report),
                         "by_state": by_state, "max": max([count for _, count in by_state] or [1]),
-                        "by_street": by_street, "street_max": max([count for _, count in by_street] or [1])})
+                        "by_street": by_street, "street_max": max([count for _, count in by_street] or [1]),
+                        "per_street": report.get("per_street") or {}})
     return render_template("ui/dashboard.html", reports=reports, trend=_closure_trend())
 
 
