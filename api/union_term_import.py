@@ -196,7 +196,7 @@ class _Run:
                  .where(UnionTerm.org_unit_id.in_(ids), sa.not_(Case.closed)))
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(of=UnionTerm)
-        open_cases = dict(self.session.execute(query).tuples().all())
+        open_cases = {unit_id: number for unit_id, number in self.session.execute(query)}
         for union, _, _ in items:
             if union.id in open_cases:
                 self.result.already_open.append(f"{union.code}: {open_cases[union.id]}")
