@@ -163,7 +163,7 @@ class _Run:
         self.session, self.engine, self.principal, self.now = session, engine, principal, now
         self.result = TermImport()
         self.seen: set[int] = set()
-        self.streets = {}
+        self.streets: dict[str, OrgUnit] = {}
         for unit in session.scalars(sa.select(OrgUnit).where(OrgUnit.level == "street")):
             self.streets[unit.code] = self.streets[unit.name] = self.streets[unit.name.removesuffix("总工会")] = unit
 
@@ -173,7 +173,7 @@ class _Run:
         found = self._unions(chunk)
         to_open: list[tuple[OrgUnit, dict[str, Any], _Row]] = []
         for row in chunk:
-            union = found.get(row.number)
+            union = found[row.number]
             if isinstance(union, str):
                 self.result.rejected.append(Rejected(row.number, row.label, union))
                 continue
@@ -220,25 +220,24 @@ class _Run:
         created: dict[str, OrgUnit] = {}
         for row in chunk:
             employer = employers.get(row.uscc)
-            union = (by_code.get(row.code) or by_name.get(row.name) or by_name.get(f"{row.name}工会")
+            known = (by_code.get(row.code) or by_name.get(row.name) or by_name.get(f"{row.name}工会")
                      or by_uscc.get(row.uscc) or (employer.union_unit if employer else None))
-            if union is None:
-                key = row.code or row.uscc
-                union = created.get(key) or self._new_union(row, employer)
-                if isinstance(union, str):
-                    found[row.number] = union
-                    continue
+            key = row.code or row.uscc
+            union = known or created.get(key) or self._new_union(row, employer)
+            if isinstance(union, OrgUnit) and known is None:
                 created[key] = union
-            if union.level != "enterprise" or union.parent is None or union.parent.level != "street":
-                found[row.number] = f"{union.code} 不是镇（街道）下的基层工会"
-            elif not self.principal.sees(union.parent.path):
-                found[row.number] = f"工会 {union.code} 不在本单位范围内"
-            else:
-                found[row.number] = union
+            found[row.number] = union if isinstance(union, str) else self._usable(union)
         if created:
             session.flush()
             self.result.unions_created += len(created)
         return found
+
+    def _usable(self, union: OrgUnit) -> OrgUnit | str:
+        if union.level != "enterprise" or union.parent is None or union.parent.level != "street":
+            return f"{union.code} 不是镇（街道）下的基层工会"
+        if not self.principal.sees(union.parent.path):
+            return f"工会 {union.code} 不在本单位范围内"
+        return union
 
     def _new_union(self, row: _Row, employer: Employer | None) -> OrgUnit | str:
         """A union not in the org tree yet: created under its street, and its employer marked unionised."""

@@ -274,7 +274,7 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
     streets = {unit.code: unit.name for unit in session.scalars(
         sa.select(OrgUnit).where(OrgUnit.level == "street",
                                  OrgUnit.path.startswith(scope.org_path, autoescape=True)))}
-    per_street = {code: {"name": name, "in_term": 0, "due": 0, "overdue": 0, "re_elected": 0}
+    per_street: dict[str, dict[str, Any]] = {code: {"name": name, "in_term": 0, "due": 0, "overdue": 0, "re_elected": 0}
                   for code, name in streets.items()}
     totals = {"in_term": 0, "due": 0, "overdue": 0, "re_elected": 0}
     in_scope = [Case.definition_key == KEY, Case.org_path.startswith(scope.org_path, autoescape=True)]

@@ -43,6 +43,9 @@ RULES: dict[tuple[str, str], tuple[str, Any, set[str], int]] = {
     ("counters.ClaimNotice", "GET"): ("/counters/claims/YL-2026-000001/notice", None, EVERYONE, 0),
     ("enterprises.Enterprises", "GET"): ("/enterprises", None, EVERYONE, 0),
     ("enterprises.EnterpriseImport", "POST"): ("/enterprises/import", None, {"daxi_clerk", "city_admin"}, 403),
+    ("union_terms.UnionTermImport", "POST"): ("/union-terms/import", None, {"daxi_clerk", "city_admin"}, 403),
+    ("union_terms.UnionTermRecord", "GET"): ("/org-units/cd-e001/term", None,
+                                             {"chengdong_mediator", "ent_clerk", "city_admin"}, 404),
 }
 PUBLIC: dict[tuple[str, str], str] = {
     ("auth.Token", "POST"): "/auth/token", ("intake.IntakeReports", "POST"): "/intake/worker-reports",
