@@ -95,6 +95,8 @@ def rows_of(stream: IO[bytes]) -> Iterator[dict[str, str]]:
         yield from reader
     except UnicodeDecodeError as error:
         raise RosterError("文件不是 UTF-8 编码的 CSV") from error
+    except csv.Error as error:
+        raise RosterError(f"CSV 文件格式错误（第 {reader.line_num} 行）") from error
 
 
 def _parse(number: int, raw: dict[str, Any], today: date, allowed: list[int]) -> _Row | Rejected:
@@ -103,6 +105,8 @@ def _parse(number: int, raw: dict[str, Any], today: date, allowed: list[int]) ->
     code, name = values.get("code", ""), values.get("name", "")
     uscc = values.get("uscc", "").replace(" ", "").upper()
     faults = []
+    if any("\x00" in value for value in values.values()):
+        return Rejected(number, "", "含有 NUL 字符")
     if not code and not name and not uscc:
         faults.append("未填工会代码、工会名称或统一社会信用代码")
     if uscc and not uscc_is_valid(uscc):

@@ -365,6 +365,8 @@ class UnionTermRecord(MethodView):
         from api.extensions import db
 
         principal = auth.current()
+        if len(code) > 64 or "\x00" in code:   # no such code can exist (and PostgreSQL refuses NUL)
+            abort(404)
         union = db.session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
         if union is None or not principal.sees(union.path):
             abort(404)

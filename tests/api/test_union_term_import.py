@@ -176,3 +176,12 @@ def test_gonghui_import_union_terms_reads_a_file(fresh: Flask, tmp_path: Path) -
     assert "1 term cases opened" in result.output and "row 3 (cd-e002): rejected: 工会主席为空" in result.output
     again = fresh.test_cli_runner().invoke(import_union_terms, [str(path)])
     assert "0 term cases opened" in again.output and "1 unions already with an open term case" in again.output
+
+
+def test_a_file_with_nul_characters_or_not_csv_is_refused_cleanly(api: Api) -> None:
+    body = upload(api, HEADER + "cd-e001,,,,陈\x00建国,,2021-05-10,5\n").get_json()
+    assert (body["cases_opened"], body["rejected"][0]["reason"]) == (0, "含有 NUL 字符")
+    binary = api.client.post("/api/v1/union-terms/import", headers=api.headers("city_admin"),
+                             data={"file": (io.BytesIO(b"\xff\xfe\x00\x01"), "unions.csv")},
+                             content_type="multipart/form-data")
+    assert binary.status_code == 422 and "file" in binary.get_json()["errors"]
