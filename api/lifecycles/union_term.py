@@ -257,10 +257,17 @@ def after_open(session: Session, case: Case, now: datetime) -> None:
 
 def prepare_event(session: Session, case: Case, event: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The election reported is kept apart (``election``) from the committee of the term running, which it
-    replaces only when the next term opens; its term is the union's rules' (this term's) unless it says."""
+    replaces only when the next term opens; its term is the union's rules' (this term's) unless it says.
+    When the reminder falls due, the end of the term is counted again: a year whose holiday schedule was not
+    known when the term began (a provisional count) may have been loaded since."""
     if event == "report_election":
         years = data.get("term_years") or case.data.get("term_years") or config().get("default_term_years", 5)
         return {"election": {**data, "term_years": years}}
+    if event == "fall_due":
+        end, _ = term_dates(date.fromisoformat(case.data["term_start"]), int(case.data["term_years"]), 0)
+        session.execute(sa.update(UnionTerm).where(UnionTerm.case_id == case.id).values(term_end=end)
+                        .execution_options(synchronize_session=False))
+        return {**data, "term_end": end.isoformat()}
     return data
 
 

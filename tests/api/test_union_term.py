@@ -251,3 +251,30 @@ def test_seed_demo_lets_the_city_see_due_and_overdue_unions(fresh: Flask, api: A
     assert states == ["due", "due", "in_term", "overdue"]
     report = api.get("/reports/union_term", "city_admin").get_json()
     assert (report["unions_due"], report["unions_overdue"]) == (2, 1)
+
+
+YEAR_2027 = {"year": 2027, "holidays": ["2027-01-01", "2027-02-06..2027-02-13", "2027-10-01..2027-10-07"],
+             "workdays": ["2027-02-14"]}
+
+
+def test_the_end_of_a_term_is_counted_again_on_the_schedule_loaded_since(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    # a 3-year term from 11 February 2024: Thursday 11 February 2027 while 2027 has no schedule
+    case = open_term(api, term_start="2024-02-11", term_years=3)
+    assert (case["data"]["term_end"], case["data"]["reminder_on"]) == ("2027-02-11", "2026-08-11")
+    try:
+        assert api.post("/admin/calendar", "city_admin", YEAR_2027).status_code == 201
+        sweep(fresh, clock())   # the reminder has passed: due, with the end on the schedule as loaded now
+        due = api.get(f"/cases/{case['id']}", STREET).get_json()
+        # 6–13 February 2027 are the Spring Festival holiday: the last day is the make-up Sunday 14 February
+        assert (due["state"], due["data"]["term_end"], due["due_at"], due["provisional"]) == (
+            "due", "2027-02-14", "2027-02-15T00:00:00+08:00", False)
+        assert api.get("/org-units/cd-e001/term", STREET).get_json()["term_end"] == "2027-02-14"
+        # a month before the end the case is due soon
+        clock.set(shanghai(2027, 1, 20, 9))
+        assert api.get(f"/cases/{case['id']}", STREET).get_json()["due_soon"] is True
+    finally:
+        with fresh.app_context():
+            from api.deadlines import CALENDAR
+
+            CALENDAR.unload()
