@@ -23,6 +23,9 @@ FIELDS = {
     "approved_amount": "核定金额", "amount_computed": "测算金额", "amount_explanation": "金额计算说明",
     "missing_documents": "尚缺材料", "scheme_year": "互助保障年度", "counter_unit": "受理窗口",
     "union_unit": "新建工会", "units_covered": "覆盖单位数", "acknowledged_at": "受理时间", "resolved_at": "办结时间",
+    "term_start": "本届任期开始", "term_years": "任期（年）", "term_end": "本届任期届满", "reminder_on": "换届提醒日",
+    "planned_on": "计划选举日期", "plan": "换届方案", "elected_on": "选举日期", "election": "选举结果",
+    "previous_case": "上一案件", "next_case": "下届案件",
 }
 
 CHOICES = {
@@ -34,7 +37,8 @@ CHOICES = {
     "insurance_settlement": "医保结算单", "discharge_summary": "出院小结", "diagnosis_certificate": "疾病诊断证明书",
     "safety": "安全生产", "overtime_pay": "加班工资", "employment": "劳动用工", "wage_arrears": "欠薪",
     "wechat": "微信平台", "operator": "话务员录入", "labour": "人社部门", "justice": "司法部门",
-    "housing": "住建部门", "market": "市场监管部门",
+    "housing": "住建部门", "market": "市场监管部门", "formation": "建会批复", "re_election": "换届批复",
+    "import": "台账导入",
 }
 
 LEVELS = {"city": "市总工会", "street": "镇（街道）", "enterprise": "基层工会"}

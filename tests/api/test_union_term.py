@@ -278,3 +278,13 @@ def test_the_end_of_a_term_is_counted_again_on_the_schedule_loaded_since(
             from api.deadlines import CALENDAR
 
             CALENDAR.unload()
+
+
+def test_the_case_page_shows_the_term_in_chinese(fresh: Flask, api: Api) -> None:
+    from tests.api.test_ui_pages import signed_in
+
+    case = open_term(api, term_start="2024-03-01")
+    client, _ = signed_in(fresh, STREET)
+    page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    for words in ("基层工会换届", "任期内", "本届任期开始", "本届任期届满", "2029-03-01", "换届提醒日", "报送换届方案"):
+        assert words in page, words
