@@ -259,6 +259,11 @@ YEAR_2027 = {"year": 2027, "holidays": ["2027-01-01", "2027-02-06..2027-02-13", 
 
 def test_the_end_of_a_term_is_counted_again_on_the_schedule_loaded_since(
         fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    from api import calendar_store
+    from api.extensions import db
+
+    with fresh.app_context():   # the process's calendar as the (empty) table says: no year left by other tests
+        calendar_store.refresh(db.session)
     # a 3-year term from 11 February 2024: Thursday 11 February 2027 while 2027 has no schedule
     case = open_term(api, term_start="2024-02-11", term_years=3)
     assert (case["data"]["term_end"], case["data"]["reminder_on"]) == ("2027-02-11", "2026-08-11")
@@ -270,6 +275,9 @@ def test_the_end_of_a_term_is_counted_again_on_the_schedule_loaded_since(
         assert (due["state"], due["data"]["term_end"], due["due_at"], due["provisional"]) == (
             "due", "2027-02-14", "2027-02-15T00:00:00+08:00", False)
         assert api.get("/org-units/cd-e001/term", STREET).get_json()["term_end"] == "2027-02-14"
+        reminder = api.get(f"/cases/{case['id']}/history", STREET).get_json()[-1]
+        assert (reminder["event"], reminder["actor"], reminder["data"]) == ("fall_due", "system",
+                                                                            {"term_end": "2027-02-14"})
         # a month before the end the case is due soon
         clock.set(shanghai(2027, 1, 20, 9))
         assert api.get(f"/cases/{case['id']}", STREET).get_json()["due_soon"] is True
