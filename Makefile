@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 PG_URL ?= postgresql+psycopg://root@127.0.0.1:5432/test
 
-.PHONY: run test test-pg bench bench-deps bench-full fuzz lint typecheck check-definitions clean
+.PHONY: run system-deps test test-pg bench bench-deps bench-full fuzz lint typecheck check-definitions clean
+
+# Debian packages the PDF documents need (WeasyPrint's Pango, a Chinese font embedded in every PDF).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,16 +18,25 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## make run: venv, install, schema, demo data, then API + scheduler + UI on http://127.0.0.1:5000
-run: $(STAMP)
+run: $(STAMP) system-deps
 	$(BIN)/gonghui init-db
 	$(BIN)/gonghui seed-demo
 	$(BIN)/gonghui run --host 127.0.0.1 --port 5000
 
+## system-deps: install the Debian packages above when missing (as root, like .ci/run); otherwise say which
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "PDF documents need the Debian packages:" $$missing "(sudo apt-get install ...)"; fi; \
+	fi
+
 ## make test: venv, install, the whole suite (SQLite; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-pg: $(STAMP)
+test-pg: $(STAMP) system-deps
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench-deps: $(STAMP)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from api import problems, transactions
+from api import json_guard, problems, secret_key, transactions
 from api.config import Config, from_environment
 from api.extensions import db, migrate, smorest
 from api.lifecycles import check_against, load_all
@@ -20,10 +21,13 @@ MIGRATIONS = str(Path(__file__).parent / "migrations")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    settings = {**from_environment(), **(config or {})}
+    instance = settings.get("INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=os.path.abspath(instance) if instance else None)
     app.config.from_object(Config)
-    app.config.update(from_environment())
-    app.config.update(config or {})
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = secret_key.resolve(app.config.get("SECRET_KEY"), app.instance_path,
+                                                  generate_missing=bool(app.config["SECRET_KEY_GENERATE"]))
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'gonghui.sqlite3'}"
@@ -47,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_refuse_nul_characters)
     app.before_request(_calendar_in_step)
     app.before_request(authenticate_api_request)
+    app.before_request(json_guard.refuse_unsafe_json)   # after 401/403: a stranger's body is not read
     app.after_request(_security_headers)
     transactions.register(app)
     from api import calendar_store

@@ -67,6 +67,7 @@ def verify_credentials(username: str, password: str) -> User | None:
 
 
 _DUMMY_HASH = generate_password_hash("not-a-password", method=PASSWORD_METHOD)
+token_digest = _digest
 
 
 def issue_token(user: User, *, kind: str = "session", label: str | None = None,
@@ -75,23 +76,29 @@ def issue_token(user: User, *, kind: str = "session", label: str | None = None,
     token = secrets.token_urlsafe(32)
     expires = None if kind == "service" else at + timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
     record = ApiToken(token_hash=_digest(token), user_id=user.id, kind=kind, label=label, expires_at=expires,
-                      created_at=at)
+                      created_at=at, generation=user.session_generation or 0)
     db.session.add(record)
     db.session.flush()
     return token, record
 
 
 def principal_from_token(token: str) -> Principal | None:
-    """The caller a token stands for: one query for the columns needed (it runs on every API request)."""
+    """The caller a token stands for: one query for the columns needed (it runs on every API request).
+
+    A session token also dies when its user's session generation has moved on (sign-out, a new password,
+    an administrator ending the user's sessions); a service token lives until it is revoked."""
     row = db.session.execute(
-        sa.select(ApiToken.revoked_at, ApiToken.expires_at, User.active, User.id, User.username, User.roles,
+        sa.select(ApiToken.revoked_at, ApiToken.expires_at, ApiToken.kind, ApiToken.generation,
+                  User.session_generation, User.active, User.id, User.username, User.roles,
                   OrgUnit.code, OrgUnit.id, OrgUnit.path, OrgUnit.level)
         .join(User, User.id == ApiToken.user_id).join(OrgUnit, OrgUnit.id == User.org_unit_id)
         .where(ApiToken.token_hash == _digest(token))).first()
     if row is None:
         return None
-    revoked_at, expires_at, active, *identity = row
+    revoked_at, expires_at, kind, generation, user_generation, active, *identity = row
     if revoked_at is not None or not active or (expires_at is not None and expires_at <= now()):
+        return None
+    if kind == "session" and generation != user_generation:
         return None
     user_id, username, roles, unit_code, unit_id, unit_path, level = identity
     return Principal(user_id, username, frozenset(roles), unit_code, unit_id, unit_path, level)
@@ -140,6 +147,8 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "counters.ClaimCheck": frozenset({"counter"}), "counters.Claims": frozenset({"counter"}),
     "calendar.CalendarYears": frozenset({"admin"}), "admin.Users": frozenset({"admin"}),
     "admin.Tokens": frozenset({"admin"}), "admin.Token": frozenset({"admin"}),
+    "admin.UserOne": frozenset({"admin"}), "admin.UserSessions": frozenset({"admin"}),
+    "admin.UserLockout": frozenset({"admin"}), "admin.Log": frozenset({"admin"}),
     "enterprises.EnterpriseImport": frozenset({"clerk", "admin"}),
 }
 

@@ -44,15 +44,23 @@ def refresh_if_stale(session: Session, now: datetime) -> None:
 
 
 def store(session: Session, schedule: YearSchedule, *, source: str | None, actor: str, now: datetime) -> int:
-    """Save (or replace) a year's schedule, load it, and recount the provisional deadlines; returns how many."""
+    """Save (or replace) a year's schedule, load it, and recount the provisional deadlines; returns how many.
+    The administrators' log records it (before and after)."""
+    from api import admin_log
+
     row = session.get(CalendarYear, schedule.year) or CalendarYear(year=schedule.year)
+    before = {"holidays": row.holidays, "workdays": row.workdays, "source": row.source} if row.holidays else None
     row.holidays = sorted(day.isoformat() for day in schedule.holidays)
     row.workdays = sorted(day.isoformat() for day in schedule.workdays)
     row.source, row.loaded_by, row.loaded_at = source, actor, now
     session.add(row)
     session.flush()
     CALENDAR.load(schedule)
-    return recount_provisional(session)
+    recounted = recount_provisional(session)
+    admin_log.record(session, actor=actor, action="calendar.load", target=str(schedule.year), at=now, before=before,
+                     after={"holidays": row.holidays, "workdays": row.workdays, "source": source,
+                            "recounted": recounted})
+    return recounted
 
 
 def _period(text: str | None) -> Period | None:

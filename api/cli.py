@@ -6,7 +6,6 @@ import os
 import sys
 
 import click
-import sqlalchemy as sa
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
@@ -14,16 +13,21 @@ from api import create_app
 from api.extensions import db
 
 
-def _app_for_cli():  # type: ignore[no-untyped-def]
-    """The app for a command; a definition that does not validate stops here with its faults, not a traceback."""
+def _app_for_cli(config: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+    """The app for a command; a definition that does not validate, or a secret key that may not sign
+    sessions, stops here with the faults, not a traceback."""
+    from api.secret_key import SecretKeyError
     from workflow.errors import DefinitionError
 
     try:
-        return create_app()
+        return create_app(config)
     except DefinitionError as error:
         click.echo("definitions refused:", err=True)
         for reason in error.reasons:
             click.echo(f"  {reason}", err=True)
+        sys.exit(1)
+    except SecretKeyError as error:
+        click.echo(f"refusing to start: {error}", err=True)
         sys.exit(1)
 
 
@@ -39,11 +43,18 @@ def main() -> None:
 @cli.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Create or upgrade the schema to the latest migration (safe to run twice)."""
+    """Create or upgrade the schema to the latest migration, and the session key (safe to run twice)."""
     from flask_migrate import upgrade
+
+    from api import secret_key
 
     upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     click.echo(f"schema up to date: {db.engine.url.render_as_string(hide_password=True)}")
+    if os.environ.get("GONGHUI_SECRET_KEY"):
+        click.echo("session key: GONGHUI_SECRET_KEY (no key file written)")
+    else:
+        path, written = secret_key.generate(current_app.instance_path)
+        click.echo(f"session key: {path} (mode 600{', new' if written else ''})")
 
 
 @cli.command("seed-demo")
@@ -77,15 +88,17 @@ def run(host: str, port: int, no_scheduler: bool) -> None:
     run_simple(host, port, app, use_reloader=False, threaded=True)
 
 
-@cli.command("serve")
+@cli.command("serve", with_appcontext=False)   # builds no app before checking the key
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.option("--workers", default=4, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--no-scheduler", is_flag=True, help="Run API workers only (run `gonghui scheduler` apart).")
 def serve(bind: str, workers: int, threads: int, no_scheduler: bool) -> None:
-    """Production server: gunicorn workers for the API, plus one scheduler process unless --no-scheduler."""
+    """Production server: gunicorn workers for the API, plus one scheduler process unless --no-scheduler.
+    Refuses to start without a session key of its own (GONGHUI_SECRET_KEY, or the one `init-db` wrote)."""
     import subprocess
 
+    _app_for_cli({"SECRET_KEY_GENERATE": False})
     scheduler_process = None
     if not no_scheduler:
         scheduler_process = subprocess.Popen([sys.executable, "-m", "api.cli", "scheduler"])
@@ -103,32 +116,85 @@ def users() -> None:
     """User accounts and service tokens."""
 
 
+def _refused(error: Exception) -> None:
+    """A refused account change: every fault on stderr, exit 1, nothing written."""
+    from workflow.errors import InvalidData
+
+    db.session.rollback()
+    if isinstance(error, InvalidData):
+        for field, messages in error.errors.items():
+            click.echo(f"{field}: {'; '.join(messages)}", err=True)
+    else:
+        click.echo(str(getattr(error, "detail", error)), err=True)
+    sys.exit(1)
+
+
 @users.command("create")
 @click.argument("username")
 @click.option("--org", "org_code", required=True, help="Org unit code, e.g. chengdong.")
 @click.option("--role", "roles", multiple=True, required=True,
               type=click.Choice(["admin", "clerk", "mediator", "reviewer", "counter", "viewer"]))
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="12+ characters, not a common password.")
 @click.option("--service-token", is_flag=True, help="Also issue a long-lived service token (counters).")
 @with_appcontext
 def users_create(username: str, org_code: str, roles: tuple[str, ...], password: str, service_token: bool) -> None:
-    """Create (or update) a user; a counter also gets a long-lived service token, printed once."""
-    from api import auth, demo
+    """Create a user (an existing username is refused); a counter also gets a service token, printed once."""
+    from api import accounts, admin_log
     from api.clock import now
-    from api.models import OrgUnit
+    from workflow.errors import Conflict, InvalidData
 
-    unit = db.session.scalar(sa.select(OrgUnit).where(OrgUnit.code == org_code))
-    if unit is None:
-        raise click.BadParameter(f"unknown org unit {org_code!r}", param_hint="--org")
-    user = demo.upsert_user(db.session, username, unit, sorted(set(roles)), password, now())
-    user.password_hash = auth.hash_password(password)
+    actor = admin_log.actor_of_cli()
+    try:
+        user = accounts.create_user(db.session, actor=actor, username=username, org=org_code, roles=list(roles),
+                                    password=password, now=now())
+    except (InvalidData, Conflict) as error:
+        _refused(error)
     token = None
     if service_token or "counter" in roles:
-        token, _ = auth.issue_token(user, kind="service", label=f"{username} service token")
+        token = accounts.issue_service_token(db.session, actor=actor, username=username,
+                                             label=f"{username} service token", now=now())
     db.session.commit()
-    click.echo(f"user {username} at {unit.code} with roles {', '.join(user.roles)}")
+    click.echo(f"user {username} at {user.org_unit.code} with roles {', '.join(user.roles)}")
     if token:
         click.echo(f"service token (shown once, revocable): {token}")
+
+
+@users.command("password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="12+ characters, not a common password.")
+@with_appcontext
+def users_password(username: str, password: str) -> None:
+    """Set a user's password; every session of the user ends."""
+    from api import accounts, admin_log
+    from api.clock import now
+    from workflow.errors import InvalidData
+
+    try:
+        accounts.set_password(db.session, actor=admin_log.actor_of_cli(), user=accounts.find_user(db.session, username),
+                              password=password, now=now())
+    except (InvalidData, accounts.UnknownUser) as error:
+        _refused(error if isinstance(error, InvalidData) else LookupError(f"no user {username}"))
+    db.session.commit()
+    click.echo(f"password of {username} changed; its sessions ended")
+
+
+@users.command("deactivate")
+@click.argument("username")
+@with_appcontext
+def users_deactivate(username: str) -> None:
+    """Stop a user from signing in; its sessions end at once."""
+    from api import accounts, admin_log
+    from api.clock import now
+
+    try:
+        accounts.update_user(db.session, actor=admin_log.actor_of_cli(), user=accounts.find_user(db.session, username),
+                             now=now(), active=False)
+    except accounts.UnknownUser:
+        _refused(LookupError(f"no user {username}"))
+    db.session.commit()
+    click.echo(f"user {username} deactivated")
 
 
 @cli.group("definitions")

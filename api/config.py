@@ -17,10 +17,14 @@ def utc_now() -> datetime:
 class Config:
     SQLALCHEMY_DATABASE_URI: str | None = None          # default: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
-    SECRET_KEY = "dev-only-change-me"
+    SECRET_KEY: str | None = None   # GONGHUI_SECRET_KEY, else instance/secret_key (api/secret_key.py)
+    SECRET_KEY_GENERATE = True      # write instance/secret_key on first use when missing (not under `serve`)
     DEFINITIONS_DIR = str(ROOT / "definitions")
     MAX_CONTENT_LENGTH = 1024 * 1024                     # 1 MiB: a larger body is 413
     TOKEN_TTL_HOURS = 12
+    IDEMPOTENCY_TTL_HOURS = 24                             # idempotency records are replayed, then purged
+    HOUSEKEEPING_INTERVAL_SECONDS = 3600
+    MAX_JSON_DEPTH = 64                                    # deeper JSON bodies are refused (400) unparsed
     CLOCK = staticmethod(utc_now)                          # tests inject a frozen clock
     TIMEZONE = "Asia/Shanghai"
     SCHEDULER_ENABLED = False                              # `gonghui run` and `gonghui scheduler` turn it on

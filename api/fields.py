@@ -98,13 +98,6 @@ def validate_uscc(value: str) -> None:
         raise ValidationError("统一社会信用代码无效（校验位不符）")
 
 
-def mask_middle(value: str | None, keep_start: int = 4, keep_end: int = 4) -> str | None:
-    """"331081199805201237" → "3310**********1237"."""
-    if not value or len(value) <= keep_start + keep_end:
-        return value
-    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
-
-
 def _chinese_messages() -> None:
     """marshmallow's default messages, in Chinese: clerks and integrators alike read them."""
     fields.Field.default_error_messages.update({

@@ -62,6 +62,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     display_name: Mapped[str | None] = mapped_column(sa.String(100))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Raised by sign-out, a password change, deactivation or an administrator: every browser session and
+    # session token issued under an older generation stops working at once (api/sessions.py).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
 
@@ -77,6 +80,7 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    generation: Mapped[int] = mapped_column(default=0, server_default="0")  # the user's, when a session token
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -195,7 +199,7 @@ class IdempotencyRecord(db.Model):  # type: ignore[name-defined,misc]
     status: Mapped[int]
     body: Mapped[str] = mapped_column(sa.Text)
     headers: Mapped[dict[str, str]] = mapped_column(JSONType)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # records expire (api/housekeeping.py)
 
 
 class CaseSequence(db.Model):  # type: ignore[name-defined,misc]

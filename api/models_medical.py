@@ -55,12 +55,16 @@ class ClaimedInvoice(db.Model):  # type: ignore[name-defined,misc]
 
 
 class AccessRecord(db.Model):  # type: ignore[name-defined,misc]
-    """Someone saw a record's personal data unmasked (append-only)."""
+    """Someone saw personal data of a case (of any lifecycle) unmasked: who, from which unit, when, which
+    fields (the paths of the definition's ``personal:`` rules) and through which request (append-only;
+    written by ``api.access``)."""
 
     __tablename__ = "access_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
-    username: Mapped[str] = mapped_column(sa.String(64))
+    username: Mapped[str] = mapped_column(sa.String(64), index=True)
     fields: Mapped[str] = mapped_column(sa.String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    org_unit: Mapped[str | None] = mapped_column(sa.String(64))
+    via: Mapped[str | None] = mapped_column(sa.String(200))    # e.g. "GET /api/v1/cases/7/history"

@@ -1,4 +1,10 @@
-"""How stored records are shown: times in Asia/Shanghai, personal data masked per role."""
+"""How stored records are shown: times in Asia/Shanghai, personal data masked per role.
+
+:func:`masked_data` is the one way case data leaves the service: the case resource (one case, lists, the
+worklist, events' answers, the counters' receipts), history rows, the web pages and whatever else shows a
+case's data call it. It applies the definition's ``personal:`` rules (``workflow/privacy.py``) for the caller
+and records every personal field shown unmasked (``api/access.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,14 @@ from typing import Any
 
 from flask import current_app
 
+from api import access
 from api.auth import Principal
 from api.deadlines import SHANGHAI
+from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import Case, CaseHistory
 from api.services import view_of
+from workflow import privacy
 from workflow.engine import Engine
 
 
@@ -24,11 +33,26 @@ def local(moment: datetime | None) -> datetime | None:
     return moment.astimezone(SHANGHAI) if moment else None
 
 
-def masked_data(case: Case, principal: Principal | None) -> dict[str, Any]:
-    lifecycle = LIFECYCLES.get(case.definition_key)
-    if principal is None or lifecycle is None or lifecycle.mask is None:
-        return case.data
-    return lifecycle.mask(case.data, principal, case)
+def viewer(case: Case, principal: Principal | None) -> privacy.Viewer:
+    """Who is looking, as the personal-data rules see it; ``None`` is the public or an outside system."""
+    if principal is None:
+        return privacy.PUBLIC
+    return privacy.Viewer(roles=principal.roles, level=principal.level, owner=principal.org_unit_id == case.org_unit_id,
+                          in_scope=principal.sees(case.org_path))
+
+
+def masked_data(case: Case, principal: Principal | None, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``data`` (by default the case's data; a history row passes its own) as ``principal`` may see it: every
+    personal field the case's definition declares is masked unless the caller is one who sees it, and every one
+    shown unmasked is recorded. ``principal`` None (the public, a webhook, a notice sent out) sees all masked."""
+    rules = engine().catalog.get(case.definition_key, case.definition_version).personal
+    shown = case.data if data is None else data
+    if not rules:
+        return shown
+    result = privacy.apply(rules, shown, viewer(case, principal), facts=case.data)
+    if result.shown and principal is not None:
+        access.record(db.session, case.id, principal, result.shown)
+    return result.data
 
 
 def case_resource(case: Case, principal: Principal, now: datetime) -> dict[str, Any]:
@@ -51,8 +75,11 @@ def case_resource(case: Case, principal: Principal, now: datetime) -> dict[str, 
     }
 
 
-def history_resource(row: CaseHistory) -> dict[str, Any]:
+def history_resource(row: CaseHistory, case: Case | None = None, principal: Principal | None = None) -> dict[str, Any]:
+    """A history row as ``principal`` may see it (its data through :func:`masked_data`)."""
+    case = case if case is not None else db.session.get(Case, row.case_id)
+    assert case is not None and case.id == row.case_id
     return {"seq": row.seq, "event": row.event, "from_state": row.from_state, "to_state": row.to_state,
             "level_from": row.level_from, "level_to": row.level_to, "org_from": row.org_from,
-            "org_to": row.org_to, "actor": row.actor, "at": local(row.at), "data": row.data,
-            "comment": row.comment, "hash": row.hash}
+            "org_to": row.org_to, "actor": row.actor, "at": local(row.at),
+            "data": masked_data(case, principal, row.data or {}), "comment": row.comment, "hash": row.hash}

@@ -9,8 +9,31 @@ from flask import Response, current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import TooManyRequests
 
 from api.models_reports import RateWindow
+
+# Windows are kept this long at least, whatever the window of the request that removes old ones.
+KEEP = timedelta(days=2)
+
+
+class Throttled(TooManyRequests):
+    """A refusal for too many requests or misses: answered 429 with ``Retry-After`` (a page may catch it)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.data = {"headers": {"Retry-After": str(retry_after)}}
+
+
+def _window_start(now: datetime, window: timedelta) -> datetime:
+    epoch = int(now.timestamp())
+    size = int(window.total_seconds())
+    return datetime.fromtimestamp(epoch - epoch % size, tz=now.tzinfo)
+
+
+def _retry(start: datetime, window: timedelta, now: datetime) -> int:
+    return max(1, int((start + window - now).total_seconds()))
 
 
 def hit(session: Session, client: str, now: datetime, *, limit: int, window: timedelta) -> int | None:
@@ -19,9 +42,7 @@ def hit(session: Session, client: str, now: datetime, *, limit: int, window: tim
     The count is written in its own short transaction (a refused request must still count, and the caller's
     transaction may roll back).
     """
-    epoch = int(now.timestamp())
-    size = int(window.total_seconds())
-    start = datetime.fromtimestamp(epoch - epoch % size, tz=now.tzinfo)
+    start = _window_start(now, window)
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(RateWindow).values(client=client, window_start=start, count=1)
@@ -31,11 +52,30 @@ def hit(session: Session, client: str, now: datetime, *, limit: int, window: tim
         own.execute(statement)
         count = own.scalar(sa.select(RateWindow.count).where(RateWindow.client == client,
                                                               RateWindow.window_start == start)) or 0
-        own.execute(sa.delete(RateWindow).where(RateWindow.window_start < start - window))
+        own.execute(sa.delete(RateWindow).where(RateWindow.window_start < start - max(window, KEEP)))
         own.commit()
     if count > limit:
-        return max(1, int((start + window - now).total_seconds()))
+        return _retry(start, window, now)
     return None
+
+
+def spent(session: Session, client: str, now: datetime, *, limit: int, window: timedelta) -> int | None:
+    """Without counting: None while ``client`` has fewer than ``limit`` in this window, else the seconds left."""
+    start = _window_start(now, window)
+    with Session(session.get_bind()) as own:  # what other requests committed, whatever this one has read
+        count = own.scalar(sa.select(RateWindow.count).where(RateWindow.client == client,
+                                                             RateWindow.window_start == start)) or 0
+    return _retry(start, window, now) if count >= limit else None
+
+
+def forget(session: Session, client: str) -> None:
+    """Drop every window of ``client`` (an administrator lifts a lockout)."""
+    session.execute(sa.delete(RateWindow).where(RateWindow.client == client))
+
+
+def setting(name: str, default: int) -> int:
+    """``GONGHUI_<name>`` or the default."""
+    return int(current_app.config.get(name, default))
 
 
 def refused(client: str, setting: str, *, limit: int, window_seconds: int, message: str) -> Response | None:

@@ -36,9 +36,29 @@ def run_sweep(app: Flask) -> int:
         return len(fired)
 
 
+def run_housekeeping(app: Flask) -> int:
+    """Delete the expired idempotency records (``api.housekeeping``); a database that is away is retried later."""
+    from datetime import timedelta
+
+    from api.housekeeping import purge_idempotency_records
+
+    with app.app_context():
+        try:
+            removed = purge_idempotency_records(lambda: Session(db.engine), app.config["CLOCK"](),
+                                                timedelta(hours=app.config["IDEMPOTENCY_TTL_HOURS"]))
+        except sa.exc.SQLAlchemyError as error:
+            log.error("housekeeping failed, retrying at the next interval: %s", type(error).__name__)
+            return 0
+        if removed:
+            log.info("removed %s expired idempotency records", removed)
+        return removed
+
+
 def _add_job(scheduler: BackgroundScheduler | BlockingScheduler, app: Flask) -> None:
     scheduler.add_job(run_sweep, "interval", seconds=app.config["SWEEP_INTERVAL_SECONDS"], args=[app],
                       id="sweep", max_instances=1, coalesce=True, next_run_time=None)
+    scheduler.add_job(run_housekeeping, "interval", seconds=app.config["HOUSEKEEPING_INTERVAL_SECONDS"],
+                      args=[app], id="housekeeping", max_instances=1, coalesce=True)
 
 
 def start_background(app: Flask) -> BackgroundScheduler:
@@ -57,4 +77,5 @@ def run_blocking(app: Flask) -> None:
     _add_job(scheduler, app)
     log.info("deadline scheduler: sweeping every %ss", app.config["SWEEP_INTERVAL_SECONDS"])
     run_sweep(app)  # after downtime, fire everything overdue at once
+    run_housekeeping(app)
     scheduler.start()

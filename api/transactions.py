@@ -5,16 +5,24 @@ Views change the session and flush; the response decides: a success commits, an 
 unique (principal, key): a repeat with the same body replays it, another body is 422, and of two identical
 requests racing, the second's insert fails on the unique index, its work is rolled back and the first's
 response is replayed.
+
+No secret is kept in a record: the fields of ``SECRET_FIELDS`` (a bearer token, a reporter's secret) are stored
+as ``MASK``, so a replay answers them masked (the secret is shown once, in the first answer). Records expire
+after ``IDEMPOTENCY_TTL_HOURS`` (24): an older one is never replayed, and ``api.housekeeping`` deletes them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, request
+from sqlalchemy.orm import Session
 
+from api import access
 from api.clock import now
 from api.extensions import db
 from api.models import IdempotencyRecord
@@ -23,6 +31,33 @@ from api.problems import problem
 log = logging.getLogger(__name__)
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
 MAX_KEY_LENGTH = 200
+MASK = "********"
+# endpoint → the top-level fields of its answer that hold a secret, never stored in an idempotency record
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "auth.Token": ("token",), "admin.Tokens": ("token",), "intake.IntakeReports": ("secret",),
+}
+
+
+def ttl() -> timedelta:
+    from flask import current_app
+
+    return timedelta(hours=int(current_app.config.get("IDEMPOTENCY_TTL_HOURS", 24)))
+
+
+def _without_secrets(body: str) -> str:
+    """The answer as it may be stored: every secret field of this endpoint masked."""
+    fields = SECRET_FIELDS.get(request.endpoint or "", ())
+    if not fields:
+        return body
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(document, dict):
+        for name in fields:
+            if document.get(name) is not None:
+                document[name] = MASK
+    return json.dumps(document, ensure_ascii=False)
 
 
 def _principal_key() -> str:
@@ -51,8 +86,22 @@ def _replay(record: IdempotencyRecord) -> Response:
 
 
 def _find(principal: str, key: str) -> IdempotencyRecord | None:
+    """The record of this key while it has not expired."""
     return db.session.scalar(sa.select(IdempotencyRecord).where(
-        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key))
+        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key,
+        IdempotencyRecord.created_at > now() - ttl()))
+
+
+def _drop_expired(principal: str, key: str) -> None:
+    """An expired record of this key gives way to the new request (before the housekeeping job got to it);
+    deleted apart, so that this request holds no write lock before its own work."""
+    expired = sa.and_(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key,
+                      IdempotencyRecord.created_at <= now() - ttl())
+    if db.session.scalar(sa.select(IdempotencyRecord.id).where(expired)) is None:
+        return
+    with Session(db.engine) as own:
+        own.execute(sa.delete(IdempotencyRecord).where(expired))
+        own.commit()
 
 
 def before_request() -> Response | None:
@@ -72,6 +121,7 @@ def before_request() -> Response | None:
     g.idempotency = (_principal_key(), key, _request_hash())
     record = _find(g.idempotency[0], key)
     if record is None:
+        _drop_expired(g.idempotency[0], key)
         return None
     g.idempotency_replayed = True
     if record.request_hash != g.idempotency[2] or record.method != request.method or record.path != request.path:
@@ -92,10 +142,19 @@ def after_request(response: Response) -> Response:
         headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
         stored = {"principal": principal, "key": key, "method": request.method, "path": request.path,
                   "request_hash": request_hash, "status": response.status_code,
-                  "body": response.get_data(as_text=True), "headers": headers, "created_at": now()}
+                  "body": _without_secrets(response.get_data(as_text=True)), "headers": headers,
+                  "created_at": now()}
     if response.status_code >= 400 and idempotency is None:
+        if access.pending():   # a page that failed may still have shown personal data: that is recorded
+            try:
+                access.write(db.session)
+                db.session.commit()
+            except sa.exc.SQLAlchemyError:
+                db.session.rollback()
+                log.exception("access records not written on %s %s", request.method, request.path)
         return response
     try:
+        access.write(db.session)   # who saw personal data unmasked: part of the request's transaction
         if idempotency is not None and response.status_code < 500:
             db.session.execute(sa.insert(IdempotencyRecord.__table__), stored)
         db.session.commit()

@@ -2,4 +2,4 @@
 
 from api import create_app
 
-app = create_app()
+app = create_app({"SECRET_KEY_GENERATE": False})   # no key of its own: refuse to start (`gonghui init-db`)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -31,7 +32,8 @@ def free_port() -> int:
 
 def start(target: str, url: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    environment = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    environment = {"GONGHUI_SECRET_KEY": secrets.token_hex(32), **os.environ, "DATABASE_URL": url,
+                   "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--threads",
                                 str(THREADS), "--no-control-socket", "--bind", f"127.0.0.1:{port}", target],
                                env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

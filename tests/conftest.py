@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ from flask.testing import FlaskClient
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+# Every app the suite builds (and every server it starts) signs sessions with a key of this run, never with
+# a key written in the code, and never writes a key file into the working tree's instance folder.
+os.environ["GONGHUI_SECRET_KEY"] = secrets.token_hex(32)
 
 
 class FrozenClock:
@@ -75,7 +79,7 @@ def app(database_url: str, clock: FrozenClock) -> Iterator[Flask]:
 
     application = create_app({
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "CLOCK": clock,
-        "PASSWORD_METHOD": "pbkdf2:sha256:1000", "SECRET_KEY": "test",
+        "PASSWORD_METHOD": "pbkdf2:sha256:1000", "SECRET_KEY": secrets.token_hex(32),
     })
     with application.app_context():
         upgrade(directory=application.extensions["migrate"].directory, revision="heads")

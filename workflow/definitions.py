@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from workflow.errors import DefinitionError, UnknownDefinition
+from workflow.privacy import RELATIONS, STYLES, Grant, PersonalRule
 from workflow.registry import EFFECTS, GUARDS
 
 LEVELS = ("enterprise", "street", "city")
@@ -26,12 +27,13 @@ PERIOD_UNITS = frozenset({"days", "working_days", "months"})
 _TOP_KEYS = {
     "key", "version", "title", "initial", "states", "events", "number_prefix", "owner_levels",
     "amount_field", "party_field", "category_field", "open_roles", "open_level", "description",
-    "alternative_initials", "config", "early_warning_categories",
+    "alternative_initials", "config", "early_warning_categories", "personal",
 }
 _STATE_KEYS = {"label", "terminal", "deadline", "pauses_clock", "description"}
 _EVENT_KEYS = {"label", "from", "to", "otherwise", "roles", "requires", "guards", "effects", "action",
                "description"}
 _DEADLINE_KEYS = {"period", "since", "until_field", "warn_before", "on_timeout", "by_category"}
+_PERSONAL_KEYS = {"label", "mask", "seen_by", "when", "placeholder"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Definition:
     category_field: str | None = None
     alternative_initials: tuple[str, ...] = ()
     early_warning_categories: tuple[str, ...] = ()
+    personal: tuple[PersonalRule, ...] = ()      # which data fields are personal, and who sees them whole
     config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -339,6 +342,7 @@ def parse_definition(raw: Any, source: str) -> Definition:
         check.fault(raw, "config", "definition: config must be a mapping")
         config = {}
     _check_graph(check, states, events, initial, alternatives)
+    personal = _personal(check, raw, raw.get("personal"))
     for key_name in ("open_roles",):
         for role in _names(check, raw, key_name, raw.get(key_name), "definition"):
             if not valid_role(role):
@@ -358,9 +362,51 @@ def parse_definition(raw: Any, source: str) -> Definition:
         open_roles=frozenset(raw.get("open_roles") or ("clerk", "admin")), open_level=raw.get("open_level"),
         amount_field=raw.get("amount_field"), party_field=raw.get("party_field"),
         category_field=raw.get("category_field"), alternative_initials=alternatives, config=dict(config),
-        early_warning_categories=tuple(raw.get("early_warning_categories") or ()),
+        early_warning_categories=tuple(raw.get("early_warning_categories") or ()), personal=personal,
         raw=dict(raw),
     )
+
+
+def _personal(check: _Checker, raw: Any, block: Any) -> tuple[PersonalRule, ...]:
+    """``personal:`` maps a data path to a rule, or to a list of rules of which the first whose ``when`` flag
+    holds applies (the last without ``when``)."""
+    if block is None:
+        return ()
+    if not isinstance(block, dict):
+        check.fault(raw, "personal", "personal: maps a data field path to its masking rule")
+        return ()
+    rules: list[PersonalRule] = []
+    for path, specs in block.items():
+        what = f"personal field {path!r}"
+        if not isinstance(path, str) or not all(part and (part == "*" or part.isidentifier())
+                                                for part in path.split(".")):
+            check.fault(block, path, f"{what}: a path is names separated by dots, * for every item of a list")
+            continue
+        specs = specs if isinstance(specs, list) else [specs]
+        for index, spec in enumerate(specs):
+            if not isinstance(spec, dict):
+                check.fault(block, path, f"{what}: a rule is a mapping with mask and seen_by")
+                continue
+            check.unknown_keys(spec, _PERSONAL_KEYS, what)
+            style = spec.get("mask")
+            if style not in STYLES:
+                check.fault(spec if "mask" in spec else block, "mask" if "mask" in spec else path,
+                            f"{what}: mask must be one of {', '.join(STYLES)}")
+            seen_by = _names(check, spec, "seen_by", spec.get("seen_by"), what)
+            for grant in seen_by:
+                role, _, relation = grant.partition("@")
+                if role not in ROLES - {"system"} or (relation and relation not in RELATIONS):
+                    check.fault(spec, "seen_by", f"{what}: unknown role or unit {grant!r} in seen_by "
+                                f"(a role, role@owner or role@<level>)")
+            when = spec.get("when")
+            if when is not None and not isinstance(when, str):
+                check.fault(spec, "when", f"{what}: when names a flag of the case data")
+            if when is None and index < len(specs) - 1:
+                check.fault(block, path, f"{what}: only the last of its rules may go without 'when'")
+            rules.append(PersonalRule(path=path, label=str(spec.get("label") or path), style=str(style),
+                                      grants=tuple(Grant.parse(grant) for grant in seen_by), when=when,
+                                      placeholder=spec.get("placeholder")))
+    return tuple(rules)
 
 
 def valid_role(role: str) -> bool:

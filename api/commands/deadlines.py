@@ -67,7 +67,7 @@ def calendar() -> None:
 @with_appcontext
 def calendar_load(path: Path) -> None:
     """Load a year's official schedule (YAML or CSV); recounts provisional deadlines."""
-    from api import calendar_store
+    from api import admin_log, calendar_store
     from workflow.schedules import ScheduleError, parse
 
     try:
@@ -77,7 +77,7 @@ def calendar_load(path: Path) -> None:
         for where, messages in error.errors.items():
             click.echo(f"  {where}: {'; '.join(messages)}", err=True)
         sys.exit(1)
-    recounted = calendar_store.store(db.session, schedule, source=path.name, actor="cli",
+    recounted = calendar_store.store(db.session, schedule, source=path.name, actor=admin_log.actor_of_cli(),
                                      now=current_app.config["CLOCK"]())
     db.session.commit()
     click.echo(f"{schedule.year}: {len(schedule.holidays)} holidays, {len(schedule.workdays)} make-up workdays "

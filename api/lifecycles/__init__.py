@@ -1,5 +1,6 @@
 """Per-lifecycle plug-ins: the marshmallow schemas of a definition's case data and event data, its report,
-its masking of personal data, and hooks the service layer calls.
+and hooks the service layer calls. (Which data are personal, and who sees them, is declared in the definition's
+``personal:`` block and applied by ``api.present.masked_data``, for every lifecycle alike.)
 
 Each module of this package registers one :class:`Lifecycle` for one definition key; ``load_all`` imports
 them all at start-up, and ``check_against`` refuses to start when a definition has an event without a data
@@ -40,8 +41,6 @@ class Lifecycle:
     event_schemas: dict[str, type[Schema]]
     # (session, principal, scope_path, date_from, date_to) -> report dict
     report: Callable[..., dict[str, Any]] | None = None
-    # (data, principal, case) -> data as this caller may see it
-    mask: Callable[[dict[str, Any], Principal, Case], dict[str, Any]] | None = None
     # (session, principal, data) -> (org unit code or None) before a case is opened: routing, eligibility
     before_open: Callable[[Session, Principal, dict[str, Any]], str | None] | None = None
     # (data) -> the state a new case starts in, when the definition allows several (alternative_initials)
@@ -90,5 +89,26 @@ def check_against(catalog: Catalog) -> None:
         for event in definition.events.values():
             if event.requires and event.name not in lifecycle.event_schemas:
                 faults.append(f"{definition.key}.{event.name}: requires data but has no schema")
+        schemas = [lifecycle.open_schema, *lifecycle.event_schemas.values()]
+        for rule in definition.personal:
+            for path in filter(None, (rule.path, rule.when)):
+                if not any(_has_path(schema(), path.split(".")) for schema in schemas):
+                    faults.append(f"{definition.key}: personal field {rule.path!r} names {path!r}, "
+                                  "which no data schema of the lifecycle has")
     if faults:
         raise DefinitionError("api/lifecycles", faults)
+
+
+def _has_path(schema: Schema, parts: list[str]) -> bool:
+    """Whether case data validated by ``schema`` can hold a value at ``parts`` (``*``: the items of a list)."""
+    from marshmallow import fields
+
+    field: Any = schema.fields.get(parts[0])
+    for part in parts[1:]:
+        if isinstance(field, fields.List) and part == "*":
+            field = field.inner
+        elif isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
+            field = field.schema.fields.get(part)
+        else:
+            return False
+    return field is not None

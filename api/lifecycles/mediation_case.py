@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
-from api.fields import Money, flag, mask_middle, one_of, text, validate_id_number, validate_uscc
+from api.fields import Money, flag, one_of, text, validate_id_number, validate_uscc
 from api.lifecycles import Lifecycle, register
 from api.models import Case
 from api.reports import ReportScope, common_figures, money, rate, reached
@@ -74,15 +74,6 @@ class EscalateSchema(Schema):
             raise ValidationError("请填写上报理由", "reason")
 
 
-def mask(data: dict[str, Any], principal: Any, case: Case) -> dict[str, Any]:
-    """Applicants' ID numbers are for mediators and reviewers; everyone else sees them masked."""
-    if principal.roles & {"mediator", "reviewer", "admin"}:
-        return data
-    applicants = [{**a, "id_number": mask_middle(a.get("id_number"))} if a.get("id_number") else a
-                  for a in data.get("applicants", [])]
-    return {**data, "applicants": applicants}
-
-
 def _figures(visitors: int, accepted: int, amount: Any, concluded: int, agreements: int) -> dict[str, Any]:
     return {"visitors": visitors, "accepted": accepted, "amount_involved": money(amount),
             "concluded": concluded, "agreements": agreements,
@@ -118,5 +109,4 @@ register(Lifecycle(
                    "withdraw": ReasonSchema, "extend": ExtendSchema, "agree": AgreeSchema,
                    "escalate": EscalateSchema},
     report=report,
-    mask=mask,
 ))

@@ -4,7 +4,7 @@ notice of missing documents, the "最多跑一次" counter interface and the rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session
 
 from api.clock import now as clock_now
 from api.deadlines import CALENDAR, SHANGHAI
-from api.extensions import db
-from api.fields import Money, mask_middle, one_of, text, validate_id_number
+from api.fields import Money, one_of, text, validate_id_number
 from api.lifecycles import Lifecycle, register
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, CaseHistory, OrgUnit
-from api.models_medical import AccessRecord, ClaimedInvoice, Member, SchemeYear
+from api.models_medical import ClaimedInvoice, Member, SchemeYear
 from api.reports import ReportScope, common_figures, money, rate
 from workflow.calendar import working_days_between
 from workflow.errors import Conflict, InvalidData
@@ -229,24 +228,6 @@ def _approve(session: Session, case: Case, data: dict[str, Any]) -> dict[str, An
     return result
 
 
-# ---- personal data -----------------------------------------------------------------------------------
-
-def handles(principal: Any) -> bool:
-    """Only a reviewer (in whose scope the claim is) sees ID numbers and bank accounts in full."""
-    return "reviewer" in principal.roles
-
-
-def mask(data: dict[str, Any], principal: Any, case: Case) -> dict[str, Any]:
-    if handles(principal):
-        db.session.add(AccessRecord(case_id=case.id, username=principal.username, fields="id_number,bank_account",
-                                    at=clock_now()))
-        return data
-    member = dict(data.get("member") or {})
-    if member.get("id_number"):
-        member["id_number"] = mask_middle(member["id_number"])
-    return {**data, "member": member, "bank_account": mask_middle(data.get("bank_account"))}
-
-
 # ---- the one-time notice -----------------------------------------------------------------------------
 
 def missing_items(data: dict[str, Any]) -> list[dict[str, str]]:
@@ -255,13 +236,27 @@ def missing_items(data: dict[str, Any]) -> list[dict[str, str]]:
     return [{"code": code, "label": labels.get(code, code)} for code in codes]
 
 
-def notice_text(missing: list[dict[str, str]], number: str | None = None) -> str:
+def supplement_period() -> str:
+    """The supplement period as the definition states it (“30 日”, “10 个工作日”), never a second copy of it."""
+    definition = current_app.extensions["gonghui.engine"].catalog.get(KEY)
+    deadline = definition.states["awaiting_documents"].deadline
+    period = next(iter(deadline.periods.values())) if deadline is not None and deadline.periods else None
+    if period is None:
+        return "规定期限"
+    return f"{period.count} 日" if period.unit == "days" else f"{period.count} 个工作日"
+
+
+def notice_text(missing: list[dict[str, str]], number: str | None = None, due: datetime | None = None) -> str:
     if not missing:
         return "材料齐全，已受理。"
     items = "；".join(f"{index}. {item['label']}" for index, item in enumerate(missing, start=1))
     reference = f"申请编号 {number}，" if number else ""
-    return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 30 日内通过所在企业工会或线上补交，"
-            f"无需再到窗口；逾期未补正的，申请将终止。")
+    until = ""
+    if due is not None:
+        last = (due.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+        until = f"（即 {last.year}年{last.month}月{last.day}日前）"
+    return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 {supplement_period()}内{until}"
+            f"通过所在企业工会或线上补交，无需再到窗口；逾期未补正的，申请将终止。")
 
 
 # ---- report ------------------------------------------------------------------------------------------
@@ -313,7 +308,7 @@ register(Lifecycle(
     event_schemas={"supplement": SupplementSchema, "request_documents": RequestDocumentsSchema,
                    "approve": ApproveSchema, "reject": ReasonSchema, "withdraw": ReasonSchema, "pay": PaySchema,
                    "escalate": EscalateSchema},
-    report=report, mask=mask, before_open=before_open, initial_state=initial_state, after_open=after_open,
+    report=report, before_open=before_open, initial_state=initial_state, after_open=after_open,
     prepare_event=prepare_event,
 ))
 

@@ -82,18 +82,6 @@ def route(session: Session, principal: Any, data: dict[str, Any]) -> str | None:
     return None if principal.level == "street" or data["category"] != "wage_arrears" else "wenling"
 
 
-HIDDEN = "（匿名，仅承办的街道（镇）总工会可见）"
-
-
-def mask(data: dict[str, Any], principal: Any, case: Case) -> dict[str, Any]:
-    """Anonymous reporters' contacts are seen only by the street federation handling the report."""
-    if not data.get("anonymous") or not data.get("contact"):
-        return data
-    if principal.level == "street" and principal.sees(case.org_path):
-        return data
-    return {**data, "contact": HIDDEN}
-
-
 def extra(case: Case) -> dict[str, Any]:
     return {"early_warning": case.category == "wage_arrears" and not case.closed}
 
@@ -141,7 +129,7 @@ register(Lifecycle(
     open_schema=WorkerReportSchema,
     event_schemas={"decline": ReasonSchema, "reopen": ReasonSchema, "serve_opinion": OpinionSchema,
                    "refer": ReferSchema, "resolve": ResolveSchema, "escalate": EscalateSchema},
-    report=report, mask=mask, before_open=route, extra=extra,
+    report=report, before_open=route, extra=extra,
 ))
 
 

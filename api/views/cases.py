@@ -104,7 +104,7 @@ class CaseHistory(MethodView):
         """Every step of the case, oldest first."""
         principal = auth.current()
         case = services.get_case(db.session, principal, case_id)
-        return [history_resource(row) for row in services.history(db.session, case)]
+        return [history_resource(row, case, principal) for row in services.history(db.session, case)]
 
 
 @blp.route("/worklist")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,12 +10,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api import auth, services
+from api import auth, documents, lookups, services
 from api.clock import now
 from api.extensions import db
 from api.lifecycles.medical_aid_claim import KEY, ClaimSchema, missing_items, notice_text
 from api.models import Case
-from api.present import case_resource, engine, local
+from api.present import case_resource, engine
 from api.problems import problem
 from api.schemas import CaseSchema
 
@@ -43,7 +42,8 @@ class ReceiptSchema(CaseSchema):
 
 
 class StatusQuerySchema(Schema):
-    id_last4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{3}[0-9Xx]$", error="身份证号后四位"))
+    id_last6 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{5}[0-9Xx]$",
+                                                                     error="身份证号后六位（最后一位可为 X）"))
 
 
 class StatusSchema(Schema):
@@ -58,6 +58,11 @@ class StatusSchema(Schema):
     amount_approved = fields.String(allow_none=True)
     missing = fields.List(fields.Nested(MissingSchema))
     notice = fields.String()
+    supplement_by = fields.Date(allow_none=True, metadata={"description": "补正期限（最后一日）"})
+    amount_computed = fields.String(allow_none=True)
+    paid_on = fields.String(allow_none=True)
+    unit_name = fields.String()
+    due_on = fields.Date(allow_none=True)
 
 
 def _require_counter() -> auth.Principal:
@@ -92,7 +97,8 @@ class Claims(MethodView):
             definition=KEY, org_unit=None, data=ClaimSchema().dump(claim)), moment)
         missing = missing_items(case.data)
         receipt = case_resource(case, principal, moment)
-        receipt.update({"complete": not missing, "missing": missing, "notice": notice_text(missing, case.number),
+        notice = notice_text(missing, case.number, case.due_at)
+        receipt.update({"complete": not missing, "missing": missing, "notice": notice,
                         "notice_url": url_for("counters.ClaimNotice", number=case.number)})
         return receipt, 201, {"Location": url_for("cases.Case", case_id=case.id), "ETag": f'"{case.version}"'}
 
@@ -105,42 +111,17 @@ def _claim(number: str) -> Case | None:
 class ClaimStatus(MethodView):
     @blp.arguments(StatusQuerySchema, location="query")
     @blp.response(200, StatusSchema)
-    @blp.doc(security=[])
+    @blp.doc(security=[], responses={"404": {"description": "没有这个申请，或身份证号后六位不符（同一答复）"},
+                                     "429": {"description": "未命中次数过多（按编号、按客户端计），见 Retry-After"}})
     def get(self, args: dict[str, Any], number: str) -> Any:
-        """The applicant's look-up: claim number plus the last four digits of the ID number (no account)."""
-        case = _claim(number)
-        if case is None or case.data["member"]["id_number"][-4:].upper() != args["id_last4"].upper():
-            return problem(404, "没有找到该申请（请核对申请编号和身份证号后四位）")
-        definition = engine().catalog.get(case.definition_key, case.definition_version)
-        missing = missing_items(case.data) if case.state == "awaiting_documents" else []
-        name = case.data["member"]["name"]
-        return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
-                "member": name[0] + "*" * (len(name) - 1), "claim_type": case.category,
-                "submitted_at": local(case.created_at), "updated_at": local(case.updated_at),
-                "amount_claimed": case.data["eligible_self_pay"], "amount_approved": case.data.get("approved_amount"),
-                "missing": missing, "notice": notice_text(missing, case.number) if missing else ""}
+        """The applicant's look-up: claim number plus the last six characters of the ID number (no account).
+        Every miss is the same 404; misses are limited per number and per client (429 with Retry-After)."""
+        status = lookups.claim_status_for_applicant(db.session, number, args["id_last6"],
+                                                    client=request.remote_addr, now=now())
+        if status is None:
+            return problem(404, lookups.CLAIM_NOT_FOUND)
+        return status
 
-
-NOTICE_PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>一次性告知书 {number}</title>
-<style>
-body {{ font-family: "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif; max-width: 760px; margin: 2em auto;
-       line-height: 1.8; color: #222; }}
-h1 {{ text-align: center; font-size: 1.6em; letter-spacing: .3em; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #999; padding: .3em .6em; }}
-.meta {{ display: flex; justify-content: space-between; }} .print {{ margin: 1em 0; }}
-@media print {{ .print {{ display: none; }} body {{ margin: 0; max-width: none; }} @page {{ size: A4; margin: 2cm; }} }}
-</style></head><body>
-<h1>一次性告知书</h1>
-<div class="meta"><span>申请编号：{number}</span><span>受理窗口：{counter}</span><span>日期：{date}</span></div>
-<p>{member}：您于 {date} 提交的职工医疗互助报销申请（{claim_type}）尚缺以下材料，现一次性告知如下：</p>
-<table><tr><th>序号</th><th>所缺材料</th></tr>{rows}</table>
-<p>请在 30 日内将上述材料交所在企业工会，或通过温岭市总工会线上平台补交，<strong>无需再到窗口</strong>。
-材料补齐后即转入审核；逾期未补正的，申请终止。查询进度：申请编号加身份证号后四位。</p>
-<p class="print"><button onclick="window.print()">打印告知书</button></p>
-</body></html>"""
-
-TYPE_LABELS = {"inpatient": "住院", "special_outpatient": "门诊特殊病种", "critical_illness": "重大疾病"}
 
 
 @blp.route("/claims/<case_number:number>/notice")
@@ -152,11 +133,5 @@ class ClaimNotice(MethodView):
         case = _claim(number)
         if case is None or not principal.sees(case.org_path):
             return problem(404, "没有找到该申请")
-        missing = missing_items(case.data)
-        rows = "".join(f"<tr><td>{index}</td><td>{escape(item['label'])}</td></tr>"
-                       for index, item in enumerate(missing, start=1)) or "<tr><td colspan=2>材料齐全</td></tr>"
-        page = NOTICE_PAGE.format(number=escape(case.number), counter=escape(case.org_unit.name),
-                                  date=local(case.created_at).date().isoformat(),  # type: ignore[union-attr]
-                                  member=escape(case.data["member"]["name"]),
-                                  claim_type=TYPE_LABELS.get(case.category or "", case.category), rows=rows)
-        return Response(page, mimetype="text/html")
+        kind = "notice" if "notice" in documents.allowed(case) else "receipt"
+        return Response(documents.render_html(case, kind, principal, now()), mimetype="text/html")

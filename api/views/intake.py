@@ -7,32 +7,24 @@ window (429 with Retry-After beyond that).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from typing import Any
 
-import sqlalchemy as sa
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api import ratelimit, services
-from api.auth import Principal
+from api import lookups, ratelimit, self_service
 from api.clock import now
 from api.extensions import db
-from api.lifecycles.worker_report import KEY, WorkerReportSchema
+from api.lifecycles.worker_report import WorkerReportSchema
 from api.models import Case
-from api.models_reports import ReportSecret
-from api.present import engine, local
 from api.problems import problem
 from api.schemas import CaseSchema  # noqa: F401  (documented alongside)
 
 blp = Blueprint("intake", __name__, url_prefix="/api/v1/intake", description="职工反映问题：公众渠道（无需账号）")
 
-INTAKE = Principal(user_id=0, username="intake", roles=frozenset({"system"}), org_unit="wenling", org_unit_id=0,
-                   org_path="", level="city")
+INTAKE = self_service.INTAKE
 
 
 class IntakeReceiptSchema(Schema):
@@ -49,14 +41,14 @@ class IntakeStatusSchema(Schema):
     updated_at = fields.DateTime(format="iso")
     feedback = fields.String(allow_none=True)
     can_reopen = fields.Boolean()
+    unit_name = fields.String(metadata={"description": "承办单位"})
+    due_on = fields.Date(allow_none=True, metadata={"description": "办理期限（最后一日）"})
+    reopen_until = fields.Date(allow_none=True, metadata={"description": "可要求重新办理的最后一日"})
+    decline_reason = fields.String(allow_none=True)
 
 
 class ReopenRequestSchema(Schema):
     reason = fields.String(required=True)
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _limited() -> Any:
@@ -65,16 +57,13 @@ def _limited() -> Any:
 
 
 def _found(number: str) -> Case | None:
-    """The report, only when the secret matches; the same answer otherwise (no hint whether it exists)."""
-    secret = request.headers.get("X-Report-Secret", "")
-    case = db.session.scalar(sa.select(Case).where(Case.number == number, Case.definition_key == KEY))
-    stored = db.session.get(ReportSecret, case.id) if case is not None else None
-    if stored is None or not hmac.compare_digest(stored.secret_hash, _digest(secret)):
-        return None
-    return case
+    """The report, only when the secret matches; the same answer otherwise (no hint whether it exists).
+    Misses are limited per number and per client (``api.lookups``)."""
+    return lookups.find_report_for_reporter(db.session, number, request.headers.get("X-Report-Secret", ""),
+                                            client=request.remote_addr, now=now())
 
 
-NOT_FOUND = "没有找到该反映（请核对编号和查询码）"
+NOT_FOUND = lookups.REPORT_NOT_FOUND
 
 
 @blp.route("/worker-reports")
@@ -89,10 +78,7 @@ class IntakeReports(MethodView):
             return refused
         data = WorkerReportSchema().dump(report)
         data["channel"] = report.get("channel", "wechat")
-        case = services.open_case(db.session, engine(), INTAKE,
-                                  services.OpenRequest(definition=KEY, org_unit=None, data=data), now())
-        secret = secrets.token_urlsafe(9)
-        db.session.add(ReportSecret(case_id=case.id, secret_hash=_digest(secret)))
+        case, secret = self_service.file_report(data, now())
         return {"number": case.number, "secret": secret}, 201
 
 
@@ -106,11 +92,7 @@ class IntakeReport(MethodView):
         case = _found(number)
         if case is None:
             return problem(404, NOT_FOUND)
-        definition = engine().catalog.get(case.definition_key, case.definition_version)
-        return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
-                "category": case.category, "submitted_at": local(case.created_at),
-                "updated_at": local(case.updated_at), "feedback": case.data.get("feedback"),
-                "can_reopen": case.state == "resolved"}
+        return self_service.report_status(case)
 
 
 @blp.route("/worker-reports/<case_number:number>/reopen")
@@ -124,7 +106,5 @@ class IntakeReopen(MethodView):
         case = _found(number)
         if case is None:
             return problem(404, NOT_FOUND)
-        services.fire_event(db.session, engine(), None, case, services.FireRequest(
-            event="reopen", data={"reason": body["reason"]}, comment="反映人对办理结果不满意，要求重新办理"), now(),
-            actor="reporter")
+        self_service.reopen_report(case, body["reason"], now())
         return IntakeReport().get(number)

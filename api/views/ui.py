@@ -18,17 +18,32 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from api import accounts, auth, calendar_store, diagram, forms, services
+from api import (
+    accounts,
+    admin_log,
+    auth,
+    calendar_store,
+    diagram,
+    documents,
+    forms,
+    login_guard,
+    passwords,
+    ratelimit,
+    self_service,
+    services,
+    sessions,
+)
 from api.clock import now
 from api.deadlines import CALENDAR, SHANGHAI
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import CalendarYear, Case, OrgUnit, User
 from api.present import case_resource, engine, history_resource, local
+from api.redirects import local_path
 from api.reports import ReportScope
 from api.ui_labels import LEVELS, ROLES, choice_label, field_label
 from workflow.calendar import working_days_between
-from workflow.errors import InvalidData, WorkflowError
+from workflow.errors import Conflict, InvalidData, WorkflowError
 from workflow.schedules import ScheduleError, parse
 
 blp = Blueprint("ui", __name__, template_folder="../templates", static_folder="../static/ui",
@@ -73,11 +88,9 @@ def _before() -> Any:
         sent = request.form.get("csrf_token", "")
         if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
             abort(400, "表单已过期，请刷新页面后重试")
-    user_id = session.get("user_id")
-    if user_id is not None:
-        user = db.session.get(User, user_id)
-        if user is not None and user.active:
-            g.principal = auth.Principal.of(user)
+    user = sessions.user_of_cookie(db.session)   # None once signed out, deactivated or sessions ended
+    if user is not None:
+        g.principal = auth.Principal.of(user)
     if g.get("principal") is None and request.endpoint not in ("ui.login", "ui.static"):
         return redirect(url_for("ui.login", next=request.full_path))
     return None
@@ -98,6 +111,10 @@ def _not_found(error: HTTPException) -> Any:
         from api.problems import from_http_exception
 
         return from_http_exception(error)
+    if request.path.startswith("/public/"):
+        from api.views.public import not_found
+
+        return not_found()
     return render_template("ui/error.html", status=404, message="页面或案件不存在，或不在您的管辖范围内。"), 404
 
 
@@ -118,22 +135,25 @@ def requires(*roles: str) -> Any:
 def login() -> Any:
     error = None
     if request.method == "POST":
-        from api.views.auth import login_throttled
-
-        if login_throttled(request.form.get("username", "")) is not None:
-            return render_template("ui/login.html", error="登录尝试过于频繁，请几分钟后再试"), 429
-        user = auth.verify_credentials(request.form.get("username", ""), request.form.get("password", ""))
+        try:
+            user = login_guard.sign_in(request.form.get("username", ""), request.form.get("password", ""),
+                                       request.remote_addr, now())
+        except ratelimit.Throttled as refusal:
+            return render_template("ui/login.html", error=refusal.description), 429, \
+                {"Retry-After": str(refusal.retry_after)}
         if user is not None:
-            session.clear()
-            session["user_id"], session["csrf"] = user.id, secrets.token_urlsafe(24)
-            target = request.args.get("next") or url_for("ui.worklist")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+            sessions.start(user)
+            return redirect(local_path(request.args.get("next"), url_for("ui.worklist")))
         error = "用户名或密码错误"
     return render_template("ui/login.html", error=error), 401 if error else 200
 
 
 @blp.post("/logout")
 def logout() -> Any:
+    """Sign out everywhere: every browser session and session token of the user ends (a copied cookie too)."""
+    user = db.session.get(User, g.principal.user_id)
+    if user is not None:
+        sessions.end_all(db.session, user)
     session.clear()
     return redirect(url_for("ui.login"))
 
@@ -165,13 +185,11 @@ def worklist() -> Any:
     else:
         items = services.worklist(db.session, engine(), g.principal, current_app.config["WORKLIST_LIMIT"])
         title = "我的待办"
+    # filtered before the rows are made: only the cases shown pass through the personal-data choke point
+    items = [case for case in items if (not args.get("definition") or case.definition_key == args["definition"])
+             and (not args.get("state") or case.state == args["state"])
+             and (not args.get("unit") or case.org_unit.code == args["unit"])]
     rows = [_row(case, moment) for case in items]
-    if args.get("definition"):
-        rows = [row for row in rows if row["definition"] == args["definition"]]
-    if args.get("state"):
-        rows = [row for row in rows if row["state"] == args["state"]]
-    if args.get("unit"):
-        rows = [row for row in rows if row["org_unit"] == args["unit"]]
     counts = {"overdue": sum(row["overdue"] for row in rows), "due_soon": sum(row["due_soon"] for row in rows),
               "total": len(rows)}
     return render_template("ui/worklist.html", rows=rows, counts=counts, title=title, args=args)
@@ -211,7 +229,7 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
         event = definition.events[name]
         events.append({"name": name, "label": event.label,
                        "fields": forms.describe(lifecycle.schema_for(name))})
-    history = [history_resource(row) for row in services.history(db.session, case)]
+    history = [history_resource(row, case, g.principal) for row in services.history(db.session, case)]
     for entry in history:
         entry["from_label"] = definition.states[entry["from_state"]].label if entry["from_state"] else ""
         entry["to_label"] = definition.states[entry["to_state"]].label
@@ -219,9 +237,10 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
                                 else {"open": "登记", "supervise": "督办", "remind": "到期提醒"}.get(entry["event"],
                                                                                               entry["event"]))
     svg = diagram.svg(definition, case.state)
+    papers = [(kind, documents.KINDS[kind].title(case)) for kind in documents.allowed(case)]
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
                            data_rows=_flatten(resource["data"]), svg=svg, errors=errors or {},
-                           open_event=open_event, values=values or {}), status
+                           open_event=open_event, values=values or {}, papers=papers), status
 
 
 @blp.get("/cases/<int(max=2147483647):case_id>")
@@ -287,6 +306,8 @@ def new_case(definition_key: str) -> Any:
         data = forms.parse(described, request.form)
         case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal, services.OpenRequest(
             definition_key, request.form.get("org_unit") or None, data), now()))
+        if case is not None and definition_key == self_service.REPORT:
+            return render_template("ui/report_issued.html", case=case, secret=self_service.issue_secret(case)), 201
         if case is not None:
             return redirect(url_for("ui.case_page", case_id=case.id))
     units = [unit for unit in db.session.scalars(sa.select(OrgUnit).order_by(OrgUnit.path))
@@ -323,15 +344,40 @@ def counter() -> Any:
 @blp.get("/counter/receipts/<int(max=2147483647):case_id>")
 @requires("counter")
 def receipt(case_id: int) -> Any:
-    from api.lifecycles.medical_aid_claim import missing_items, notice_text
-
     try:
         case = services.get_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
-    missing = missing_items(case.data)
-    return render_template("ui/receipt.html", case=case_resource(case, g.principal, now()), missing=missing,
-                           notice=notice_text(missing, case.number))
+    moment = now()
+    papers = [documents.context(case, kind, g.principal, moment) for kind in documents.allowed(case)
+              if kind in ("receipt", "notice")]
+    return render_template("ui/receipt.html", case=case_resource(case, g.principal, moment), papers=papers)
+
+
+# ---- documents ------------------------------------------------------------------------------------------
+
+def _document_case(case_id: int, kind: str) -> Case:
+    try:
+        case = services.get_case(db.session, g.principal, case_id)
+        documents.check(case, kind)
+    except (WorkflowError, documents.UnknownKind, documents.DocumentNotAllowed):
+        abort(404)
+    return case
+
+
+@blp.get("/cases/<int(max=2147483647):case_id>/documents/<kind>")
+def document_page(case_id: int, kind: str) -> Any:
+    """A document on screen (the same template as its PDF), with the PDF one click away."""
+    case = _document_case(case_id, kind)
+    return render_template("ui/document.html", doc=documents.context(case, kind, g.principal, now()))
+
+
+@blp.get("/cases/<int(max=2147483647):case_id>/documents/<kind>.pdf")
+def document_pdf(case_id: int, kind: str) -> Any:
+    case = _document_case(case_id, kind)
+    return Response(documents.render_pdf(case, kind, g.principal, now()), mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{documents.filename(case, kind)}"',
+        "Cache-Control": "private, no-store"})
 
 
 # ---- dashboard ------------------------------------------------------------------------------------------
@@ -449,10 +495,14 @@ def export(key: str, fmt: str) -> Any:
 @blp.route("/admin", methods=["GET"])
 @requires("admin")
 def admin() -> Any:
+    moment = now()
     units = list(db.session.scalars(sa.select(OrgUnit).order_by(OrgUnit.path)))
+    log, _ = admin_log.entries(db.session, per_page=30)
     return render_template("ui/admin.html", units=units, users=accounts.list_users(db.session),
-                           tokens=accounts.list_tokens(db.session), years=list(db.session.scalars(
+                           tokens=accounts.list_tokens(db.session, moment), years=list(db.session.scalars(
                                sa.select(CalendarYear).order_by(CalendarYear.year))),
+                           lockouts=login_guard.locked_usernames(db.session, moment), log=log,
+                           actions=admin_log.ACTIONS, password_rule=passwords.RULE,
                            issued=session.pop("issued_token", None), message=session.pop("message", None),
                            errors=session.pop("admin_errors", None))
 
@@ -464,6 +514,12 @@ def _admin_action(action: Any) -> Any:
     except InvalidData as error:
         db.session.rollback()
         session["admin_errors"] = error.errors
+    except Conflict as error:
+        db.session.rollback()
+        session["admin_errors"] = {"username": [error.detail]}
+    except accounts.UnknownUser as error:
+        db.session.rollback()
+        session["admin_errors"] = {"username": [f"没有用户 {error}"]}
     return redirect(url_for("ui.admin"))
 
 
@@ -471,19 +527,83 @@ def _admin_action(action: Any) -> Any:
 @requires("admin")
 def admin_create_user() -> Any:
     def save() -> None:
-        accounts.save_user(db.session, request.form.get("username", "").strip(), request.form.get("org", ""),
-                           request.form.getlist("roles"), request.form.get("password", ""), now())
-        session["message"] = "用户已保存"
+        accounts.create_user(db.session, actor=g.principal.username, username=request.form.get("username", "").strip(),
+                             org=request.form.get("org", ""), roles=request.form.getlist("roles"),
+                             password=request.form.get("password", ""), now=now())
+        session["message"] = "用户已创建"
 
     return _admin_action(save)
+
+
+@blp.post("/admin/users/change")
+@requires("admin")
+def admin_change_user() -> Any:
+    username = request.form.get("username", "")
+
+    def change() -> None:
+        accounts.update_user(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+                             now=now(), org=request.form.get("org") or None,
+                             roles=request.form.getlist("roles") or None)   # nothing ticked: roles unchanged
+        session["message"] = f"用户 {username} 已修改"
+
+    return _admin_action(change)
+
+
+@blp.post("/admin/users/password")
+@requires("admin")
+def admin_set_password() -> Any:
+    username = request.form.get("username", "")
+
+    def change() -> None:
+        accounts.set_password(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+                              password=request.form.get("password", ""), now=now())
+        session["message"] = f"用户 {username} 的密码已重置，其全部会话已结束"
+
+    return _admin_action(change)
+
+
+@blp.post("/admin/users/<username>/active")
+@requires("admin")
+def admin_set_active(username: str) -> Any:
+    active = request.form.get("active") == "1"
+
+    def change() -> None:
+        accounts.update_user(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+                             now=now(), active=active)
+        session["message"] = f"用户 {username} 已{'启用' if active else '停用，其全部会话已结束'}"
+
+    return _admin_action(change)
+
+
+@blp.post("/admin/users/<username>/sessions/end")
+@requires("admin")
+def admin_end_sessions(username: str) -> Any:
+    def end() -> None:
+        accounts.end_sessions(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+                              now=now())
+        session["message"] = f"用户 {username} 的全部会话已结束"
+
+    return _admin_action(end)
+
+
+@blp.post("/admin/users/<username>/unlock")
+@requires("admin")
+def admin_unlock(username: str) -> Any:
+    def unlock() -> None:
+        accounts.find_user(db.session, username)
+        login_guard.unlock(db.session, actor=g.principal.username, username=username, now=now())
+        session["message"] = f"用户 {username} 的登录锁定已解除"
+
+    return _admin_action(unlock)
 
 
 @blp.post("/admin/tokens")
 @requires("admin")
 def admin_issue_token() -> Any:
     def issue() -> None:
-        session["issued_token"] = accounts.issue_service_token(db.session, request.form.get("username", ""),
-                                                               request.form.get("label") or None)
+        session["issued_token"] = accounts.issue_service_token(
+            db.session, actor=g.principal.username, username=request.form.get("username", ""),
+            label=request.form.get("label") or None, now=now())
 
     return _admin_action(issue)
 
@@ -491,9 +611,33 @@ def admin_issue_token() -> Any:
 @blp.post("/admin/tokens/<int(max=2147483647):token_id>/revoke")
 @requires("admin")
 def admin_revoke_token(token_id: int) -> Any:
-    accounts.revoke_token(db.session, token_id, now())
+    accounts.revoke_token(db.session, actor=g.principal.username, token_id=token_id, now=now())
     session["message"] = "令牌已吊销"
     return redirect(url_for("ui.admin"))
+
+
+# ---- one's own password -----------------------------------------------------------------------------------
+
+@blp.route("/account/password", methods=["GET", "POST"])
+def account_password() -> Any:
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if request.form.get("new_password", "") != request.form.get("confirm_password", ""):
+            errors = {"confirm_password": ["两次输入的新密码不一致"]}
+        else:
+            user = db.session.get(User, g.principal.user_id)
+            assert user is not None
+            try:
+                accounts.change_own_password(db.session, user=user, current=request.form.get("current_password", ""),
+                                             new=request.form.get("new_password", ""), now=now())
+            except InvalidData as error:
+                db.session.rollback()
+                errors = error.errors
+            else:
+                session.clear()
+                return render_template("ui/password.html", done=True, errors={}, password_rule=passwords.RULE)
+    return render_template("ui/password.html", done=False, errors=errors, password_rule=passwords.RULE), \
+        422 if errors else 200
 
 
 @blp.post("/admin/calendar")

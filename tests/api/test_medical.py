@@ -55,7 +55,7 @@ def test_a_complete_claim_goes_from_the_counter_to_payment(api: Api, clock: Froz
     assert "起付线 1000.00" in body["data"]["amount_explanation"]
     paid = api.fire(case_id, "pay", "city_admin", {"payment_ref": "ZF20261130001", "paid_on": "2026-11-30"})
     assert paid.get_json()["state"] == "paid" and paid.get_json()["closed"]
-    status = api.client.get(f"/api/v1/counters/claims/{receipt['number']}?id_last4=1237").get_json()
+    status = api.client.get(f"/api/v1/counters/claims/{receipt['number']}?id_last6=201237").get_json()
     assert (status["state_label"], status["amount_approved"], status["member"]) == ("已拨付", "2000.00", "张*")
 
 
@@ -73,10 +73,12 @@ def test_an_incomplete_claim_gets_one_notice_then_is_supplemented_without_anothe
     page = api.client.get(receipt["notice_url"], headers=api.headers(COUNTER))
     assert page.content_type.startswith("text/html")
     html = page.get_data(as_text=True)
-    assert "一次性告知书" in html and receipt["number"] in html and "@media print" in html and "出院小结" in html
+    assert "一次性告知书" in html and receipt["number"] in html and "出院小结" in html
+    assert "documents.css" in html and "<style" not in html and "onclick" not in html  # print CSS, strict CSP
+    assert "2026年12月24日" in html and "城北街道总工会" in html  # the deadline as a date, the issuing body
     partial = api.fire(receipt["id"], "supplement", COUNTER, {"documents": ["bank_card", "itemized_bill"]})
     assert partial.status_code == 200 and partial.get_json()["state"] == "awaiting_documents"
-    status = api.client.get(f"/api/v1/counters/claims/{receipt['number']}?id_last4=1237").get_json()
+    status = api.client.get(f"/api/v1/counters/claims/{receipt['number']}?id_last6=201237").get_json()
     assert [item["code"] for item in status["missing"]] == ["insurance_settlement", "discharge_summary"]
     complete = api.fire(receipt["id"], "supplement", "ent_clerk", {"documents": ["insurance_settlement",
                                                                                 "discharge_summary"]})
@@ -213,13 +215,14 @@ def test_personal_data_is_masked_except_for_the_reviewer_and_access_is_recorded(
         assert [(r.case_id, r.username) for r in records] == [(case["id"], "chengbei_reviewer")]
 
 
-def test_the_applicants_lookup_needs_the_last_four_id_digits(api: Api) -> None:
+def test_the_applicants_lookup_needs_the_last_six_characters_of_the_id_number(api: Api) -> None:
     case = submit(api, claim()).get_json()
-    assert api.client.get(f"/api/v1/counters/claims/{case['number']}?id_last4=9999").status_code == 404
-    assert api.client.get("/api/v1/counters/claims/YL-2026-999999?id_last4=1237").status_code == 404
-    assert api.client.get(f"/api/v1/counters/claims/{case['number']}?id_last4=12").status_code == 422
-    body = api.client.get(f"/api/v1/counters/claims/{case['number']}?id_last4=1237").get_json()
-    assert "331081" not in str(body)
+    assert api.client.get(f"/api/v1/counters/claims/{case['number']}?id_last6=209999").status_code == 404
+    assert api.client.get("/api/v1/counters/claims/YL-2026-999999?id_last6=201237").status_code == 404
+    assert api.client.get(f"/api/v1/counters/claims/{case['number']}?id_last6=1237").status_code == 422
+    assert api.client.get(f"/api/v1/counters/claims/{case['number']}?id_last4=1237").status_code == 422
+    body = api.client.get(f"/api/v1/counters/claims/{case['number']}?id_last6=201237").get_json()
+    assert body["number"] == case["number"] and "331081" not in str(body) and "201237" not in str(body)
 
 
 def test_the_report_counts_claims_amounts_and_the_first_visit_rate(fresh: Flask, api: Api) -> None:

@@ -31,20 +31,21 @@ def test_a_form_without_the_csrf_token_is_refused(fresh: Flask) -> None:
 def test_an_administrator_creates_a_user_and_manages_tokens(fresh: Flask, api: Api) -> None:
     client, csrf = signed_in(fresh, "city_admin")
     client.post("/admin/users", data={"csrf_token": csrf, "username": "songmen_clerk", "org": "songmen",
-                                      "roles": ["clerk"], "password": "long-password"})
-    assert "用户已保存" in client.get("/admin").get_data(as_text=True)
+                                      "roles": ["clerk"], "password": "songmen-window-7"})
+    assert "用户已创建" in client.get("/admin").get_data(as_text=True)
     assert api.client.post("/api/v1/auth/token", json={"username": "songmen_clerk",
-                                                        "password": "long-password"}).status_code == 200
+                                                        "password": "songmen-window-7"}).status_code == 200
     client.post("/admin/users", data={"csrf_token": csrf, "username": "bad name!", "org": "nowhere",
                                       "roles": [], "password": "x"})
     page = client.get("/admin").get_data(as_text=True)
-    assert "未知的组织" in page and "密码至少 8 位" in page
+    assert "未知的组织" in page and "密码至少 12 个字符" in page
     client.post("/admin/tokens", data={"csrf_token": csrf, "username": "counter_chengbei", "label": "窗口 9"})
     token = re.search(r'id="issued-token">([^<]+)<', client.get("/admin").get_data(as_text=True))
     assert token is not None
     headers = {"Authorization": f"Bearer {token.group(1)}"}
     assert api.client.get("/api/v1/worklist", headers=headers).status_code == 200
-    token_id = re.search(r'/admin/tokens/(\d+)/revoke', client.get("/admin").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    token_id = re.search(r'窗口 9</td>.*?/admin/tokens/(\d+)/revoke', client.get("/admin").get_data(as_text=True),
+                         re.DOTALL).group(1)  # type: ignore[union-attr]
     client.post(f"/admin/tokens/{token_id}/revoke", data={"csrf_token": csrf})
     assert api.client.get("/api/v1/worklist", headers=headers).status_code == 401
 

@@ -9,6 +9,7 @@ from flask import Flask
 
 from api.extensions import db
 from api.models import Timer
+from api.models_medical import AccessRecord
 from tests.conftest import Api, FrozenClock, shanghai
 from tests.integration.test_deadlines import sweep
 
@@ -122,13 +123,30 @@ def test_a_resolved_report_closes_itself_after_fifteen_days(fresh: Flask, api: A
     assert api.get(f"/cases/{case['id']}", "ent_clerk").get_json()["state"] == "closed"
 
 
-def test_anonymous_contacts_are_seen_only_by_the_street_federation(api: Api) -> None:
+def test_an_anonymous_contact_is_seen_only_by_the_unit_handling_the_report(fresh: Flask, api: Api) -> None:
     file(api, anonymous=True, contact="13700002222", category="safety", description="车间消防通道被堵")
-    enterprise_view = api.get("/cases?definition=worker_report", "ent_clerk").get_json()["items"][0]
-    assert "13700002222" not in str(enterprise_view)
-    assert "13700002222" not in str(api.get("/cases?definition=worker_report", "city_admin").get_json())
-    street_view = api.get("/cases?definition=worker_report", "chengdong_clerk").get_json()["items"][0]
-    assert street_view["data"]["contact"] == "13700002222"
+    (owned,) = api.get("/cases?definition=worker_report", "ent_clerk").get_json()["items"]
+    assert owned["org_unit"] == "cd-e001" and owned["data"]["contact"] == "13700002222"
+    history = api.get(f"/cases/{owned['id']}/history", "ent_clerk").get_json()
+    assert history[0]["data"]["contact"] == "13700002222"
+    for above in ("chengdong_clerk", "chengdong_mediator", "city_admin"):   # by level: no
+        listed = api.get("/cases?definition=worker_report", above).get_json()
+        seen = api.get(f"/cases/{owned['id']}", above).get_json()
+        rows = api.get(f"/cases/{owned['id']}/history", above).get_json()
+        assert "13700002222" not in str([listed, seen, rows]), above
+        assert seen["data"]["contact"] == rows[0]["data"]["contact"] == "（匿名，仅承办单位可见）"
+    with fresh.app_context():
+        records = db.session.execute(sa.select(AccessRecord.username, AccessRecord.fields, AccessRecord.via)
+                                     .order_by(AccessRecord.id)).all()
+    assert [(name, fields) for name, fields, _ in records] == [("ent_clerk", "contact"), ("ent_clerk", "contact")]
+    assert records[1].via == f"GET /api/v1/cases/{owned['id']}/history"
+
+
+def test_a_named_reporters_contact_is_for_the_clerks_in_scope_masked_for_the_others(api: Api) -> None:
+    file(api, anonymous=False, contact="13700003333")
+    case = api.get("/cases?definition=worker_report", "ent_clerk").get_json()["items"][0]
+    assert api.get(f"/cases/{case['id']}", "chengdong_clerk").get_json()["data"]["contact"] == "13700003333"
+    assert api.get(f"/cases/{case['id']}", "chengdong_mediator").get_json()["data"]["contact"] == "137****3333"
 
 
 def test_the_intake_is_rate_limited_per_client(fresh: Flask, api: Api, clock: FrozenClock) -> None:

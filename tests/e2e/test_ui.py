@@ -100,9 +100,14 @@ def test_a_counter_claim_with_a_missing_document_shows_the_notice(browser_page: 
     page.fill("#f-bank_account", "6222021207001234567")
     page.click("button:has-text('受理')")
     page.wait_for_selector("#claim-number")
-    notice = page.locator("#notice").inner_text()
+    notice = page.locator("#document-notice").inner_text()
     assert "一次性告知" in notice and "出院小结" in notice and "无需再到窗口" in notice
+    assert "城北街道总工会" in notice and "2026年12月24日" in notice   # the issuing body, the deadline as a date
     assert page.locator("#claim-number").inner_text().startswith("YL-2026-")
+    pdf = page.request.get(page.get_attribute("#pdf-notice", "href"))
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+    page.click("text=打开一次性告知书（可打印）")
+    assert "沿此线撕下" in page.locator("#document-notice").inner_text()   # a page, not JSON
 
 
 def test_a_clerk_of_another_street_gets_the_not_found_page(browser_page: Any, api: Api) -> None:

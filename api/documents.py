@@ -1,0 +1,244 @@
+"""The papers a case gives its parties (受理回执, 一次性告知书, 调解协议书, decisions, 建会告知书): which ones a
+case's state allows, what each says, and the same Jinja template rendered for the screen or, through WeasyPrint,
+as a PDF with the Chinese font embedded.
+
+Case data reaches a document only through ``api.present.masked_data`` (the masking choke point).
+May import models, lifecycles and ``api.present``; never a view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import segno
+from flask import current_app, render_template, request, url_for
+from markupsafe import Markup
+
+from api.auth import Principal
+from api.extensions import db
+from api.models import Case, OrgUnit
+from api.models_documents import contact_of, seed_contacts
+from api.present import engine, local, masked_data
+from api.self_service import chinese_date, deadline_date
+from api.ui_labels import choice_label, field_label
+
+STYLESHEET = Path(__file__).parent / "static" / "ui" / "documents.css"
+CLAIM, MEDIATION, REPORT, FORMATION = "medical_aid_claim", "mediation_case", "worker_report", "union_formation"
+DECISION_TITLES = {MEDIATION: "不予受理通知书", CLAIM: "不予补助通知书", REPORT: "不予受理告知书"}
+DECIDED_STATES = {MEDIATION: "rejected", CLAIM: "rejected", REPORT: "declined"}
+PUBLIC_PAGES = {CLAIM: "public.claim_status", REPORT: "public.report_status"}
+
+
+class UnknownKind(LookupError):
+    """No document of that kind exists."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    title: Callable[[Case], str]
+    allowed: Callable[[Case], bool]
+
+
+def _missing(case: Case) -> list[dict[str, str]]:
+    from api.lifecycles.medical_aid_claim import missing_items
+
+    return missing_items(case.data) if case.definition_key == CLAIM else []
+
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in [
+    Kind("receipt", lambda case: "受理回执", lambda case: True),
+    Kind("notice", lambda case: "一次性告知书",
+         lambda case: case.definition_key == CLAIM and case.state == "awaiting_documents" and bool(_missing(case))),
+    Kind("agreement", lambda case: "调解协议书",
+         lambda case: case.definition_key == MEDIATION and isinstance(case.data.get("agreement"), dict)),
+    Kind("decision", lambda case: DECISION_TITLES.get(case.definition_key, "决定书"),
+         lambda case: DECIDED_STATES.get(case.definition_key) == case.state),
+    Kind("formation_notice", lambda case: "建会告知书",
+         lambda case: case.definition_key == FORMATION and bool(case.data.get("notice_date"))),
+]}
+
+
+def allowed(case: Case) -> list[str]:
+    """The kinds of document this case's state allows, in the order a clerk hands them over."""
+    return [name for name, kind in KINDS.items() if kind.allowed(case)]
+
+
+def listing(case: Case) -> list[dict[str, str]]:
+    return [{"kind": name, "title": KINDS[name].title(case),
+             "url": url_for("documents.CaseDocument", case_id=case.id, kind=name)} for name in allowed(case)]
+
+
+def check(case: Case, kind: str) -> None:
+    """Raise ``UnknownKind`` for a kind that does not exist; ``DocumentNotAllowed`` for one the state refuses."""
+    if kind not in KINDS:
+        raise UnknownKind(kind)
+    if not KINDS[kind].allowed(case):
+        raise DocumentNotAllowed(kind, allowed(case))
+
+
+class DocumentNotAllowed(Exception):
+    def __init__(self, kind: str, allowed: list[str]) -> None:
+        super().__init__(kind)
+        self.kind, self.allowed = kind, allowed
+
+
+# ---- what a document says ------------------------------------------------------------------------------
+
+def public_url(case: Case) -> str | None:
+    """Where the party follows the case without an account (the number filled in), if such a page exists."""
+    endpoint = PUBLIC_PAGES.get(case.definition_key)
+    if endpoint is None:
+        return None
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return base.rstrip("/") + url_for(endpoint, number=case.number)
+
+
+def qr_svg(url: str, scale: int = 3) -> Markup:
+    """A QR code as inline SVG (no script, no style attribute: fine under the strict CSP and in WeasyPrint)."""
+    return Markup(segno.make(url, error="m").svg_inline(scale=scale, title="二维码", border=2))
+
+
+def _received(case: Case, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the unit received, as label/value lines."""
+    key = case.definition_key
+    if key == CLAIM:
+        from api.lifecycles.medical_aid_claim import config
+
+        labels = config()["documents"]
+        invoices = data.get("invoices") or []
+        total = sum((Decimal(str(item.get("amount", "0"))) for item in invoices), Decimal("0"))
+        return [("申请人", str(data["member"]["name"])), ("身份证号", str(data["member"]["id_number"])),
+                ("报销类别", choice_label(data.get("claim_type"))), ("就诊医院", str(data.get("hospital", ""))),
+                ("住院/就诊期间", f"{data.get('admitted_on', '')} 至 {data.get('discharged_on', '')}"),
+                ("合规自付金额", f"{data.get('eligible_self_pay', '')} 元"),
+                ("发票", f"{len(invoices)} 张，合计 {total:.2f} 元"),
+                ("已交材料", "、".join(labels.get(code, code) for code in data.get("documents") or []) or "无")]
+    if key == MEDIATION:
+        applicants = "、".join(str(person.get("name", "")) for person in data.get("applicants") or [])
+        return [("申请人", applicants), ("被申请人", str((data.get("respondent") or {}).get("name", ""))),
+                ("争议类型", choice_label(data.get("dispute_type"))), ("请求事项", str(data.get("claims", ""))),
+                ("涉及金额", f"{data.get('amount', '')} 元"), ("申请方式", choice_label(data.get("channel")))]
+    if key == REPORT:
+        rows = [("反映单位", str(data.get("employer", ""))), ("问题类别", choice_label(data.get("category"))),
+                ("反映内容", str(data.get("description", "")))]
+        if data.get("anonymous"):
+            rows.append(("反映人", "匿名"))
+        return rows
+    if key == FORMATION:
+        enterprise = data.get("enterprise") or {}
+        return [("企业名称", str(enterprise.get("name", ""))), ("统一社会信用代码", str(enterprise.get("uscc", ""))),
+                ("参保职工", f"{enterprise.get('insured_staff', '')} 人"), ("建会方式", choice_label(data.get("kind")))]
+    return [(field_label(name), str(value)) for name, value in data.items() if not isinstance(value, dict | list)]
+
+
+def _common(case: Case, kind: str, principal: Principal, moment: datetime) -> dict[str, Any]:
+    definition = engine().catalog.get(case.definition_key, case.definition_version)
+    unit: OrgUnit = case.org_unit
+    holder, contact = contact_of(db.session, unit)
+    url = public_url(case)
+    return {"kind": kind, "title": KINDS[kind].title(case), "case": case, "number": case.number,
+            "definition_title": definition.title, "state_label": definition.states[case.state].label,
+            "unit": unit.name, "contact_unit": holder.name, "contact": contact,
+            "issued_on": chinese_date(local(moment).date()),  # type: ignore[union-attr]
+            "received_on": chinese_date(local(case.created_at).date()),  # type: ignore[union-attr]
+            "due_on": chinese_date(deadline_date(case.due_at)) if case.due_at and not case.closed else "",
+            "due_state": definition.states[case.state].label,
+            "follow_url": url, "follow_qr": qr_svg(url) if url else None,
+            "data": masked_data(case, principal)}
+
+
+def _notice(case: Case, context: dict[str, Any]) -> dict[str, Any]:
+    missing = _missing(case)
+    supplement = any(entry.event == "supplement" for entry in _history(case))
+    return {"missing": missing, "supplement_by": context["due_on"], "reprinted": supplement}
+
+
+def _history(case: Case) -> list[Any]:
+    from api import services
+
+    return list(services.history(db.session, case))
+
+
+def _decision(case: Case, context: dict[str, Any]) -> dict[str, Any]:
+    decided = next((entry for entry in reversed(_history(case)) if entry.to_state == case.state), None)
+    reason = (decided.data or {}).get("reason") if decided is not None else None
+    parent = case.org_unit.parent
+    extra: dict[str, Any] = {"reason": reason or context["data"].get("reason", ""),
+                             "decided_on": chinese_date(local(decided.at).date()) if decided else "",  # type: ignore[union-attr]
+                             "parent_unit": parent.name if parent is not None else ""}
+    if case.definition_key == CLAIM:
+        from api.lifecycles.medical_aid_claim import config
+
+        extra["reexamination_days"] = config().get("reexamination_days")
+        extra["city_unit"] = _root_unit(case).name
+    return extra
+
+
+def _root_unit(case: Case) -> OrgUnit:
+    unit = case.org_unit
+    while unit.parent is not None:
+        unit = unit.parent
+    return unit
+
+
+def _agreement(case: Case, context: dict[str, Any]) -> dict[str, Any]:
+    agreement = context["data"].get("agreement") or {}
+    perform_by = agreement.get("perform_by")
+    agreed = next((entry for entry in reversed(_history(case)) if entry.event == "agree"), None)
+    level = case.org_unit.level
+    organisation = (f"{case.org_unit.name}劳动争议调解委员会" if level == "enterprise"
+                    else f"{case.org_unit.name}劳动人事争议联合调解中心")
+    return {"agreement": agreement, "organisation": organisation,
+            "perform_by": chinese_date(date.fromisoformat(perform_by)) if perform_by else "",
+            "agreed_on": chinese_date(local(agreed.at).date()) if agreed else "",  # type: ignore[union-attr]
+            "mediator": context["data"].get("mediator", "")}
+
+
+def _formation(case: Case, context: dict[str, Any]) -> dict[str, Any]:
+    definition = engine().catalog.get(case.definition_key, case.definition_version)
+    notice_date = context["data"].get("notice_date")
+    return {"threshold": definition.config.get("threshold_staff"),
+            "notice_on": chinese_date(date.fromisoformat(notice_date)) if notice_date else "",
+            "enterprise": context["data"].get("enterprise") or {}}
+
+
+EXTRA: dict[str, Callable[[Case, dict[str, Any]], dict[str, Any]]] = {
+    "notice": _notice, "decision": _decision, "agreement": _agreement, "formation_notice": _formation}
+
+
+def context(case: Case, kind: str, principal: Principal, moment: datetime) -> dict[str, Any]:
+    """Everything the template of ``kind`` prints about ``case`` for ``principal`` (masked as the role sees it)."""
+    check(case, kind)
+    found = _common(case, kind, principal, moment)
+    found["received"] = _received(case, found["data"])
+    if kind in EXTRA:
+        found.update(EXTRA[kind](case, found))
+    return found
+
+
+def render_html(case: Case, kind: str, principal: Principal, moment: datetime, *, inline_style: bool = False) -> str:
+    """The standalone printable page: the style inline for WeasyPrint, linked for a browser (strict CSP)."""
+    return render_template("documents/page.html", doc=context(case, kind, principal, moment),
+                           stylesheet=Markup(STYLESHEET.read_text(encoding="utf-8")) if inline_style else None)
+
+
+def render_pdf(case: Case, kind: str, principal: Principal, moment: datetime) -> bytes:
+    from weasyprint import HTML
+
+    pdf: bytes = HTML(string=render_html(case, kind, principal, moment, inline_style=True)).write_pdf()
+    return pdf
+
+
+def filename(case: Case, kind: str) -> str:
+    return f"{case.number}-{kind}.pdf"
+
+
+from api import demo  # noqa: E402
+
+demo.SEED_HOOKS.append(seed_contacts)

@@ -1,0 +1,152 @@
+"""Documents of a case: the list its state allows, each kind as a PDF whose extracted text carries the number,
+the dates and the issuing unit; refusals (409 naming the allowed kinds, 404 for unknown kinds and other scopes)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from tests.api.test_medical import COUNTER, claim, submit
+from tests.api.test_union_formation import CLERK as FORMATION_CLERK
+from tests.api.test_union_formation import formation_case
+from tests.conftest import Api, mediation_data
+
+MEDIATOR = "chengdong_mediator"
+
+
+def pdf_text(api: Api, case_id: int, kind: str, as_: str) -> str:
+    response = api.get(f"/cases/{case_id}/documents/{kind}.pdf", as_)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.content_type == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.get_data()))
+    fonts = [font.get_object() for page in reader.pages
+             for font in page["/Resources"].get_object()["/Font"].get_object().values()]
+    chinese = [font for font in fonts if "WenQuanYi" in str(font["/BaseFont"])]
+    assert chinese, "the Chinese font is used"
+    descriptor = chinese[0]["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+    assert "/FontFile2" in descriptor, "and embedded (a subset), so any viewer shows it"
+    return "".join(page.extract_text() for page in reader.pages).replace("\n", "")  # lines wrap anywhere in Chinese
+
+
+def kinds(api: Api, case_id: int, as_: str) -> list[str]:
+    response = api.get(f"/cases/{case_id}/documents", as_)
+    assert response.status_code == 200, response.get_json()
+    return [item["kind"] for item in response.get_json()]
+
+
+def test_a_claim_with_missing_documents_gets_a_receipt_and_a_one_time_notice_with_dates(api: Api) -> None:
+    receipt = submit(api, claim(documents=["id_card", "invoice"])).get_json()
+    listing = api.get(f"/cases/{receipt['id']}/documents", COUNTER).get_json()
+    assert [(item["kind"], item["title"]) for item in listing] == [("receipt", "受理回执"), ("notice", "一次性告知书")]
+    assert listing[1]["url"] == f"/api/v1/cases/{receipt['id']}/documents/notice.pdf"
+
+    text = pdf_text(api, receipt["id"], "receipt", COUNTER)
+    assert "受理回执" in text and receipt["number"] in text and "城北街道总工会" in text
+    assert "2026年11月24日" in text  # received on
+    assert "2026年12月24日" in text  # the supplement deadline (30 days, the last day before 12-25 00:00)
+    assert "/public/claim/status?number=" + receipt["number"] in text
+    assert "0576-8000 2004" in text  # the unit's contact
+    assert "331081199805201237" not in text and "3310" in text  # the counter sees the ID number masked
+
+    notice = pdf_text(api, receipt["id"], "notice", COUNTER)
+    for words in ["一次性告知书", receipt["number"], "城北街道总工会", "2026年12月24日", "2026年11月24日",
+                  "银行卡", "费用明细清单", "医保结算单", "出院小结", "沿此线撕下"]:
+        assert words in notice, words
+    assert "30 日" not in notice
+
+
+def test_the_notice_is_reprinted_after_a_partial_supplement_with_what_is_still_missing(api: Api) -> None:
+    receipt = submit(api, claim(documents=["id_card", "invoice"])).get_json()
+    partial = api.fire(receipt["id"], "supplement", COUNTER, {"documents": ["bank_card", "itemized_bill"]})
+    assert partial.status_code == 200
+    notice = pdf_text(api, receipt["id"], "notice", COUNTER)
+    assert "经补正后仍缺" in notice and "医保结算单" in notice and "出院小结" in notice
+    assert "费用明细清单" not in notice.split("沿此线撕下")[0].split("所缺材料")[1]
+    api.fire(receipt["id"], "supplement", COUNTER, {"documents": ["insurance_settlement", "discharge_summary"]})
+    refused = api.get(f"/cases/{receipt['id']}/documents/notice.pdf", COUNTER)
+    assert refused.status_code == 409
+    assert refused.get_json()["allowed_kinds"] == ["receipt"] and "receipt" in refused.get_json()["detail"]
+
+
+def test_a_mediation_agreement_names_parties_terms_amount_date_and_signature_lines(api: Api) -> None:
+    case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    assert kinds(api, case["id"], MEDIATOR) == ["receipt"]
+    assert api.get(f"/cases/{case['id']}/documents/agreement.pdf", MEDIATOR).status_code == 409
+    api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李调解"})
+    agreed = api.fire(case["id"], "agree", MEDIATOR, {"agreement": {"terms": "分两期支付拖欠工资", "amount": "8000.00",
+                                                                    "perform_by": "2026-12-31"}})
+    assert agreed.status_code == 200, agreed.get_json()
+    assert kinds(api, case["id"], MEDIATOR) == ["receipt", "agreement"]
+    text = pdf_text(api, case["id"], "agreement", MEDIATOR)
+    for words in ["调解协议书", case["number"], "王小明", "温岭市东海鞋业有限公司", "分两期支付拖欠工资", "8000.00",
+                  "2026年12月31日", "申请人（签名）", "被申请人（盖章）", "调解员（签名）", "李调解",
+                  "城东街道总工会劳动人事争议联合调解中心", "2026年11月24日"]:
+        assert words in text, words
+
+
+def test_a_rejected_mediation_gets_a_decision_stating_the_rights_of_arbitration(api: Api) -> None:
+    case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    api.fire(case["id"], "reject", MEDIATOR, {"reason": "被申请人拒绝调解"})
+    assert kinds(api, case["id"], MEDIATOR) == ["receipt", "decision"]
+    assert api.get(f"/cases/{case['id']}/documents", MEDIATOR).get_json()[1]["title"] == "不予受理通知书"
+    text = pdf_text(api, case["id"], "decision", MEDIATOR)
+    for words in ["不予受理通知书", case["number"], "被申请人拒绝调解", "温岭市劳动人事争议仲裁委员会", "一年",
+                  "支付令", "城东街道总工会", "2026年11月24日"]:
+        assert words in text, words
+
+
+def test_a_declined_worker_report_tells_where_else_to_turn(api: Api) -> None:
+    filed = api.client.post("/api/v1/intake/worker-reports", json={
+        "employer": "温岭市东海鞋业有限公司", "category": "other", "description": "食堂饭菜不好吃", "anonymous": True})
+    number = filed.get_json()["number"]
+    (case,) = api.get(f"/cases?q={number}", "ent_clerk").get_json()["items"]
+    api.fire(case["id"], "decline", "ent_clerk", {"reason": "不属于劳动法律监督范围"})
+    text = pdf_text(api, case["id"], "decision", "ent_clerk")
+    for words in ["不予受理告知书", number, "不属于劳动法律监督范围", "劳动保障监察", "城东街道总工会"]:
+        assert words in text, words
+
+
+def test_a_refused_claim_gets_a_decision_with_the_re_examination_period_from_the_definition(api: Api) -> None:
+    receipt = submit(api, claim()).get_json()
+    api.fire(receipt["id"], "start_review", "chengbei_reviewer")
+    api.fire(receipt["id"], "reject", "chengbei_reviewer", {"reason": "发票与费用明细不符"})
+    text = pdf_text(api, receipt["id"], "decision", "chengbei_reviewer")
+    for words in ["不予补助通知书", receipt["number"], "发票与费用明细不符", "15 日内", "温岭市总工会", "复核"]:
+        assert words in text, words
+
+
+def test_a_formation_notice_states_the_legal_basis_steps_and_contact(fresh: Any, api: Api) -> None:
+    case = formation_case(api)
+    assert "formation_notice" not in kinds(api, case["id"], FORMATION_CLERK)
+    assert api.fire(case["id"], "notify", FORMATION_CLERK, {"notice_date": "2026-11-25"}).status_code == 200
+    text = pdf_text(api, case["id"], "formation_notice", FORMATION_CLERK)
+    for words in ["建会告知书", case["number"], case["data"]["enterprise"]["name"], "工会法", "第十一条", "筹备组",
+                  "2026年11月25日", "城东街道总工会", "0576-8000 2001"]:
+        assert words in text, words
+
+
+@pytest.mark.parametrize("kind", ["receipt", "notice", "agreement", "decision", "formation_notice"])
+def test_every_kind_of_another_units_case_is_404(api: Api, kind: str) -> None:
+    case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    response = api.get(f"/cases/{case['id']}/documents/{kind}.pdf", "daxi_clerk")
+    assert response.status_code == 404 and response.content_type == "application/problem+json"
+    assert api.get(f"/cases/{case['id']}/documents", "daxi_clerk").status_code == 404
+
+
+def test_an_unknown_kind_is_404_and_a_kind_the_state_refuses_is_409_naming_the_allowed(api: Api) -> None:
+    case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    unknown = api.get(f"/cases/{case['id']}/documents/passport.pdf", MEDIATOR)
+    assert unknown.status_code == 404 and "passport" in unknown.get_json()["detail"]
+    refused = api.get(f"/cases/{case['id']}/documents/notice.pdf", MEDIATOR)
+    assert refused.status_code == 409 and refused.get_json()["allowed_kinds"] == ["receipt"]
+    assert "受理回执" in refused.get_json()["detail"]
+    assert api.get(f"/cases/{case['id']}/documents/receipt.pdf", None).status_code == 401
+
+
+def test_a_reviewer_sees_the_id_number_that_a_counter_sees_masked(api: Api) -> None:
+    receipt = submit(api, claim()).get_json()
+    assert "331081199805201237" in pdf_text(api, receipt["id"], "receipt", "chengbei_reviewer")
+    assert "331081199805201237" not in pdf_text(api, receipt["id"], "receipt", COUNTER)
