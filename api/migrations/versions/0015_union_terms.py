@@ -15,7 +15,7 @@ import api.models  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '0015_union_terms'
-down_revision = '0009_list_indexes'
+down_revision = '0014_unit_contacts'
 branch_labels = None
 depends_on = None
 
