@@ -99,6 +99,7 @@ def seed_demo(story: bool) -> None:
     from api.clock import now
 
     counts = demo.seed(db.session, now())
+    demo.seed_cases(db.session, now())
     db.session.commit()
     click.echo(f"demo data ready: {counts['org_units']} org units, {counts['users']} users (password: demo)")
     if story:

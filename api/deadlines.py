@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from api import deferred
 from api.models import Case, Timer
-from workflow.calendar import SHANGHAI, Due, WorkCalendar, add_days, add_working_days, subtract_working_days
+from workflow.calendar import (
+    SHANGHAI,
+    Due,
+    WorkCalendar,
+    add_days,
+    add_months,
+    add_working_days,
+    months_later,
+    subtract_working_days,
+)
 from workflow.definitions import DeadlineSpec, Definition, Period
 from workflow.engine import Outcome
 
@@ -32,6 +41,8 @@ CALENDAR = WorkCalendar()
 def count(period: Period, start: datetime, calendar: WorkCalendar = CALENDAR) -> Due:
     if period.unit == "working_days":
         return add_working_days(calendar, start, period.count)
+    if period.unit == "months":
+        return add_months(calendar, start, period.count)
     return add_days(calendar, start, period.count)
 
 
@@ -66,6 +77,9 @@ def warning_for(spec: DeadlineSpec, due: datetime, calendar: WorkCalendar = CALE
         return None
     if spec.warn_before.unit == "working_days":
         return subtract_working_days(calendar, due, spec.warn_before.count)
+    if spec.warn_before.unit == "months":
+        local = due.astimezone(SHANGHAI)
+        return datetime.combine(months_later(local.date(), -spec.warn_before.count), local.timetz())
     return due - timedelta(days=spec.warn_before.count)
 
 

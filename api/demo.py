@@ -100,3 +100,10 @@ def seed(session: Session, now: datetime) -> dict[str, int]:
 
 # Lifecycles add their own demo data (employers, members, scheme years) here.
 SEED_HOOKS: list = []
+# Demo cases, added by `gonghui seed-demo` after the reference data above (tests start without cases).
+CASE_HOOKS: list = []
+
+
+def seed_cases(session: Session, now: datetime) -> None:
+    for hook in CASE_HOOKS:
+        hook(session, now)

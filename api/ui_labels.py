@@ -17,7 +17,8 @@ CHOICES = {
     "insurance_settlement": "医保结算单", "discharge_summary": "出院小结", "diagnosis_certificate": "疾病诊断证明书",
     "safety": "安全生产", "overtime_pay": "加班工资", "employment": "劳动用工", "wage_arrears": "欠薪",
     "wechat": "微信平台", "operator": "话务员录入", "labour": "人社部门", "justice": "司法部门",
-    "housing": "住建部门", "market": "市场监管部门",
+    "housing": "住建部门", "market": "市场监管部门", "formation": "建会批复", "re_election": "换届批复",
+    "import": "台账导入",
 }
 
 LEVELS = {"city": "市总工会", "street": "镇（街道）", "enterprise": "基层工会"}

@@ -11,6 +11,7 @@ fixed-date holidays only, and every result that touched such a year is marked ``
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -116,7 +117,26 @@ def _end_of(day: date) -> datetime:
 def add_days(calendar: WorkCalendar, start: datetime, days: int) -> Due:
     """Civil Code: skip the start day, count ``days`` days, end at 24:00, roll a rest day forward."""
     first = start.astimezone(SHANGHAI).date()
-    last = first + timedelta(days=days)
+    return _ending_on(calendar, first, first + timedelta(days=days))
+
+
+def months_later(day: date, months: int) -> date:
+    """The day corresponding to ``day`` ``months`` months later (earlier when negative); the last day of the
+    month when that month has no such day (民法典 art. 202: 2024-02-29 plus a year is 2025-02-28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+
+
+def add_months(calendar: WorkCalendar, start: datetime, months: int) -> Due:
+    """Civil Code arts. 201–203 for a period in months (or years, as 12 months each): the start day is not
+    counted, the last day is the corresponding day of the last month, the period ends at 24:00 of it, and a
+    last day that is a rest day or holiday moves to the next working day."""
+    first = start.astimezone(SHANGHAI).date()
+    return _ending_on(calendar, first, months_later(first, months))
+
+
+def _ending_on(calendar: WorkCalendar, first: date, last: date) -> Due:
     touched = {first.year, last.year}
     while not calendar.is_workday(last):
         last += timedelta(days=1)

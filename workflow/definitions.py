@@ -26,7 +26,7 @@ TIMEOUT_ACTIONS = frozenset({"escalate", "remind"})
 SUPERVISION_ACTIONS = frozenset({"assign", "take_over", "urge"})
 EVENT_ACTIONS = frozenset({"escalate"}) | SUPERVISION_ACTIONS
 DEADLINE_SINCE = frozenset({"state_entered", "case_opened"})
-PERIOD_UNITS = frozenset({"days", "working_days"})
+PERIOD_UNITS = frozenset({"days", "working_days", "months"})
 
 _TOP_KEYS = {
     "key", "version", "title", "initial", "states", "events", "number_prefix", "owner_levels",
@@ -42,7 +42,7 @@ _PERSONAL_KEYS = {"label", "mask", "seen_by", "when", "placeholder"}
 
 @dataclass(frozen=True)
 class Period:
-    """A span of ``count`` calendar days or working days."""
+    """A span of ``count`` calendar days, working days or months (a year is 12 months)."""
 
     unit: str
     count: int
@@ -186,11 +186,12 @@ class _Checker:
 
     def period(self, where: Any, key: str, value: Any, what: str) -> Period | None:
         if not isinstance(value, dict) or len(value) != 1:
-            self.fault(where, key, f"{what}: a period is one of {{days: N}} or {{working_days: N}}")
+            self.fault(where, key, f"{what}: a period is one of {{days: N}}, {{working_days: N}} or {{months: N}}")
             return None
         ((unit, count),) = value.items()
         if unit not in PERIOD_UNITS or not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            self.fault(where, key, f"{what}: a period is one of {{days: N}} or {{working_days: N}}, N ≥ 1")
+            self.fault(where, key,
+                       f"{what}: a period is one of {{days: N}}, {{working_days: N}} or {{months: N}}, N ≥ 1")
             return None
         return Period(unit, count)
 

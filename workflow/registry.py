@@ -84,6 +84,7 @@ effect("restart_deadline")       # the deadline service restarts the state's tim
 effect("stamp_acknowledged", lambda context: {"acknowledged_at": context.now.isoformat()})
 effect("stamp_resolved", lambda context: {"resolved_at": context.now.isoformat()})
 effect("create_union_unit")      # approval of a union formation creates the enterprise-level org unit
+effect("open_next_term")         # approval of a re-election opens the union's next term
 
 
 def missing_documents(config: Mapping[str, Any], claim_type: str | None, documents: Any) -> list[str]:

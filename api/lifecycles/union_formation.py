@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api import services
 from api.fields import flag, one_of, text, validate_uscc
-from api.lifecycles import Lifecycle, register
+from api.lifecycles import Lifecycle, register, union_term
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, Employer, OrgUnit
 from api.reports import ReportScope, common_figures, rate
@@ -59,10 +59,14 @@ class ElectionCallSchema(Schema):
 class ElectionReportSchema(Schema):
     chair = text(100, required=True)
     committee = fields.List(text(100), required=True, validate=validate.Length(min=1, max=50))
+    # the first term (union_term) starts on the day of the election and runs 5 years unless the rules say 3
+    elected_on = fields.Date(validate=union_term.not_in_future)
+    term_years = fields.Integer(strict=True, validate=union_term.allowed_term)
 
 
 class ApprovalSchema(Schema):
     approval_no = text(64, required=True)
+    term_years = fields.Integer(strict=True, validate=union_term.allowed_term)
 
 
 class SixStandardsSchema(Schema):
@@ -125,13 +129,17 @@ def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datet
     suffix = "联合工会" if joint else "工会"
     code = f"{street.code}-u{employer.id}" if employer else f"{street.code}-c{case.id}"
     # no flush here: a flush would write the case once now and once more with its history row, leaving a gap
-    # in its versions (the history's seq 7 missing); everything goes in with the one flush of the transition
+    # in its versions (the history's seq 7 missing); everything goes in with the one flush of the transition.
+    # A new unit is inserted on its own (its id is needed at once: its first term is opened below).
+    name, path = f"{data['enterprise']['name']}{suffix}", f"{street.path}{code}/"
     unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
     if unit is None:
-        unit = OrgUnit(code=code, created_at=now)
-        session.add(unit)
-    unit.name, unit.level, unit.parent, unit.path = f"{data['enterprise']['name']}{suffix}", "enterprise", street, \
-        f"{street.path}{code}/"
+        unit_id = session.connection().execute(sa.insert(OrgUnit).values(
+            code=code, name=name, level="enterprise", parent_id=street.id, path=path,
+            uscc=data["enterprise"]["uscc"], created_at=now).returning(OrgUnit.id)).scalar_one()
+        unit = session.get(OrgUnit, unit_id)
+        assert unit is not None
+    unit.name, unit.level, unit.parent, unit.path = name, "enterprise", street, path
     unit.uscc = data["enterprise"]["uscc"]
     covered = [data["enterprise"]["uscc"], *(data.get("members") or [])]
     for member_code in dict.fromkeys(covered):
@@ -140,6 +148,7 @@ def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datet
             member.union_status = "joint" if joint else "single"
             member.union_unit, member.updated_at = unit, now
     case.data = {**data, "union_unit": unit.code, "chair": data.get("chair"), "units_covered": len(set(covered))}
+    union_term.after_formation(session, case, unit, now)
 
 
 def _covered_staff(session: Session, codes: list[str]) -> int:

@@ -13,6 +13,7 @@ from marshmallow import Schema, fields, validate
 from api import auth, roster
 from api.clock import now
 from api.extensions import db
+from api.lifecycles import union_term
 from api.models import Employer, OrgUnit
 from api.present import engine
 from api.problems import problem
@@ -40,6 +41,8 @@ class EnterpriseSchema(Schema):
     union_status = fields.String()
     union_unit = fields.String(allow_none=True)
     formation_case = fields.String(allow_none=True)
+    term_end = fields.Date(allow_none=True, metadata={"description": "the last day of its union's term"})
+    term_status = fields.String(allow_none=True, metadata={"description": "in_term | due | overdue (换届)"})
 
 
 class EnterprisePageSchema(Schema):
@@ -78,7 +81,7 @@ def resource(employer: Employer) -> dict[str, Any]:
             "insured_staff": employer.insured_staff, "founded_on": employer.founded_on,
             "union_status": employer.union_status,
             "union_unit": employer.union_unit.code if employer.union_unit else None,
-            "formation_case": case.number if case else None}
+            "formation_case": case.number if case else None, **union_term.term_columns(db.session, employer)}
 
 
 @blp.route("")

@@ -67,6 +67,9 @@ RULES: dict[tuple[str, str], tuple[str, Any, set[str], int]] = {
     ("webhooks.WebhookOne", "GET"): ("/admin/webhooks/999", None, ADMIN, 403),
     ("webhooks.WebhookOne", "DELETE"): ("/admin/webhooks/999", None, ADMIN, 403),
     ("webhooks.WebhookDeliveries", "GET"): ("/admin/webhooks/999/deliveries", None, ADMIN, 403),
+    ("union_terms.UnionTermImport", "POST"): ("/union-terms/import", None, {"daxi_clerk", "city_admin"}, 403),
+    ("union_terms.UnionTermRecord", "GET"): ("/org-units/cd-e001/term", None,
+                                             {"chengdong_mediator", "ent_clerk", "city_admin"}, 404),
 }
 PUBLIC: dict[tuple[str, str], str] = {
     ("auth.Token", "POST"): "/auth/token", ("intake.IntakeReports", "POST"): "/intake/worker-reports",

@@ -33,6 +33,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/admin/users", "POST /api/v1/admin/tokens", "POST /api/v1/enterprises/import",
     "POST /api/v1/auth/password", "PATCH /api/v1/admin/users/{username}", "POST /api/v1/admin/definitions",
     "POST /api/v1/admin/definitions/{key}/migrations", "POST /api/v1/admin/webhooks",
+    "POST /api/v1/union-terms/import",
 }
 
 

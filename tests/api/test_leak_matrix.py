@@ -118,6 +118,7 @@ API_ROUTES: dict[str, Callable[[World], list[Probe]]] = {
     "/api/v1/admin/definitions/{key}/diff": per_definition("/api/v1/admin/definitions/{key}/diff?from=1&to=1"),
     "/api/v1/enterprises": fixed("/api/v1/enterprises"),
     "/api/v1/org-units": fixed("/api/v1/org-units"),
+    "/api/v1/org-units/{code}/term": fixed("/api/v1/org-units/cd-e001/term", "/api/v1/org-units/dx-e001/term"),
     "/api/v1/admin/users": fixed("/api/v1/admin/users"),
     "/api/v1/admin/tokens": fixed("/api/v1/admin/tokens", "/api/v1/admin/tokens?kind=session"),
     "/api/v1/admin/log": fixed("/api/v1/admin/log"),
@@ -266,6 +267,9 @@ def seed(api: Api) -> World:
     opened("formation@chengdong", "chengdong_clerk", "union_formation", {
         "kind": "single", "enterprise": {"uscc": "91331081865797549P", "name": "温岭市川创机电有限公司",
                                          "insured_staff": 140, "founded_on": "2008-09-01"}}, {})
+    opened("term@chengdong", "chengdong_clerk", "union_term", {
+        "union_unit": "cd-e001", "chair": "陈建国", "committee": ["陈建国", "王丽", "李明"],
+        "term_start": "2024-03-01"}, {})
     assert {case.definition for case in world.cases} == set(RULES), "a lifecycle without a seeded case"
     return world
 

@@ -52,7 +52,8 @@ def test_the_excel_export_sums_per_street_like_the_report(fresh: Flask, api: Api
     three_cases(api)
     client, _ = signed_in(fresh, "city_admin")
     book = load_workbook(io.BytesIO(client.get("/dashboard/all.xlsx?period=year&year=2026").data))
-    assert sorted(book.sheetnames) == sorted(["劳动人事争议调解", "职工医疗互助报销", "基层工会组建", "职工反映问题"])
+    assert sorted(book.sheetnames) == sorted(["劳动人事争议调解", "职工医疗互助报销", "基层工会组建", "职工反映问题",
+                                              "基层工会换届"])
     sheet = book["劳动人事争议调解"]
     assert sheet["A1"].value == "劳动人事争议调解统计（2026年，温岭市总工会）"
     header = [cell.value for cell in sheet[2]]

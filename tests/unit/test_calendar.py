@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from workflow.calendar import WorkCalendar, add_days, add_working_days, subtract_working_days, working_days_between
+from workflow.calendar import (
+    WorkCalendar,
+    add_days,
+    add_months,
+    add_working_days,
+    months_later,
+    subtract_working_days,
+    working_days_between,
+)
 from workflow.schedules import ScheduleError, parse_csv, parse_yaml
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -91,3 +99,31 @@ def test_a_malformed_csv_schedule_names_the_line(text: str, where: str) -> None:
     with pytest.raises(ScheduleError) as refused:
         parse_csv(text)
     assert where in refused.value.errors, refused.value.errors
+
+
+@pytest.mark.parametrize(("day", "months", "expected"), [
+    (date(2021, 6, 15), 36, date(2024, 6, 15)),
+    (date(2020, 2, 29), 12, date(2021, 2, 28)),    # no corresponding day: the month's last day (民法典 art. 202)
+    (date(2021, 8, 31), -6, date(2021, 2, 28)),
+    (date(2021, 12, 31), -6, date(2021, 6, 30)),
+    (date(2021, 1, 31), 1, date(2021, 2, 28)),
+    (date(2023, 11, 30), 2, date(2024, 1, 30)),
+])
+def test_months_later_is_the_corresponding_day(day: date, months: int, expected: date) -> None:
+    assert months_later(day, months) == expected
+
+
+def test_a_period_in_months_ends_on_the_corresponding_day_moved_past_rest_days() -> None:
+    # three years from 15 June 2021: Saturday 15 June 2024, so Monday 17 June at 24:00
+    due = add_months(WorkCalendar(), at(2021, 6, 15, 14), 36)
+    assert due.at == at(2024, 6, 18) and not due.provisional
+    # one month from 31 December 2025: 31 January 2026 (Saturday), moved to Monday 2 February
+    assert add_months(WorkCalendar(), at(2025, 12, 31, 9), 1).at == at(2026, 2, 3)
+
+
+def test_a_period_in_months_into_an_unscheduled_year_is_provisional() -> None:
+    calendar = WorkCalendar()
+    due = add_months(calendar, at(2026, 3, 1, 9), 12)   # Monday 1 March 2027
+    assert due.at == at(2027, 3, 2) and due.provisional
+    calendar.load(parse_yaml(YEAR_2027))
+    assert not add_months(calendar, at(2026, 3, 1, 9), 12).provisional
