@@ -184,7 +184,7 @@ def test_the_service_role_cannot_rewrite_history_nor_switch_the_trigger_off(fres
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     audit_files = {"AUDIT_KEY_FILE": str(tmp_path / "audit.key"), "AUDIT_CHECKPOINTS": str(tmp_path / "c.jsonl"),
-                   "PASSWORD_METHOD": "pbkdf2:sha256:1000", "SECRET_KEY": "test", "CLOCK": fresh.config["CLOCK"]}
+                   "PASSWORD_METHOD": "pbkdf2:sha256:1000", "SECRET_KEY": "t" * 40, "CLOCK": fresh.config["CLOCK"]}
     apps: list[Flask] = []
     try:
         setup = create_app({"SQLALCHEMY_DATABASE_URI": source.set(database=name).render_as_string(False),
