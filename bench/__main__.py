@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import engine, http, importer, scale, sweep
+from bench import documents, engine, http, importer, notify, scale, sweep, webhooks
 from bench.stats import table
 
 RESULTS = Path(__file__).resolve().parent / "results"
+BENCHMARKS = ["engine", "sweep", "http", "import", "scale", "notify", "webhooks", "documents"]
 
 
 def ratio(numerator: float, denominator: float) -> str:
@@ -112,6 +113,29 @@ def other_rows(results: dict[str, Any]) -> list[list[str]]:
                          f"{small['cases']:,} cases: {before}", ratio(figure["p95_ms"], before),
                          ("(shown, no target)" if "report" in label else "< 30 ms, ≤ 1.5×"
                           if large["cases"] >= 1_000_000 else "< 30 ms (ratio: full run)")])
+    return rows + figure_rows(results)
+
+
+def figure_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Notices and webhooks (ownership), printed documents."""
+    rows: list[list[str]] = []
+    n = results.get("notify")
+    if n:
+        rows.append([f"sweep: escalations/s with notices + outbox rows, {n['timers']} timers (median of "
+                     f"{n['repeats']})", f"{n['with_notices']['per_s']}", f"without them {n['without']['per_s']}",
+                     ratio(n["with_notices"]["per_s"], n["without"]["per_s"]), "≥ 0.8×"])
+    w = results.get("webhooks")
+    if w:
+        rows.append([f"webhook deliveries/s, 1 process, local receiver ({w['messages']} messages, median of "
+                     f"{w['repeats']})", f"{w['deliver_due']['per_s']}",
+                     f"plain POSTs {w['plain_posts']['per_s']}",
+                     ratio(w["deliver_due"]["per_s"], w["plain_posts"]["per_s"]), "≥ 500/s"])
+    d = results.get("documents")
+    if d:
+        rows.append([f"PDF receipts/s, 1 process (p50/p95 ms; {d['documents']} × {d['repeats']})",
+                     f"{d['pdf']['per_s']} ({d['pdf']['p50_ms']}/{d['pdf']['p95_ms']})",
+                     f"HTML only {d['html_only']['per_s']} ({d['html_only']['p50_ms']}/{d['html_only']['p95_ms']})",
+                     ratio(d["pdf"]["per_s"], d["html_only"]["per_s"]), "≥ 20/s"])
     return rows
 
 
@@ -119,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--full", action="store_true", help="larger sizes and longer runs")
     parser.add_argument("--quick", action="store_true", help="the default: about six minutes")
-    parser.add_argument("--only", choices=["engine", "sweep", "http", "import", "scale"], action="append")
+    parser.add_argument("--only", choices=BENCHMARKS, action="append")
     parser.add_argument("--show", metavar="JSON", help="print the table of a saved run (bench/results/…) and exit")
     arguments = parser.parse_args()
     if arguments.show:
@@ -131,7 +155,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     full = arguments.full
-    chosen = set(arguments.only or ["engine", "sweep", "http", "import", "scale"])
+    chosen = set(arguments.only or BENCHMARKS)
     results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "mode": "full" if full else
                                "quick", "cores": os.cpu_count(), "python": platform.python_version()}
     if "engine" in chosen:
@@ -147,6 +171,12 @@ def main() -> None:
         results["import"] = importer.run(10000, 100000)
     if "scale" in chosen:
         results["scale"] = scale.run(100_000, 1_000_000, 10, 300) if full else scale.run(10_000, 100_000, 10, 50)
+    if "notify" in chosen:
+        results["notify"] = notify.run(10000 if full else 2000, repeats=3)
+    if "webhooks" in chosen:
+        results["webhooks"] = webhooks.run(10000 if full else 2000, repeats=3)
+    if "documents" in chosen:
+        results["documents"] = documents.run(500 if full else 100, repeats=3)
     print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "
           f"{results['when']})\n")
     print(table(rows_of(results)))
