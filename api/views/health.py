@@ -6,12 +6,12 @@ else. A request relayed by a proxy (``X-Forwarded-For`` or ``Forwarded``) is nev
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import time
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, request
 
+from api import addresses
 from api.extensions import db
 
 blp = Blueprint("health", __name__)
@@ -41,17 +41,7 @@ def _operator() -> bool:
     if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
         return False
     allowed = str(current_app.config.get("METRICS_ALLOW", DEFAULT_METRICS_ALLOW) or "")
-    try:
-        address = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        return False
-    for network in filter(None, (part.strip() for part in allowed.split(","))):
-        try:
-            if address in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    return addresses.listed(request.remote_addr, allowed)
 
 
 @blp.get("/metrics")

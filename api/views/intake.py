@@ -15,7 +15,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api import lookups, ratelimit, self_service
+from api import addresses, lookups, ratelimit, self_service
 from api.clock import now
 from api.extensions import db
 from api.lifecycles.worker_report import WorkerReportSchema
@@ -55,20 +55,7 @@ class ReopenRequestSchema(Schema):
 def _from_platform() -> bool:
     """Whether the request comes from the WeChat platform's server (``GONGHUI_INTAKE_PLATFORM_ADDRESSES``,
     comma-separated addresses or networks), which relays every reporter's report from its one address."""
-    import ipaddress
-
-    configured = str(current_app.config.get("INTAKE_PLATFORM_ADDRESSES") or "")
-    try:
-        address = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        return False
-    for network in filter(None, (part.strip() for part in configured.split(","))):
-        try:
-            if address in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    return addresses.listed(request.remote_addr, str(current_app.config.get("INTAKE_PLATFORM_ADDRESSES") or ""))
 
 
 def _limited(report: dict[str, Any] | None = None) -> Any:
