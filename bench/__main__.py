@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import documents, engine, http, importer, notify, scale, sweep, webhooks
+from bench import documents, engine, http, importer, migrate, notify, scale, sweep, webhooks
 from bench.stats import table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BENCHMARKS = ["engine", "sweep", "http", "import", "scale", "notify", "webhooks", "documents"]
+BENCHMARKS = ["engine", "sweep", "http", "import", "scale", "notify", "webhooks", "documents", "migrate"]
 
 
 def ratio(numerator: float, denominator: float) -> str:
@@ -136,6 +136,14 @@ def figure_rows(results: dict[str, Any]) -> list[list[str]]:
                      f"{d['pdf']['per_s']} ({d['pdf']['p50_ms']}/{d['pdf']['p95_ms']})",
                      f"HTML only {d['html_only']['per_s']} ({d['html_only']['p50_ms']}/{d['html_only']['p95_ms']})",
                      ratio(d["pdf"]["per_s"], d["html_only"]["per_s"]), "≥ 20/s"])
+    m = results.get("migrate")
+    if m:
+        rows.append([f"definitions: open cases migrated/s, deadlines recounted ({m['cases']} cases, median of "
+                     f"{m['repeats']})", f"{m['migrated']['per_s']}", f"one event per case {m['fire_each']['per_s']}",
+                     ratio(m["migrated"]["per_s"], m["fire_each"]["per_s"]), "≥ 2000/s"])
+        large = m.get("dry_run_large")
+        rows.append([f"  dry run of {large['cases'] if large else m['cases']} open cases (s)",
+                     f"{large['seconds'] if large else m['dry_run_s']}", "", "", "< 60 s at 100,000"])
     return rows
 
 
@@ -177,6 +185,8 @@ def main() -> None:
         results["webhooks"] = webhooks.run(10000 if full else 2000, repeats=3)
     if "documents" in chosen:
         results["documents"] = documents.run(500 if full else 100, repeats=3)
+    if "migrate" in chosen:
+        results["migrate"] = migrate.run(10000 if full else 2000, repeats=3, dry_run_cases=100_000 if full else 0)
     print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "
           f"{results['when']})\n")
     print(table(rows_of(results)))
