@@ -32,10 +32,23 @@ from workflow.calendar import (
 from workflow.definitions import DeadlineSpec, Definition, Period
 from workflow.engine import Outcome
 
-__all__ = ["SHANGHAI", "CALENDAR", "enter_state", "after_transition", "due_for", "count", "warning_for"]
+__all__ = ["SHANGHAI", "CALENDAR", "enter_state", "after_transition", "due_for", "count", "warning_for", "last_day",
+           "written_date"]
 
 # The process-wide working-day calendar; ``api.calendar_store`` keeps its loaded years in step with the table.
 CALENDAR = WorkCalendar()
+
+
+def last_day(moment: datetime | None) -> date | None:
+    """The last day of a deadline, in Shanghai: a period ending at 24:00 is due on the day before 00:00."""
+    if moment is None:
+        return None
+    return (moment.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+
+
+def written_date(day: date | None) -> str:
+    """A date as it is written on paper: 2026年12月2日."""
+    return f"{day.year}年{day.month}月{day.day}日" if day else ""
 
 
 def count(period: Period, start: datetime, calendar: WorkCalendar = CALENDAR) -> Due:

@@ -20,11 +20,11 @@ from flask import current_app, render_template, request, url_for
 from markupsafe import Markup
 
 from api.auth import Principal
+from api.deadlines import last_day, written_date
 from api.extensions import db
 from api.models import Case, OrgUnit
 from api.models_documents import contact_of, seed_contacts
 from api.present import engine, local, masked_data
-from api.self_service import chinese_date, deadline_date
 from api.ui_labels import choice_label, field_label
 
 STYLESHEET = Path(__file__).parent / "static" / "ui" / "documents.css"
@@ -145,9 +145,9 @@ def _common(case: Case, kind: str, principal: Principal, moment: datetime) -> di
     return {"kind": kind, "title": KINDS[kind].title(case), "case": case, "number": case.number,
             "definition_title": definition.title, "state_label": definition.states[case.state].label,
             "unit": unit.name, "contact_unit": holder.name, "contact": contact,
-            "issued_on": chinese_date(local(moment).date()),  # type: ignore[union-attr]
-            "received_on": chinese_date(local(case.created_at).date()),  # type: ignore[union-attr]
-            "due_on": chinese_date(deadline_date(case.due_at)) if case.due_at and not case.closed else "",
+            "issued_on": written_date(local(moment).date()),  # type: ignore[union-attr]
+            "received_on": written_date(local(case.created_at).date()),  # type: ignore[union-attr]
+            "due_on": written_date(last_day(case.due_at)) if case.due_at and not case.closed else "",
             "due_state": definition.states[case.state].label,
             "follow_url": url, "follow_qr": qr_svg(url) if url else None,
             "data": masked_data(case, principal)}
@@ -170,7 +170,7 @@ def _decision(case: Case, context: dict[str, Any]) -> dict[str, Any]:
     reason = (decided.data or {}).get("reason") if decided is not None else None
     parent = case.org_unit.parent
     extra: dict[str, Any] = {"reason": reason or context["data"].get("reason", ""),
-                             "decided_on": chinese_date(local(decided.at).date()) if decided else "",  # type: ignore[union-attr]
+                             "decided_on": written_date(local(decided.at).date()) if decided else "",  # type: ignore[union-attr]
                              "parent_unit": parent.name if parent is not None else ""}
     if case.definition_key == CLAIM:
         from api.lifecycles.medical_aid_claim import config
@@ -195,8 +195,8 @@ def _agreement(case: Case, context: dict[str, Any]) -> dict[str, Any]:
     organisation = (f"{case.org_unit.name}劳动争议调解委员会" if level == "enterprise"
                     else f"{case.org_unit.name}劳动人事争议联合调解中心")
     return {"agreement": agreement, "organisation": organisation,
-            "perform_by": chinese_date(date.fromisoformat(perform_by)) if perform_by else "",
-            "agreed_on": chinese_date(local(agreed.at).date()) if agreed else "",  # type: ignore[union-attr]
+            "perform_by": written_date(date.fromisoformat(perform_by)) if perform_by else "",
+            "agreed_on": written_date(local(agreed.at).date()) if agreed else "",  # type: ignore[union-attr]
             "mediator": context["data"].get("mediator", "")}
 
 
@@ -204,7 +204,7 @@ def _formation(case: Case, context: dict[str, Any]) -> dict[str, Any]:
     definition = engine().catalog.get(case.definition_key, case.definition_version)
     notice_date = context["data"].get("notice_date")
     return {"threshold": definition.config.get("threshold_staff"),
-            "notice_on": chinese_date(date.fromisoformat(notice_date)) if notice_date else "",
+            "notice_on": written_date(date.fromisoformat(notice_date)) if notice_date else "",
             "enterprise": context["data"].get("enterprise") or {}}
 
 

@@ -10,12 +10,12 @@ May import the models, the use cases and the lifecycles; never a view.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from api import lookups, services
 from api.auth import Principal
-from api.deadlines import SHANGHAI
+from api.deadlines import last_day
 from api.extensions import db
 from api.models import Case
 from api.models_reports import ReportSecret
@@ -28,17 +28,6 @@ INTAKE = Principal(user_id=0, username="intake", roles=frozenset({"system"}), or
                    org_path="", level="city")
 REPORT = "worker_report"
 CLAIM = "medical_aid_claim"
-
-
-def deadline_date(moment: datetime | None) -> date | None:
-    """The last day of a deadline, in Shanghai: a period ending at 24:00 is due on the day before 00:00."""
-    if moment is None:
-        return None
-    return (moment.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
-
-
-def chinese_date(day: date | None) -> str:
-    return f"{day.year}年{day.month}月{day.day}日" if day else ""
 
 
 # ---- worker reports ------------------------------------------------------------------------------------
@@ -69,8 +58,8 @@ def report_status(case: Case) -> dict[str, Any]:
     return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
             "category": case.category, "submitted_at": local(case.created_at), "updated_at": local(case.updated_at),
             "feedback": shown.get("feedback"), "can_reopen": can_reopen,
-            "unit_name": case.org_unit.name, "due_on": None if can_reopen else deadline_date(case.due_at),
-            "reopen_until": deadline_date(case.due_at) if can_reopen else None,
+            "unit_name": case.org_unit.name, "due_on": None if can_reopen else last_day(case.due_at),
+            "reopen_until": last_day(case.due_at) if can_reopen else None,
             "decline_reason": shown.get("reason") if case.state == "declined" else None}
 
 
@@ -100,5 +89,5 @@ def claim_status(case: Case) -> dict[str, Any]:
             "amount_claimed": shown["eligible_self_pay"], "amount_computed": shown.get("amount_computed"),
             "amount_approved": shown.get("approved_amount"), "paid_on": shown.get("paid_on"),
             "missing": missing, "notice": notice_text(missing, case.number, case.due_at) if missing else "",
-            "supplement_by": deadline_date(case.due_at) if missing else None, "unit_name": case.org_unit.name,
-            "due_on": deadline_date(case.due_at) if not case.closed else None}
+            "supplement_by": last_day(case.due_at) if missing else None, "unit_name": case.org_unit.name,
+            "due_on": last_day(case.due_at) if not case.closed else None}

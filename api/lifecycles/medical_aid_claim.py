@@ -4,7 +4,7 @@ notice of missing documents, the "最多跑一次" counter interface and the rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy.orm import Session
 
 from api.clock import now as clock_now
-from api.deadlines import CALENDAR, SHANGHAI
+from api.deadlines import CALENDAR, SHANGHAI, last_day, written_date
 from api.fields import Money, one_of, text, validate_id_number
 from api.lifecycles import Lifecycle, register
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
@@ -253,8 +253,7 @@ def notice_text(missing: list[dict[str, str]], number: str | None = None, due: d
     reference = f"申请编号 {number}，" if number else ""
     until = ""
     if due is not None:
-        last = (due.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
-        until = f"（即 {last.year}年{last.month}月{last.day}日前）"
+        until = f"（即 {written_date(last_day(due))}前）"
     return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 {supplement_period()}内{until}"
             f"通过所在企业工会或线上补交，无需再到窗口；逾期未补正的，申请将终止。")
 

@@ -18,11 +18,12 @@ from marshmallow import ValidationError
 
 from api import lookups, ratelimit, self_service
 from api.clock import now
+from api.deadlines import written_date
 from api.documents import qr_svg
 from api.extensions import db
 from api.lifecycles.worker_report import CATEGORIES, WorkerReportSchema
 from api.models import Employer
-from api.self_service import NOT_FOUND, chinese_date
+from api.self_service import NOT_FOUND
 from api.ui_labels import choice_label
 from api.views.ui import CSP
 from workflow.errors import InvalidData, WorkflowError
@@ -38,7 +39,7 @@ FORM_EXPIRED = "页面已过期，请重新提交"
 def _context() -> dict[str, Any]:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(24)
-    return {"csrf_token": session["csrf"], "choice": choice_label, "chinese_date": chinese_date}
+    return {"csrf_token": session["csrf"], "choice": choice_label, "chinese_date": written_date}
 
 
 @blp.before_request

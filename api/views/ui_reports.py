@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Response, abort, g, render_template, request
 
 from api.clock import now
-from api.deadlines import SHANGHAI
+from api.deadlines import SHANGHAI, written_date
 from api.exports import SafeCsvWriter, safe_row
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
@@ -65,7 +65,7 @@ def period_of(args: Any, today: date) -> tuple[Period, str | None]:
             start, end = date.fromisoformat(args.get("from", "")), date.fromisoformat(args.get("to", ""))
             if end < start:
                 return _year(today.year), "结束日期不能早于开始日期，已显示本年度"
-            return Period(kind, start, end, f"{_day(start)}至{_day(end)}"), None
+            return Period(kind, start, end, f"{written_date(start)}至{written_date(end)}"), None
         year = int(args.get("year") or today.year)
         return _year(year), None
     except ValueError:
@@ -74,10 +74,6 @@ def period_of(args: Any, today: date) -> tuple[Period, str | None]:
 
 def _year(year: int) -> Period:
     return Period("year", date(year, 1, 1), date(year, 12, 31), f"{year}年")
-
-
-def _day(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def figures_of(definition_key: str) -> list[tuple[str, str, str]]:
