@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 
 from tests.api.test_medical import COUNTER, claim, submit
 from tests.conftest import Api
@@ -64,7 +65,9 @@ def test_a_worker_reports_a_problem_follows_it_and_reopens_it_on_a_phone(phone: 
     screenshot(page, "public-report-done")
 
     page.click("#status-link")   # what the QR code opens: both filled in
-    assert page.input_value("#number") == number and page.input_value("#code") == secret
+    # the 查询码 rides in the fragment and public.js fills it in once the page has loaded: wait for it
+    expect(page.locator("#number")).to_have_value(number)
+    expect(page.locator("#code")).to_have_value(secret)
     page.click("form.lookup button[type=submit]")
     result = page.locator("#report-result")
     assert "已反映" in result.inner_text() and "温岭市东海鞋业有限公司工会" in result.inner_text()
