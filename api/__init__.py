@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from api import json_guard, problems, secret_key, transactions
+from api import idempotency, json_guard, problems, secret_key
 from api.config import Config, from_environment
 from api.extensions import db, migrate, smorest
 from api.lifecycles import check_against, load_all
@@ -57,7 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_calendar_in_step)
     app.before_request(json_guard.refuse_unsafe_json)   # after 401/403: a stranger's body is not read
     app.after_request(_security_headers)
-    transactions.register(app)
+    idempotency.register(app)
     from api import calendar_store
 
     calendar_store.init_app(app)

@@ -1,5 +1,5 @@
 """The record of who saw personal data unmasked: one ``access_records`` row per case and request, written with
-the request's own transaction (``api.transactions`` calls :func:`write`), GET requests included.
+the request's own transaction (``api.idempotency`` calls :func:`write`), GET requests included.
 
 An answer that fails (4xx) rolls its changes back, but a page it showed still showed the data: its access
 records are written all the same. Outside a request (a command, the scheduler) the row goes into the session.

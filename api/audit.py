@@ -13,8 +13,9 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from api import checkpoints, replay
+from api.effects import EFFECT_HANDLERS
+from api.history import chain_hash, history_payload
 from api.models import Case, CaseHistory, OrgUnit
-from api.services import EFFECT_HANDLERS, chain_hash, history_payload
 from workflow.engine import Engine
 
 

@@ -1,6 +1,6 @@
 """Writes held back for a set-wise batch: inside ``deferring(session)`` the history rows and timers that
-``services`` and ``deadlines`` would add to the session are collected as plain rows instead, and the cancelling of
-a case's timers is noted, so that the batch's owner (the sweep, ``services.open_many``) writes them all with one
+``api.history`` and ``deadlines`` would add to the session are collected as plain rows instead, and the cancelling of
+a case's timers is noted, so that the batch's owner (the sweep, ``api.cases.open_many``) writes them all with one
 statement per table. Outside it, nothing changes: the same code writes row by row through the session.
 """
 

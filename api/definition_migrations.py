@@ -29,7 +29,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from api import admin_log, deadlines, services
+from api import admin_log, deadlines
+from api.cases import denormalise, dig
+from api.history import record_history
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
 from workflow.definitions import Definition
@@ -114,14 +116,14 @@ def _entry_faults(definition: Definition, state: str, data: dict[str, Any]) -> l
     if state != definition.initial and state not in definition.alternative_initials:
         entering = [event for event in definition.events.values()
                     if state in (event.dest, event.otherwise) and set(event.sources) != {state}]
-        missing = [[name for name in event.requires if services.dig(data, name) in (None, "", [], {})]
+        missing = [[name for name in event.requires if dig(data, name) in (None, "", [], {})]
                    for event in entering]
         if entering and all(missing):
             fewest = min(missing, key=len)
             faults.append(f"缺少第 {definition.version} 版“{definition.states[state].label}”所需的数据："
                           + "、".join(fewest))
     deadline = definition.states[state].deadline
-    if deadline is not None and deadline.until_field and services.dig(data, deadline.until_field) is None:
+    if deadline is not None and deadline.until_field and dig(data, deadline.until_field) is None:
         faults.append(f"缺少期限所依据的日期 {deadline.until_field}")
     return faults
 
@@ -246,7 +248,7 @@ def _migrate_case(session: Session, plan: Plan, case: Case, timer: Timer | None,
     start = _start_of(session, plan, case, target, timer) if not keep_clock else None
     with session.no_autoflush:
         case.definition_version, case.state, case.updated_at = plan.new.version, target, now
-        services._denormalise(case, plan.new)
+        denormalise(case, plan.new)
         table = Timer.__table__
         renames = [(source, plan.target(source) or source) for source in plan.old.states]
         for source, renamed in renames:   # paused clocks of other states follow their state's new name
@@ -260,7 +262,7 @@ def _migrate_case(session: Session, plan: Plan, case: Case, timer: Timer | None,
             case.due_at, case.warn_at, case.due_provisional = None, None, False
             if spec is not None and start is not None:
                 deadlines.start_clock(session, case, spec, start, now)
-        services.record_history(
+        record_history(
             session, case, seq=case.version + 1, event="migrate", from_state=old_state, level_from=old_level,
             org_from=org_from, actor=actor, at=now, comment=f"流程定义由第 {plan.old.version} 版迁移到第 "
             f"{plan.new.version} 版",

@@ -160,9 +160,9 @@ def _notice(case: Case, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _history(case: Case) -> list[Any]:
-    from api import services
+    from api.history import history_of
 
-    return list(services.history(db.session, case))
+    return list(history_of(db.session, case))
 
 
 def _decision(case: Case, context: dict[str, Any]) -> dict[str, Any]:

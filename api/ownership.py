@@ -10,7 +10,7 @@
   notice, written with the change.
 
 The rows are written through the session, or handed to a set-wise batch (``api.deferred``) when one is being
-collected (the sweep, ``services.open_many``). Imports: models, auth, deferred, workflow — never services.
+collected (the sweep, ``api.cases.open_many``). Imports: models, auth, deferred, workflow — never the use cases.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from flask import current_app
 
 from api import access, ownership
 from api.auth import Principal
+from api.cases.data import view_of
 from api.deadlines import SHANGHAI
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import Case, CaseHistory
-from api.services import view_of
 from workflow import privacy
 from workflow.engine import Engine
 

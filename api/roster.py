@@ -22,8 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from api import services
 from api.auth import Principal
+from api.cases import open_many
 from api.deadlines import SHANGHAI
 from api.exports import SafeCsvWriter
 from api.fields import is_whole_number, uscc_is_valid
@@ -351,7 +351,7 @@ class _Import(ImportResult):
                 self.candidate_set.add(row.uscc)
                 self.candidates.append(row.uscc)
         self.employers = len(self.seen)
-        opened = services.open_many(self.session, self.engine, self.principal, KEY, [
+        opened = open_many(self.session, self.engine, self.principal, KEY, [
             (row.street.code, {"kind": "single", "source": "roster", "enterprise": {
                 "uscc": row.uscc, "name": row.name, "insured_staff": row.staff,
                 "founded_on": row.founded.isoformat()}}) for row in to_open], self.now, validated=True)

@@ -13,8 +13,9 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from api import lookups, services
+from api import lookups
 from api.auth import Principal
+from api.cases import FireRequest, OpenRequest, fire_event, open_case
 from api.deadlines import last_day
 from api.extensions import db
 from api.models import Case
@@ -45,8 +46,8 @@ def issue_secret(case: Case) -> str:
 
 def file_report(data: dict[str, Any], moment: datetime) -> tuple[Case, str]:
     """A report from the public (web form or WeChat platform): routed by its employer; the number and 查询码."""
-    case = services.open_case(db.session, engine(), INTAKE,
-                              services.OpenRequest(definition=REPORT, org_unit=None, data=data), moment)
+    case = open_case(db.session, engine(), INTAKE,
+                              OpenRequest(definition=REPORT, org_unit=None, data=data), moment)
     return case, issue_secret(case)
 
 
@@ -65,7 +66,7 @@ def report_status(case: Case) -> dict[str, Any]:
 
 def reopen_report(case: Case, reason: str, moment: datetime) -> Case:
     """The reporter is not satisfied: back to handling, within the window (the definition's guard decides)."""
-    return services.fire_event(db.session, engine(), None, case, services.FireRequest(
+    return fire_event(db.session, engine(), None, case, FireRequest(
         event="reopen", data={"reason": reason}, comment="反映人对办理结果不满意，要求重新办理"), moment,
         actor="reporter")
 

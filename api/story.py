@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc
 
-from api import roster, services
+from api import roster
 from api.auth import Principal
+from api.cases import FireRequest, OpenRequest, fire_event, open_case
 from api.deadlines import SHANGHAI
 from api.models import Case, Employer, User
 from workflow.engine import Engine
@@ -96,12 +97,12 @@ class Story:
         return moment.replace(hour=9 + index % 8, minute=(index * 13) % 60)
 
     def fire(self, who: str, case: Case, event: str, data: dict[str, Any], at: datetime) -> None:
-        services.fire_event(self.session, self.engine, self.people[who], case,
-                            services.FireRequest(event=event, data=data), at)
+        fire_event(self.session, self.engine, self.people[who], case,
+                            FireRequest(event=event, data=data), at)
 
     def open(self, who: str, key: str, data: dict[str, Any], at: datetime) -> Case:
-        return services.open_case(self.session, self.engine, self.people[who],
-                                  services.OpenRequest(key, None, data), at)
+        return open_case(self.session, self.engine, self.people[who],
+                                  OpenRequest(key, None, data), at)
 
     # ---- mediation ---------------------------------------------------------------------------------------
 

@@ -23,7 +23,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from api import calendar_store, deferred, ownership, services
+from api import calendar_store, deferred, ownership
+from api.cases import FireRequest, fire_event, mark_overdue
 from api.models import Case, OrgUnit, Timer
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
@@ -75,18 +76,18 @@ def fire_timer(session: Session, engine: Engine, timer: DueTimer, at: datetime) 
     label = definition.states[case.state].label
     if timer.action == "escalate":
         if case.org_unit.parent is None or case.level == "city":
-            services.mark_overdue(session, case, at, rule=_rule(case, timer),
+            mark_overdue(session, case, at, rule=_rule(case, timer),
                                   comment=f"“{label}”已超过期限，市总工会督办", definition=definition)
             return "supervised: overdue at city level (督办)"
-        services.fire_event(session, engine, None, case, services.FireRequest(
+        fire_event(session, engine, None, case, FireRequest(
             event="escalate", data={"reason": f"“{label}”超过期限未办理，自动上报", "rule": _rule(case, timer)},
             comment=f"期限届满（{_rule(case, timer)}），自动上报上级"), at)
         return f"escalated to {case.org_unit.code}"
     if timer.action == "remind":
-        services.mark_overdue(session, case, at, rule=_rule(case, timer), event="remind",
+        mark_overdue(session, case, at, rule=_rule(case, timer), event="remind",
                               comment=f"“{label}”期限已到，请承办人跟进", definition=definition)
         return "reminded: overdue"
-    services.fire_event(session, engine, None, case, services.FireRequest(
+    fire_event(session, engine, None, case, FireRequest(
         event=timer.action, data={}, comment=f"期限届满（{_rule(case, timer)}）"), at)
     return f"fired {timer.action}"
 

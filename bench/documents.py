@@ -51,8 +51,9 @@ def run(count: int, *, repeats: int = 3) -> dict[str, Any]:
     """``count`` receipts rendered as PDF and as HTML only, ``repeats`` times, alternating (median of the runs)."""
     from weasyprint import HTML
 
-    from api import documents, services
+    from api import documents
     from api.auth import Principal
+    from api.cases import OpenRequest, open_case
     from api.extensions import db
     from api.models import User
 
@@ -61,8 +62,8 @@ def run(count: int, *, repeats: int = 3) -> dict[str, Any]:
         app = _app(folder)
         with app.app_context(), app.test_request_context("/"):
             principal = Principal.of(db.session.scalar(sa.select(User).where(User.username == "ent_clerk")))
-            case = services.open_case(db.session, app.extensions["gonghui.engine"], principal,
-                                      services.OpenRequest("mediation_case", "cd-e001", DATA), OPENED_AT)
+            case = open_case(db.session, app.extensions["gonghui.engine"], principal,
+                                      OpenRequest("mediation_case", "cd-e001", DATA), OPENED_AT)
             db.session.commit()
             pdf = documents.render_pdf(case, "receipt", principal, OPENED_AT)   # warm: fonts, templates
             html = documents.render_html(case, "receipt", principal, OPENED_AT, inline_style=True)

@@ -78,8 +78,8 @@ def worker_rss_mb(master: int) -> list[float]:
 
 
 def prepare(url: str, cases: int) -> dict[str, str]:
-    from api import services
     from api.auth import Principal, issue_token
+    from api.cases import FireRequest, OpenRequest, fire_event, open_case
     from api.extensions import db
     from api.models import User
 
@@ -91,10 +91,10 @@ def prepare(url: str, cases: int) -> dict[str, str]:
         principal, engine, now = Principal.of(user), app.extensions["gonghui.engine"], app.config["CLOCK"]()
         first = None
         for _ in range(cases):
-            case = services.open_case(db.session, engine, principal,
-                                      services.OpenRequest("mediation_case", None, data), now)
-            services.fire_event(db.session, engine, principal, case,
-                                services.FireRequest("accept", {"mediator": "李调解"}), now)
+            case = open_case(db.session, engine, principal,
+                                      OpenRequest("mediation_case", None, data), now)
+            fire_event(db.session, engine, principal, case,
+                                FireRequest("accept", {"mediator": "李调解"}), now)
             first = first or case.id
         token, _ = issue_token(user, kind="service")
         db.session.commit()

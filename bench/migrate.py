@@ -70,8 +70,8 @@ def _migrate(app: Any, count: int) -> tuple[float, float]:
 
 
 def _fire_each(app: Any, count: int) -> float:
-    from api import services
     from api.auth import Principal
+    from api.cases import FireRequest, fire_event, get_case
     from api.extensions import db
     from api.models import Case, User
 
@@ -81,8 +81,8 @@ def _fire_each(app: Any, count: int) -> float:
         ids = list(db.session.scalars(sa.select(Case.id).order_by(Case.id)))
         started = time.perf_counter()
         for index, case_id in enumerate(ids, start=1):
-            case = services.get_case(db.session, mediator, case_id)
-            services.fire_event(db.session, engine, mediator, case, services.FireRequest(
+            case = get_case(db.session, mediator, case_id)
+            fire_event(db.session, engine, mediator, case, FireRequest(
                 event="accept", data={"mediator": "李调解"}), OPENED_AT)
             if index % BATCH == 0:
                 db.session.commit()

@@ -28,8 +28,8 @@ DATA = {"applicants": [{"name": "王小明"}], "respondent": {"name": "温岭市
 
 def open_cases(app: Any, count: int, at: datetime = OPENED_AT) -> None:
     """``count`` unaccepted mediation cases at an enterprise (3 working days to accept), opened in bulk."""
-    from api import services
     from api.auth import Principal
+    from api.cases import open_many
     from api.extensions import db
     from api.models import User
 
@@ -37,7 +37,7 @@ def open_cases(app: Any, count: int, at: datetime = OPENED_AT) -> None:
         principal = Principal.of(db.session.scalar(sa.select(User).where(User.username == "ent_clerk")))
         engine = app.extensions["gonghui.engine"]
         for start in range(0, count, 1000):
-            services.open_many(db.session, engine, principal, "mediation_case",
+            open_many(db.session, engine, principal, "mediation_case",
                                [("cd-e001", DATA)] * min(1000, count - start), at)
             db.session.commit()
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
-from api import services
+from api.effects import bind_effect
 from api.fields import flag, one_of, text, validate_uscc
 from api.lifecycles import Lifecycle, register, union_term
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
@@ -115,7 +115,7 @@ def after_open(session: Session, case: Case, now: datetime) -> None:
         employer.formation_case_id = case.id
 
 
-@services.bind_effect("create_union_unit")
+@bind_effect("create_union_unit")
 def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datetime) -> None:
     """Approval founds the union: an enterprise-level org unit under the employer's street, coded
     ``<street>-u<employer id>``, whose clerks can then be given accounts and receive cases."""

@@ -22,10 +22,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from api import services
 from api.auth import Principal
+from api.cases import SYSTEM, FireRequest, Opened, fire_event, open_many
 from api.clock import now as clock_now
 from api.deadlines import CALENDAR, SHANGHAI
+from api.effects import bind_effect
 from api.fields import one_of, text, validate_uscc
 from api.lifecycles import Lifecycle, register
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
@@ -39,7 +40,7 @@ from workflow.errors import Conflict, InvalidData
 KEY = "union_term"
 SOURCES = ["formation", "re_election", "import", "manual"]
 # the system opens the cases that follow an approval; it sees every unit (an empty path prefixes all)
-SYSTEM = Principal(0, services.SYSTEM, frozenset({"system"}), "", 0, "", "city")
+SYSTEM = Principal(0, SYSTEM, frozenset({"system"}), "", 0, "", "city")
 
 
 def config() -> dict[str, Any]:
@@ -164,10 +165,10 @@ def status_of(state: str, term_end: str | None, reminder_on: str | None, today: 
 # ---- opening term cases -------------------------------------------------------------------------------
 
 def open_terms(session: Session, engine: Engine, principal: Principal, items: list[tuple[OrgUnit, dict[str, Any]]],
-               now: datetime) -> list[services.Opened]:
+               now: datetime) -> list[Opened]:
     """Open one term case per ``(union, data)`` with one insert per table, and make each the union's current
     term. The caller has checked that none of these unions has an open term case."""
-    opened = services.open_many(session, engine, principal, KEY,
+    opened = open_many(session, engine, principal, KEY,
                                 [(street_of(union).code, data) for union, data in items], now, validated=True)
     _record_terms(session, [(union.id, case.id, data) for (union, data), case in zip(items, opened, strict=True)],
                   now)
@@ -215,7 +216,7 @@ def after_formation(session: Session, formation: Case, union: OrgUnit, now: date
         previous=formation.number))], now)
 
 
-@services.bind_effect("open_next_term")
+@bind_effect("open_next_term")
 def open_next_term(session: Session, case: Case, outcome: Outcome, now: datetime) -> None:
     """The re-election approved: this term closes and the next opens, with the committee just elected."""
     union = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == case.data["union_unit"]))
@@ -453,7 +454,7 @@ def seed_demo_terms(session: Session, now: datetime) -> None:
         assert case is not None
         for event, day in (("fall_due", data["reminder_on"]), ("lapse", data["term_end"])):
             if day < today.isoformat():
-                services.fire_event(session, engine, None, case, services.FireRequest(event, {}), now)
+                fire_event(session, engine, None, case, FireRequest(event, {}), now)
 
 
 LABELS = {

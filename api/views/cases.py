@@ -9,10 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.exceptions import BadRequest
 
-from api import auth, ownership, services
+from api import auth, ownership
+from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, list_cases, open_case, worklist
 from api.clock import now
 from api.extensions import db
 from api.fields import is_whole_number
+from api.history import history_of
 from api.present import case_resource, engine, history_resource
 from api.schemas import (
     CaseCreateSchema,
@@ -48,9 +50,9 @@ class Cases(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the cases in the caller's scope (newest first, or ``sort=due_at``)."""
         principal = auth.current()
-        query = services.CaseQuery(**args)
+        query = CaseQuery(**args)
         moment = now()
-        found = services.list_cases(db.session, principal, query, moment,
+        found = list_cases(db.session, principal, query, moment,
                                     current_app.config["LIST_COUNT_LIMIT"])
         return {"items": [case_resource(case, principal, moment) for case in found.items], "total": found.total,
                 "total_exact": found.exact, "page": query.page, "per_page": query.per_page}
@@ -61,7 +63,7 @@ class Cases(MethodView):
         """Open a case of a definition at an org unit (default: the caller's)."""
         principal = auth.current()
         moment = now()
-        case = services.open_case(db.session, engine(), principal, services.OpenRequest(
+        case = open_case(db.session, engine(), principal, OpenRequest(
             definition=body["definition"], org_unit=body.get("org_unit"), data=body["data"],
             comment=body.get("comment")), moment)
         return case_resource(case, principal, moment), {
@@ -95,7 +97,7 @@ class CaseEvent(MethodView):
         if not principal.sees(case.org_path):
             raise RoleNotPermitted("本单位曾承办此案件，案件已移交其他单位，现只能查看", event=event)
         moment = now()
-        services.fire_event(db.session, engine(), principal, case, services.FireRequest(
+        fire_event(db.session, engine(), principal, case, FireRequest(
             event=event, data=body.get("data", {}), comment=body.get("comment"), expected_version=expected),
             moment)
         return case_resource(case, principal, moment), {"ETag": _etag(case.version)}
@@ -108,7 +110,7 @@ class CaseHistory(MethodView):
         """Every step of the case, oldest first."""
         principal = auth.current()
         case = ownership.readable_case(db.session, principal, case_id)
-        return [history_resource(row, case, principal) for row in services.history(db.session, case)]
+        return [history_resource(row, case, principal) for row in history_of(db.session, case)]
 
 
 @blp.route("/worklist")
@@ -121,7 +123,7 @@ class Worklist(MethodView):
         principal = auth.current()
         moment = now()
         page, per_page = args["page"], args["per_page"]
-        cases = services.worklist(db.session, engine(), principal, per_page + 1, (page - 1) * per_page)
+        cases = worklist(db.session, engine(), principal, per_page + 1, (page - 1) * per_page)
         headers = {}
         if len(cases) > per_page:
             following = url_for("cases.Worklist", page=page + 1, per_page=per_page)

@@ -10,7 +10,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api import auth, documents, lookups, services
+from api import auth, documents, lookups
+from api.cases import OpenRequest, open_case
 from api.clock import now
 from api.extensions import db
 from api.lifecycles.medical_aid_claim import KEY, ClaimSchema, missing_items, notice_text
@@ -94,7 +95,7 @@ class Claims(MethodView):
             return problem(428, "窗口提交须带 Idempotency-Key 请求头，以免重试时重复受理",
                            errors={"Idempotency-Key": ["必填"]})
         moment = now()
-        case = services.open_case(db.session, engine(), principal, services.OpenRequest(
+        case = open_case(db.session, engine(), principal, OpenRequest(
             definition=KEY, org_unit=None, data=ClaimSchema().dump(claim)), moment)
         missing = missing_items(case.data)
         receipt = case_resource(case, principal, moment)

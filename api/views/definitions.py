@@ -8,7 +8,8 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api import auth, diagram, services
+from api import auth, diagram
+from api.cases import get_case
 from api.extensions import db
 from api.present import engine
 from api.schemas import DefinitionQuerySchema, DefinitionSchema, DiagramQuerySchema
@@ -67,7 +68,7 @@ class Diagram(MethodView):
         principal = auth.current()
         version, current = args.get("version"), None
         if args.get("case"):
-            case = services.get_case(db.session, principal, args["case"])
+            case = get_case(db.session, principal, args["case"])
             if case.definition_key == key:
                 version, current = case.definition_version, case.state
         definition = engine().catalog.get(key, version)

@@ -10,7 +10,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from api import auth, documents, services
+from api import auth, documents
+from api.cases import get_case
 from api.clock import now
 from api.extensions import db
 from api.problems import problem
@@ -30,7 +31,7 @@ class CaseDocuments(MethodView):
     @blp.response(200, DocumentSchema(many=True))
     def get(self, case_id: int) -> list[dict[str, str]]:
         """The documents this case's state allows; 404 when the case is outside the caller's scope."""
-        case = services.get_case(db.session, auth.current(), case_id)
+        case = get_case(db.session, auth.current(), case_id)
         return documents.listing(case)
 
 
@@ -42,7 +43,7 @@ class CaseDocument(MethodView):
     def get(self, case_id: int, kind: str) -> Any:
         """One document as a PDF (A4, the Chinese font embedded, the text extractable)."""
         principal = auth.current()
-        case = services.get_case(db.session, principal, case_id)
+        case = get_case(db.session, principal, case_id)
         try:
             documents.check(case, kind)
         except documents.UnknownKind:

@@ -29,14 +29,15 @@ from api import (
     passwords,
     ratelimit,
     self_service,
-    services,
     sessions,
     ui_errors,
     ui_words,
 )
+from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, get_case, list_cases, open_case, queries
 from api.clock import now
 from api.deadlines import CALENDAR
 from api.extensions import db
+from api.history import history_of
 from api.lifecycles import LIFECYCLES
 from api.models import CalendarYear, Case, OrgUnit, User
 from api.present import case_resource, engine, history_resource, local
@@ -155,7 +156,7 @@ def _restore(path: str, kept: list[tuple[str, str]], notice: str) -> Any:
     values = MultiDict(kept)
     if endpoint == "ui.fire":
         try:
-            case = services.get_case(db.session, g.principal, view_args["case_id"])
+            case = get_case(db.session, g.principal, view_args["case_id"])
         except WorkflowError:
             abort(404)
         return _case_page(case, open_event=view_args["event"], values=values, notice=notice)
@@ -262,11 +263,11 @@ def worklist() -> Any:
     moment = now()
     args = request.args
     if args.get("q"):
-        items = services.list_cases(db.session, g.principal, services.CaseQuery(
+        items = list_cases(db.session, g.principal, CaseQuery(
             q=args["q"], definition=args.get("definition") or None, per_page=100), moment).items
         title = f"查询“{args['q']}”"
     else:
-        items = services.worklist(db.session, engine(), g.principal, current_app.config["WORKLIST_LIMIT"])
+        items = queries.worklist(db.session, engine(), g.principal, current_app.config["WORKLIST_LIMIT"])
         title = "我的待办"
     units = [unit for unit in db.session.scalars(sa.select(OrgUnit).where(
         OrgUnit.path.startswith(g.principal.org_path, autoescape=True)).order_by(OrgUnit.path))
@@ -302,7 +303,7 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
         events.append({"name": name, "label": event.label, "fields": _known(described, resource["data"]),
                        "errors": placed, "filled": values if open_event == name and values else
                        _prefilled(described)})
-    history = [history_resource(row, case, g.principal) for row in services.history(db.session, case)]
+    history = [history_resource(row, case, g.principal) for row in history_of(db.session, case)]
     names = ui_words.people(db.session, {entry["actor"] for entry in history})
     units = ui_words.unit_names(db.session, {code for entry in history for code in (entry["org_from"], entry["org_to"])
                                              if code})
@@ -377,7 +378,7 @@ def read_all_notifications() -> Any:
 @blp.post("/cases/<int(max=2147483647):case_id>/events/<event>")
 def fire(case_id: int, event: str) -> Any:
     try:
-        case = services.get_case(db.session, g.principal, case_id)
+        case = get_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
     definition = engine().catalog.get(case.definition_key, case.definition_version)
@@ -387,21 +388,21 @@ def fire(case_id: int, event: str) -> Any:
     data = forms.parse(described, request.form)
     version = request.form.get("version", type=int)
     try:
-        services.fire_event(db.session, engine(), g.principal, case, services.FireRequest(
+        fire_event(db.session, engine(), g.principal, case, FireRequest(
             event=event, data=data, comment=request.form.get("comment") or None, expected_version=version), now())
     except InvalidData as error:
         db.session.rollback()
-        case = services.get_case(db.session, g.principal, case_id)
+        case = get_case(db.session, g.principal, case_id)
         return _case_page(case, error.errors, event, request.form, 422)
     except StaleVersion:
         db.session.rollback()
-        case = services.get_case(db.session, g.principal, case_id)
+        case = get_case(db.session, g.principal, case_id)
         state = engine().catalog.get(case.definition_key, case.definition_version).states[case.state].label
         return _case_page(case, {}, event, request.form, 409,
                           conflict=f"该案件已被他人处理（当前：{state}），您的“{definition.events[event].label}”未执行。")
     except WorkflowError as error:
         db.session.rollback()
-        case = services.get_case(db.session, g.principal, case_id)
+        case = get_case(db.session, g.principal, case_id)
         return _case_page(case, {"_schema": [error.detail]}, event, request.form, 409)
     session["message"] = f"已{definition.events[event].label}"
     return redirect(url_for("ui.case_page", case_id=case_id))
@@ -457,7 +458,7 @@ def new_case(definition_key: str) -> Any:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         data = forms.parse(forms.form_for(definition_key, None), request.form)
-        case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal, services.OpenRequest(
+        case, errors = _attempt(lambda: open_case(db.session, engine(), g.principal, OpenRequest(
             definition_key, request.form.get("org_unit") or None, data), now()))
         if case is not None and definition_key == self_service.REPORT:
             return render_template("ui/report_issued.html", case=case, secret=self_service.issue_secret(case)), 201
@@ -492,8 +493,8 @@ def counter() -> Any:
         if submission in done:  # the same form sent twice: show the claim it created
             return redirect(url_for("ui.receipt", case_id=done[submission]))
         data = forms.parse(described, request.form)
-        case, errors = _attempt(lambda: services.open_case(db.session, engine(), g.principal,
-                                                           services.OpenRequest(KEY, None, data), now()))
+        case, errors = _attempt(lambda: open_case(db.session, engine(), g.principal,
+                                                           OpenRequest(KEY, None, data), now()))
         if case is not None:
             session["submissions"] = dict(list({**done, submission: case.id}.items())[-20:])
             return redirect(url_for("ui.receipt", case_id=case.id))
@@ -513,7 +514,7 @@ def _counter_page(values: Any, errors: dict[str, list[str]], notice: str | None 
 @requires("counter")
 def receipt(case_id: int) -> Any:
     try:
-        case = services.get_case(db.session, g.principal, case_id)
+        case = get_case(db.session, g.principal, case_id)
     except WorkflowError:
         abort(404)
     moment = now()
@@ -526,7 +527,7 @@ def receipt(case_id: int) -> Any:
 
 def _document_case(case_id: int, kind: str) -> Case:
     try:
-        case = services.get_case(db.session, g.principal, case_id)
+        case = get_case(db.session, g.principal, case_id)
         documents.check(case, kind)
     except (WorkflowError, documents.UnknownKind, documents.DocumentNotAllowed):
         abort(404)

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from api.extensions import db
+from api.idempotency import MASK, SECRET_FIELDS
 from api.models import IdempotencyRecord
-from api.transactions import MASK, SECRET_FIELDS
 from tests.api.test_worker_reports import report
 from tests.conftest import Api, FrozenClock, mediation_data
 

@@ -13,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from api import definition_migrations, definition_store, services
+from api import definition_migrations, definition_store
 from api.auth import Principal
+from api.cases import open_many
 from api.extensions import db
 from api.models import Case, CaseHistory, Timer, User
 from api.models_definitions import DefinitionMigration, DefinitionVersion
@@ -63,7 +64,7 @@ def open_cases(app: Flask, moments: list[datetime], per_moment: int) -> None:
         principal = Principal.of(user)
         engine = app.extensions["gonghui.engine"]
         for moment in moments:
-            services.open_many(db.session, engine, principal, "mediation_case",
+            open_many(db.session, engine, principal, "mediation_case",
                                [("cd-e001", mediation_data())] * per_moment, moment)
         db.session.commit()
 

@@ -18,8 +18,8 @@ from api import checkpoints
 from api.audit import verify
 from api.commands.audit import audit
 from api.extensions import db
+from api.history import chain_hash, history_payload
 from api.models import Case, CaseHistory
-from api.services import chain_hash, history_payload
 from tests.api.test_medical import claim, submit
 from tests.api.test_union_formation import ALL_SIX, CLERK, STEPS, formation_case
 from tests.conftest import Api, mediation_data

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from api import services
 from api.auth import Principal
+from api.cases import OpenRequest, open_case
 from api.extensions import db
 from api.models import Case, CaseHistory, Timer, User
 from tests.conftest import mediation_data
@@ -30,9 +30,9 @@ def open_many(app: Flask, count: int) -> None:
         principal = Principal.of(user)
         engine = app.extensions["gonghui.engine"]
         now = app.config["CLOCK"]()
-        request = services.OpenRequest("mediation_case", None, mediation_data())
+        request = OpenRequest("mediation_case", None, mediation_data())
         for _ in range(count):
-            services.open_case(db.session, engine, principal, request, now)
+            open_case(db.session, engine, principal, request, now)
         db.session.commit()
 
 

@@ -1,0 +1,132 @@
+"""Opening cases: one (``open_case``) or many of one definition with one insert per table (``open_many``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api import deadlines, deferred, ownership, webhooks
+from api.auth import Principal
+from api.cases.data import denormalise, validate_data
+from api.history import record_history
+from api.lifecycles import LIFECYCLES
+from api.models import Case, OrgUnit
+from api.numbering import new_ids, reserve_numbers
+from workflow.definitions import Definition
+from workflow.engine import Engine
+from workflow.errors import InvalidData, RoleNotPermitted, UnknownDefinition
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    definition: str
+    org_unit: str | None
+    data: Any
+    comment: str | None = None
+
+
+def open_case(session: Session, engine: Engine, principal: Principal, request: OpenRequest,
+              now: datetime) -> Case:
+    try:
+        definition = engine.catalog.get(request.definition)
+    except UnknownDefinition as error:
+        raise InvalidData({"definition": [error.detail]}) from error
+    may_open(principal, definition)
+    data = validate_data(definition.key, None, request.data)
+    lifecycle = LIFECYCLES[definition.key]
+    unit_code = request.org_unit
+    if lifecycle.before_open is not None:
+        unit_code = lifecycle.before_open(session, principal, data) or unit_code
+    unit = _owning_unit(session, principal, unit_code, definition)
+    initial = lifecycle.initial_state(data) if lifecycle.initial_state else definition.initial
+    assert initial == definition.initial or initial in definition.alternative_initials, initial
+    number = reserve_numbers(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year, 1)[0]
+    # the id is taken before the insert, so that the first history row (whose hash covers it) is chained before
+    # the case is written, and the case goes in holding its history hash (one insert, no update after it)
+    case = Case(id=new_ids(session, 1)[0], number=number,
+                definition_key=definition.key, definition_version=definition.version,
+                state=initial, level=unit.level, org_unit=unit, org_unit_id=unit.id,
+                org_path=unit.path, data=data, created_by=principal.username, created_at=now, updated_at=now)
+    denormalise(case, definition)
+    session.add(case)
+    with session.no_autoflush, deferred.deferring(session) as rows:
+        deadlines.enter_state(session, case, definition, now, opened=True)
+        record_history(session, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
+                       actor=principal.username, at=now, data=data, comment=request.comment)
+        ownership.on_open(session, definition, case, now, webhooks.enqueue)
+    session.flush()                   # the case first, holding its history hash,
+    deferred.insert(session, rows)    # then the rows that point at it
+    if lifecycle.after_open is not None:
+        lifecycle.after_open(session, case, now)
+    session.flush()
+    return case
+
+
+@dataclass(frozen=True)
+class Opened:
+    id: int
+    number: str
+
+
+def open_many(session: Session, engine: Engine, principal: Principal, definition_key: str,
+              requests: list[tuple[str, dict[str, Any]]], now: datetime, *, validated: bool = False) -> list[Opened]:
+    """Open many cases of one definition at once — ``(org unit code, data)`` each — with one insert per table.
+
+    The same checks as ``open_case`` (role, unit in scope and at a level that owns such cases, data valid per
+    the schema), the same rows (case, first history row, deadline timer); the lifecycle's own ``before_open``
+    and ``after_open`` are the caller's to do in bulk (the roster import does). All or nothing.
+    ``validated`` says the caller built the data from fields it checked as strictly as the schema would (the
+    roster import does): the schema is then not run a second time on each case.
+    """
+    if not requests:
+        return []
+    definition = engine.catalog.get(definition_key)
+    may_open(principal, definition)
+    units = {code: _owning_unit(session, principal, code, definition) for code in {code for code, _ in requests}}
+    numbers = reserve_numbers(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year,
+                              len(requests))
+    ids = new_ids(session, len(requests))
+    cases: list[SimpleNamespace] = []
+    with deferred.deferring(session) as rows:
+        for case_id, number, (code, raw) in zip(ids, numbers, requests, strict=True):
+            unit = units[code]
+            data = raw if validated else validate_data(definition.key, None, raw)
+            # a plain record with the case's columns (not a mapped object: it never goes through the session)
+            case = SimpleNamespace(
+                id=case_id, number=number, definition_key=definition.key, definition_version=definition.version,
+                state=definition.initial, level=unit.level, org_unit=unit, org_unit_id=unit.id, org_path=unit.path,
+                data=data, amount=None, party=None, category=None, closed=False, due_at=None, warn_at=None,
+                due_provisional=False, overdue=False, escalations=0, created_by=principal.username, created_at=now,
+                updated_at=now, closed_at=None, version=1, history_hash=None)
+            denormalise(case, definition)  # type: ignore[arg-type]
+            # the same deadline and first history row as open_case, collected rather than added to the session
+            deadlines.enter_state(session, case, definition, now, opened=True)  # type: ignore[arg-type]
+            record_history(session, case, seq=1, event="open", from_state=None,  # type: ignore[arg-type]
+                           level_from=None, org_from=None, actor=principal.username, at=now, data=data, comment=None)
+            ownership.on_open(session, definition, case, now, webhooks.enqueue)
+            cases.append(case)
+    columns = [column.key for column in Case.__table__.columns]
+    session.connection().execute(sa.insert(Case.__table__),
+                                 [{name: getattr(case, name) for name in columns} for case in cases])
+    deferred.insert(session, rows)   # history rows and timers, after the cases they belong to
+    return [Opened(case.id, case.number) for case in cases]
+
+
+def may_open(principal: Principal, definition: Definition) -> None:
+    if not principal.acting_roles & definition.open_roles:
+        roles = ", ".join(sorted(definition.open_roles))
+        raise RoleNotPermitted(f"开立“{definition.title}”案件需要以下角色之一：{roles}")
+
+
+def _owning_unit(session: Session, principal: Principal, code: str | None, definition: Definition) -> OrgUnit:
+    unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == (code or principal.org_unit)))
+    if unit is None or not principal.sees(unit.path):
+        raise InvalidData({"org_unit": [f"未知或不在本单位范围内的组织：{code}"]})
+    if unit.level not in definition.owner_levels:
+        raise InvalidData({"org_unit": [f"“{definition.title}”案件不能由{unit.name}（{unit.level}）承办"]})
+    return unit

@@ -1,0 +1,141 @@
+"""Reading cases: one by id within the caller's scope, a filtered page of them, the worklist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api import ownership
+from api.auth import Principal
+from api.models import Case, OrgUnit
+from workflow.engine import Engine
+from workflow.errors import CaseNotFound
+
+MAX_ID = 2**31 - 1   # ids are 32-bit integers on PostgreSQL
+
+
+def get_case(session: Session, principal: Principal | None, case_id: int) -> Case:
+    case = session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
+    if case is None or (principal is not None and not principal.sees(case.org_path)):
+        raise CaseNotFound(f"案件 {case_id} 不存在", case_id=case_id)
+    return case
+
+
+_ACTIONABLE: dict[tuple[int, int, frozenset[str]], dict[tuple[str, int], list[str]]] = {}
+
+
+def actionable_states(engine: Engine, roles: frozenset[str]) -> dict[tuple[str, int], list[str]]:
+    """For each definition version, the states in which a holder of ``roles`` can fire some event
+    (worked out once per engine, catalog generation and set of roles: a deployed version starts a generation)."""
+    cached = _ACTIONABLE.get((id(engine), engine.catalog.generation, roles))
+    if cached is not None:
+        return cached
+    result: dict[tuple[str, int], list[str]] = {}
+    for definition in engine.catalog.all():
+        states = sorted({source for event in definition.events.values() if roles & event.roles
+                         and event.works for source in event.sources})
+        if states:
+            result[(definition.key, definition.version)] = states
+    _ACTIONABLE[(id(engine), engine.catalog.generation, roles)] = result
+    return result
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    definition: str | None = None
+    state: str | None = None
+    level: str | None = None
+    org_unit: str | None = None
+    overdue: bool | None = None
+    q: str | None = None
+    involved: bool | None = None   # the cases the caller's unit once owned (or owns)
+    sort: str = "created_at"
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True)
+class CasePage:
+    items: list[Case]
+    total: int
+    exact: bool   # False when more cases match than were counted: ``total`` is then a lower bound
+
+
+def list_cases(session: Session, principal: Principal, query: CaseQuery, now: datetime,
+               count_limit: int = 1000) -> CasePage:
+    """One page of the cases in scope matching the query. The matches are counted up to ``count_limit``
+    only, so that the cost of a page does not grow with the table (a clerk pages through the first thousand;
+    beyond that the answer is "more than 1000" and the filters are there to narrow it)."""
+    scope_path = principal.org_path
+    if query.org_unit:
+        unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == query.org_unit))
+        if unit is None or not principal.sees(unit.path):
+            return CasePage([], 0, True)
+        scope_path = unit.path
+    where: list[Any] = [Case.org_path.startswith(scope_path, autoescape=True)]
+    if query.involved:
+        where = [Case.id.in_(ownership.involved_case_ids(principal.org_unit_id))]
+        if query.org_unit:
+            where.append(Case.org_path.startswith(scope_path, autoescape=True))
+    if query.definition:
+        where.append(Case.definition_key == query.definition)
+    if query.state:
+        where.append(Case.state == query.state)
+    if query.level:
+        where.append(Case.level == query.level)
+    # On PostgreSQL the due-time order is walked on ix_cases_due_last, (due_at, or infinity when none; id), and
+    # "not late" is a range of it: a case closed has no due time (ck_cases_closed_no_due), so a case is not late
+    # exactly when it is not marked overdue and its due time, if any, is still ahead.
+    due_last = (sa.func.coalesce(Case.due_at, sa.text("'infinity'::timestamptz"))
+                if session.get_bind().dialect.name == "postgresql" else None)
+    if query.overdue is not None:
+        late = sa.or_(Case.overdue.is_(True), sa.and_(Case.closed.is_(False), Case.due_at <= now))
+        if query.overdue:
+            where.append(late)
+        elif due_last is not None:
+            where.extend([sa.not_(Case.overdue), due_last > now])
+        else:
+            where.append(sa.not_(late))
+    if query.q:
+        needle = query.q.strip()
+        where.append(sa.or_(Case.number == needle, Case.party.contains(needle, autoescape=True)))
+    matches = sa.select(sa.literal(1)).select_from(Case).where(*where).limit(count_limit + 1).subquery()
+    total = session.scalar(sa.select(sa.func.count()).select_from(matches)) or 0
+    by_due = [due_last, Case.id] if due_last is not None else [Case.due_at.asc().nulls_last(), Case.id]
+    order = (by_due if query.sort == "due_at"
+             else [Case.created_at.desc(), Case.id.desc()])
+    items = list(session.scalars(sa.select(Case).where(*where).order_by(*order)
+                                 .limit(query.per_page).offset((query.page - 1) * query.per_page)))
+    if total > count_limit:
+        return CasePage(items, max(count_limit, (query.page - 1) * query.per_page + len(items)), False)
+    return CasePage(items, total, True)
+
+
+def worklist(session: Session, engine: Engine, principal: Principal, limit: int, offset: int = 0) -> list[Case]:
+    """Open cases in scope on which the caller can act now: overdue first, then by due time.
+
+    Administrators also get every case marked overdue (督办) in their scope: supervising it is their job;
+    street and city clerks get every early warning (a definition's ``early_warning_categories``).
+    """
+    states = actionable_states(engine, principal.acting_roles)
+    clauses = [sa.and_(Case.definition_key == key, Case.definition_version == version, Case.state.in_(names))
+               for (key, version), names in states.items()]
+    if "admin" in principal.roles:
+        clauses.append(Case.overdue.is_(True))
+    if principal.level in ("street", "city") and principal.roles & {"clerk", "admin"}:
+        for definition in engine.catalog.latest():
+            if definition.early_warning_categories:
+                clauses.append(sa.and_(Case.definition_key == definition.key,
+                                       Case.category.in_(definition.early_warning_categories)))
+    if not clauses:
+        return []
+    actionable = sa.or_(*clauses)
+    return list(session.scalars(
+        # "NOT closed" exactly as the partial index ix_cases_worklist says it, so that the planner can use it
+        sa.select(Case).where(sa.not_(Case.closed), Case.org_path.startswith(principal.org_path, autoescape=True),
+                              actionable)
+        .order_by(Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id).limit(limit).offset(offset)))
