@@ -38,7 +38,7 @@ def find_user(session: Session, username: str) -> User:
 def _unit(session: Session, org: str, faults: dict[str, list[str]]) -> OrgUnit | None:
     unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == org))
     if unit is None:
-        faults["org_unit"] = [f"未知的组织：{org}"]
+        faults["org_unit"] = [f"未知的组织：{org}" if org else "请选择单位"]
     return unit
 
 

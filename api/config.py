@@ -35,6 +35,7 @@ class Config:
     WEBHOOK_ALLOW_HOSTS = ""       # hosts on loopback/private networks webhooks may still target (comma-separated)
     WORKLIST_LIMIT = 200         # cases on the UI's worklist page
     LIST_COUNT_LIMIT = 1000      # lists count their matches up to this many (total_exact false beyond)
+    ROSTER_PROGRESS_EVERY = 500  # rows between two progress records of a roster import on the web page
     API_TITLE = "工会工作流 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -62,7 +62,9 @@ class AccessRecord(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "access_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    # or the employer whose roster contact (联系人, 联系电话) was seen (``api.present.employer_contact``)
+    employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("employers.id"), index=True)
     username: Mapped[str] = mapped_column(sa.String(64), index=True)
     fields: Mapped[str] = mapped_column(sa.String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -3,7 +3,8 @@
 :func:`masked_data` is the one way case data leaves the service: the case resource (one case, lists, the
 worklist, events' answers, the counters' receipts), history rows, the web pages and whatever else shows a
 case's data call it. It applies the definition's ``personal:`` rules (``workflow/privacy.py``) for the caller
-and records every personal field shown unmasked (``api/access.py``).
+and records every personal field shown unmasked (``api/access.py``). :func:`employer_contact` is the one way
+an employer's roster contact leaves it, under the same rules (``workflow.privacy.EMPLOYER_CONTACT``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from api.cases.data import view_of
 from api.deadlines import SHANGHAI
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
-from api.models import Case, CaseHistory
+from api.models import Case, CaseHistory, Employer
 from workflow import privacy
 from workflow.engine import Engine
 
@@ -84,3 +85,20 @@ def history_resource(row: CaseHistory, case: Case | None = None, principal: Prin
             "level_from": row.level_from, "level_to": row.level_to, "org_from": row.org_from,
             "org_to": row.org_to, "actor": row.actor, "at": local(row.at),
             "data": masked_data(case, principal, row.data or {}), "comment": row.comment, "hash": row.hash}
+
+
+def employer_contact(employer: Employer, principal: Principal | None,
+                     street_path: str | None = None) -> dict[str, str | None]:
+    """The roster's contact of ``employer`` (联系人, 联系电话) as ``principal`` may see it
+    (``workflow.privacy.EMPLOYER_CONTACT``: whole for the clerks forming unions in scope, masked for everyone
+    else); a contact shown whole is recorded. ``street_path``: the employer's street's, if the caller has it."""
+    if street_path is None and employer.street_unit is not None:
+        street_path = employer.street_unit.path
+    seen_by = privacy.PUBLIC if principal is None else privacy.Viewer(
+        roles=principal.roles, level=principal.level, owner=principal.org_unit_id == employer.street_unit_id,
+        in_scope=street_path is not None and principal.sees(street_path))
+    result = privacy.apply(privacy.EMPLOYER_CONTACT, {"contact_name": employer.contact_name,
+                                                      "contact_phone": employer.contact_phone}, seen_by)
+    if result.shown and principal is not None:
+        access.record_employer(db.session, employer.id, principal, result.shown)
+    return result.data

@@ -163,8 +163,9 @@ def csv_rows(stream: IO[bytes]) -> Iterator[dict[str, str]]:
     yield from reader
 
 
-def xlsx_rows(stream: IO[bytes]) -> Iterator[dict[str, str]]:
-    """The rows of the active sheet, read-only; any fault of the file is a ``FileRefused`` (422), never a 500."""
+def xlsx_rows(stream: IO[bytes], roster: Roster | None = None) -> Iterator[dict[str, str]]:
+    """The rows of the active sheet, read-only; any fault of the file is a ``FileRefused`` (422), never a 500.
+    Once the workbook is open, ``roster.total`` is the active sheet's rows as the inspection counted them."""
     from openpyxl import load_workbook
 
     try:
@@ -172,7 +173,11 @@ def xlsx_rows(stream: IO[bytes]) -> Iterator[dict[str, str]]:
     except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for one broken file
         raise FileRefused(422, "无法读取的 Excel 文件：工作簿结构损坏") from error
     try:
-        rows = workbook.active.iter_rows(values_only=True)
+        sheet = workbook.active
+        if roster is not None and roster.sheet_rows:
+            counted = roster.sheet_rows.get(str(getattr(sheet, "_worksheet_path", "")).lstrip("/"))
+            roster.total = max((counted or max(roster.sheet_rows.values())) - 1, 0)
+        rows = sheet.iter_rows(values_only=True)
         header = [normalise(cell) for cell in next(rows, ())]
         _check_headers(header)
         for values in rows:
@@ -194,15 +199,26 @@ def _check_headers(header: Iterable[str]) -> None:
         raise RosterError(f"缺少表头：{'、'.join(missing)}", missing)
 
 
-def rows_of(filename: str, stream: IO[bytes], limits: Limits | None = None) -> Iterator[dict[str, str]]:
-    """The rows of an uploaded roster, after the whole file was inspected against ``limits`` (rows, cells,
-    inflated size, cell length; hostile XML) without being read into memory."""
+@dataclass
+class Roster:
+    """An uploaded roster: its rows as a stream, and how many there are (``total``, the header row not
+    counted; known from the inspection, for an XLSX once its first row is read), for a progress bar."""
+
+    rows: Iterator[dict[str, str]]
+    total: int | None = None
+    sheet_rows: dict[str, int] = field(default_factory=dict)
+
+
+def open_roster(filename: str, stream: IO[bytes], limits: Limits | None = None) -> Roster:
+    """An uploaded roster, after the whole file was inspected against ``limits`` (rows, cells, inflated size,
+    cell length; hostile XML) without being read into memory."""
     limits = limits or Limits()
     head = stream.read(4)
     stream.seek(0)
     if head.startswith(b"PK"):
-        inspect_xlsx(stream, limits)
-        return xlsx_rows(stream)
+        roster = Roster(iter(()), sheet_rows=inspect_xlsx(stream, limits))
+        roster.rows = xlsx_rows(stream, roster)
+        return roster
     if filename.lower().endswith((".xlsx", ".xls")):
         raise RosterError("无法读取的 Excel 文件（只接受 .xlsx）")
     try:
@@ -211,14 +227,20 @@ def rows_of(filename: str, stream: IO[bytes], limits: Limits | None = None) -> I
         if error.start < 2040:
             raise RosterError("文件不是 UTF-8 编码的 CSV，也不是 XLSX") from error
     stream.seek(0)
-    inspect_csv(stream, limits)
-    return csv_rows(stream)
+    records = inspect_csv(stream, limits)
+    return Roster(csv_rows(stream), total=max(records - 1, 0))
+
+
+def rows_of(filename: str, stream: IO[bytes], limits: Limits | None = None) -> Iterator[dict[str, str]]:
+    """The rows of an uploaded roster (see :func:`open_roster`)."""
+    return open_roster(filename, stream, limits).rows
 
 
 @dataclass(frozen=True)
 class _Street:
     id: int
     code: str
+    outside: bool = False   # not in the importer's scope: its employers are not the importer's to import
 
 
 @dataclass
@@ -253,6 +275,8 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
     street = streets.get(values.get("street", "").replace(" ", ""))
     if street is None:
         faults.append(f"未知的镇街“{_shown(values.get('street', ''))}”")
+    elif street.outside:
+        faults.append(f"所属镇街“{values['street']}”不在本单位管辖范围内")
     staff_text = values.get("insured_staff", "").replace(" ", "")
     if not staff_text:
         faults.append("参保人数为空")
@@ -274,19 +298,37 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
 
 
 CHUNK = 2000
+PROGRESS_EVERY = 500
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an import is: rows read so far, of which rejected (the others are accepted)."""
+
+    read: int
+    rejected: int
+    done: bool = False
+
+    @property
+    def accepted(self) -> int:
+        return self.read - self.rejected
 
 
 def import_roster(session: Session, engine: Engine, principal: Principal, rows: Iterable[dict[str, str]],
                   now: datetime, *, commit_every: int | None = None,
-                  commit: Callable[[], None] | None = None, chunk: int = CHUNK) -> ImportResult:
+                  commit: Callable[[], None] | None = None, chunk: int = CHUNK,
+                  progress: Callable[[Progress], None] | None = None,
+                  progress_every: int = PROGRESS_EVERY) -> ImportResult:
     """Upsert every good row, open a case per qualifying employer, and name every rejected row.
 
     Rows are taken ``chunk`` at a time: the chunk's employers are read (and locked) with one query, the rows
     are applied in file order in memory (so a later row of one employer updates the earlier one), then the
-    employers are upserted and the cases opened with one statement per table.
+    employers are upserted and the cases opened with one statement per table. ``progress`` is told how far
+    the import is every ``progress_every`` rows and once at the end (it must not use ``session``).
     """
-    streets = {name.removesuffix("总工会"): _Street(unit_id, code) for unit_id, code, name in session.execute(
-        sa.select(OrgUnit.id, OrgUnit.code, OrgUnit.name).where(OrgUnit.level == "street"))}
+    streets = {name.removesuffix("总工会"): _Street(unit_id, code, not principal.sees(path))
+               for unit_id, code, name, path in session.execute(
+                   sa.select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.path).where(OrgUnit.level == "street"))}
     today = now.astimezone(SHANGHAI).date()
     result = _Import(session, engine, principal, now, today - timedelta(days=365))
     pending: list[_Row] = []
@@ -305,8 +347,12 @@ def import_roster(session: Session, engine: Engine, principal: Principal, rows: 
             pending = []
             commit()
             session.expunge_all()
+        if progress is not None and result.rows % progress_every == 0:
+            progress(Progress(result.rows, result.rejected.count))
     result.apply(pending)
     session.flush()
+    if progress is not None:
+        progress(Progress(result.rows, result.rejected.count, done=True))
     return result
 
 

@@ -123,11 +123,13 @@ class _Scan(ContentHandler):
             raise _too_large("工作表声明的单元格数", f"{columns * rows:,} 个", "cells", self.limits.cells, " 个")
 
 
-def _parse_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> None:
+def _parse_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> _Scan:
     parser = DefusedExpatParser(forbid_dtd=True)   # and, by default, no entities, no external references
-    parser.setContentHandler(_Scan(limits, info.filename))
+    scan = _Scan(limits, info.filename)
+    parser.setContentHandler(scan)
     with archive.open(info) as member:
         parser.parse(member)
+    return scan
 
 
 MAX_MEMBERS = 10_000   # a workbook has a few dozen parts; the ZIP reader holds every entry of the directory
@@ -150,9 +152,10 @@ def _check_member_count(stream: IO[bytes]) -> None:
                           {"members": MAX_MEMBERS})
 
 
-def inspect_xlsx(stream: IO[bytes], limits: Limits) -> None:
+def inspect_xlsx(stream: IO[bytes], limits: Limits) -> dict[str, int]:
     """Refuse (``FileRefused``) an XLSX that is broken, hostile or larger than ``limits``, reading it as a
-    stream; the stream is left at its start."""
+    stream; the stream is left at its start. Returns the rows of each worksheet (by its part's name), the
+    header row included."""
     _check_member_count(stream)
     try:
         archive = zipfile.ZipFile(stream)
@@ -175,8 +178,12 @@ def inspect_xlsx(stream: IO[bytes], limits: Limits) -> None:
         # the sheets first (their declared dimension is the cheapest refusal), then every other XML part
         members = sorted((info for info in infos if info.filename.endswith((".xml", ".rels"))),
                          key=lambda info: (not _SHEET.match(info.filename), info.filename))
+        rows = {}
         for info in members:
-            _parse_member(archive, info, limits)
+            scan = _parse_member(archive, info, limits)
+            if scan.sheet:
+                rows[info.filename] = scan.rows
+        return rows
     except FileRefused:
         raise
     except defusedxml.DefusedXmlException as error:
@@ -187,8 +194,9 @@ def inspect_xlsx(stream: IO[bytes], limits: Limits) -> None:
         stream.seek(0)
 
 
-def inspect_csv(stream: IO[bytes], limits: Limits) -> None:
-    """Refuse a CSV with a line, a field, a row or a file beyond ``limits``; the stream is left at its start."""
+def inspect_csv(stream: IO[bytes], limits: Limits) -> int:
+    """Refuse a CSV with a line, a field, a row or a file beyond ``limits``; the stream is left at its start.
+    Returns its records that hold a value, the header included."""
     try:
         longest = 0
         while True:
@@ -201,10 +209,11 @@ def inspect_csv(stream: IO[bytes], limits: Limits) -> None:
             longest = max(longest, len(line))
         stream.seek(0)
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        rows = cells = 0
+        rows = cells = filled = 0
         try:
             for row in csv.reader(text):
                 rows += 1
+                filled += bool(row)
                 cells += len(row)
                 if rows > limits.rows + 1:
                     raise _too_large("CSV 文件行数", f"{rows - 1:,} 行以上", "rows", limits.rows, " 行")
@@ -216,6 +225,7 @@ def inspect_csv(stream: IO[bytes], limits: Limits) -> None:
                     raise _too_large(f"第 {rows} 行的一个字段", "", "cell_chars", limits.cell_chars, " 字")
         finally:
             text.detach()
+        return filled
     except csv.Error as error:
         raise FileRefused(422, f"无法读取的 CSV 文件：{error}") from error
     except UnicodeDecodeError as error:

@@ -3,7 +3,7 @@ of firing one event per case through the use case, measured in the same run on P
 
 The figure: ``count`` unaccepted mediation cases at an enterprise; ``mediation_case`` v2 (``registered`` 5 working
 days instead of 3) is deployed and ``definition_migrations.run`` moves every case (a ``migrate`` history row, the
-new deadline, the version checked). The baseline, on a fresh database with the same cases: ``services.fire_event``
+new deadline, the version checked). The baseline, on a fresh database with the same cases: ``api.cases.fire_event``
 of ``accept`` on each case (its own history row, a new deadline), committed in batches of the same size. The dry
 run is timed on its own (``definition_migrations.dry_run``)."""
 

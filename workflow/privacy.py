@@ -32,6 +32,7 @@ def _keep(start: int, end: int) -> Callable[[str], str]:
 STYLES: dict[str, Callable[[str], str]] = {
     "first4_last4": _keep(4, 4),     # resident ID numbers, bank accounts
     "first3_last4": _keep(3, 4),     # mobile phone numbers: 139****1111
+    "first1": _keep(1, 0),           # a person's name: 陈**
     "last4": _keep(0, 4),
     "last6": _keep(0, 6),
     "hide": lambda text: HIDDEN,
@@ -66,6 +67,14 @@ class PersonalRule:
 
     def applies(self, facts: Mapping[str, Any]) -> bool:
         return self.when is None or bool(_dig(facts, self.when))
+
+
+# An employer's contact from the social-insurance roster (联系人, 联系电话; employers' records, not case data):
+# whole for the clerks and administrators of a street or the city who form unions — the first step is to
+# call the employer — where the employer's street is in their scope; masked for everyone else.
+FORMING_UNIONS = tuple(Grant(role, level) for role in ("clerk", "admin") for level in ("street", "city"))
+EMPLOYER_CONTACT = (PersonalRule("contact_name", "联系人", "first1", FORMING_UNIONS),
+                    PersonalRule("contact_phone", "联系电话", "first3_last4", FORMING_UNIONS))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from api.clock import now
 from api.extensions import db
 from api.lifecycles import union_term
 from api.models import Employer, OrgUnit
-from api.present import engine
+from api.present import employer_contact, engine
 from api.problems import problem
 from api.uploads import FileRefused, Limits
 
@@ -43,6 +43,11 @@ class EnterpriseSchema(Schema):
     formation_case = fields.String(allow_none=True)
     term_end = fields.Date(allow_none=True, metadata={"description": "the last day of its union's term"})
     term_status = fields.String(allow_none=True, metadata={"description": "in_term | due | overdue (换届)"})
+    contact_name = fields.String(allow_none=True, metadata={
+        "description": "联系人 from the roster; personal data: whole for clerks and administrators of a street or "
+                       "the city with the employer in scope (they contact the employer), else masked (陈**)"})
+    contact_phone = fields.String(allow_none=True, metadata={
+        "description": "联系电话 from the roster; personal data, as contact_name (else masked: 057******3456)"})
 
 
 class EnterprisePageSchema(Schema):
@@ -72,11 +77,12 @@ class ImportResultSchema(Schema):
     rejected_truncated = fields.Boolean(metadata={"description": "more rows were rejected than are listed"})
 
 
-def resource(employer: Employer) -> dict[str, Any]:
+def resource(employer: Employer, principal: auth.Principal) -> dict[str, Any]:
+    """An employer as ``principal`` may see it: the roster's contact through ``present.employer_contact``."""
     from api.models import Case
 
     case = db.session.get(Case, employer.formation_case_id) if employer.formation_case_id else None
-    return {"uscc": employer.uscc, "name": employer.name,
+    return {"uscc": employer.uscc, "name": employer.name, **employer_contact(employer, principal),
             "street": employer.street_unit.code if employer.street_unit else None, "industry": employer.industry,
             "insured_staff": employer.insured_staff, "founded_on": employer.founded_on,
             "union_status": employer.union_status,
@@ -112,7 +118,7 @@ class Enterprises(MethodView):
         total = db.session.scalar(sa.select(sa.func.count()).select_from(query.where(*where).subquery())) or 0
         items = db.session.scalars(query.where(*where).order_by(Employer.uscc)
                                    .limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"]))
-        return {"items": [resource(item) for item in items], "total": total, "page": args["page"],
+        return {"items": [resource(item, principal) for item in items], "total": total, "page": args["page"],
                 "per_page": args["per_page"]}
 
 

@@ -571,7 +571,8 @@ def admin() -> Any:
                            errors=session.pop("admin_errors", None))
 
 
-ADMIN_FIELDS = {"username": "用户名", "org": "单位", "roles": "角色", "password": "密码", "label": "说明"}
+ADMIN_FIELDS = {"username": "用户名", "org": "单位", "org_unit": "单位", "roles": "角色", "password": "密码",
+                "label": "说明"}
 
 
 def _admin_words(errors: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -594,10 +595,10 @@ def _admin_action(action: Any) -> Any:
         session["admin_errors"] = _admin_words(error.errors)
     except Conflict as error:
         db.session.rollback()
-        session["admin_errors"] = {"username": [error.detail]}
+        session["admin_errors"] = _admin_words({"username": [error.detail]})
     except accounts.UnknownUser as error:
         db.session.rollback()
-        session["admin_errors"] = {"username": [f"没有用户 {error}"]}
+        session["admin_errors"] = _admin_words({"username": [f"没有用户 {error}"]})
     return redirect(url_for("ui.admin"))
 
 

@@ -1,27 +1,26 @@
 """参保名单导入 and 用人单位: the roster import in the browser (street and city clerks) and the employers that
 must form a union (未建会, 25 insured staff or more) or may join a joint union, each with its formation case.
 
-The import is ``api.roster.import_roster``, the same as ``gonghui import-enterprises`` and the API's.
+The import is ``api.roster.import_roster``, the same as ``gonghui import-enterprises`` and the API's; in the
+browser it runs as a job whose progress the page polls (``api.roster_jobs``). The roster's contact of each
+employer is shown through ``api.present.employer_contact`` (personal data).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, g, render_template, request
+from flask import Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from api import LARGE_UPLOADS, roster
+from api import LARGE_UPLOADS, roster, roster_jobs, ui_words
 from api.clock import now
 from api.extensions import db
 from api.lifecycles.union_formation import THRESHOLD
 from api.models import Case, Employer, OrgUnit
-from api.present import engine
+from api.present import employer_contact, engine
+from api.uploads import FileRefused, Limits
 from api.views import ui as _ui  # these pages are the ui blueprint's (no ``blp`` of their own here)
-from workflow.privacy import STYLES
 
 LARGE_UPLOADS["ui.roster_import"] = 64 * 1024 * 1024   # a roster of 100,000 rows, as over the API
 ROSTER_ROLES = ("clerk", "admin")
@@ -39,53 +38,86 @@ def _refused() -> Any:
 @_ui.blp.route("/roster", methods=["GET", "POST"])
 @_ui.requires(*ROSTER_ROLES)
 def roster_import() -> Any:
+    """The upload form, and the upload: the import runs in this request (one transaction) as a job whose
+    progress the page polls (``roster_jobs``); then the job's result page (303), also without JavaScript."""
     refused = _refused()
     if refused is not None:
         return refused
     if request.method == "GET":
-        return render_template("ui/roster.html", result=None, problem=None)
+        return _roster_page()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return render_template("ui/roster.html", result=None, problem="请选择要导入的名单文件（CSV 或 Excel）"), 422
+        return _roster_page(problem="请选择要导入的名单文件（CSV 或 Excel）"), 422
+    token = roster_jobs.start(request.form.get("job"), g.principal, upload.filename, now())
     try:
-        result = roster.import_roster(db.session, engine(), g.principal, roster.rows_of(upload.filename, upload.stream),
-                                      now())
-    except roster.RosterError as error:
+        opened = roster.open_roster(upload.filename, upload.stream, Limits.from_config(current_app.config))
+        result = roster.import_roster(db.session, engine(), g.principal, opened.rows, now(),
+                                      progress=roster_jobs.JobProgress(token, opened, now),
+                                      progress_every=int(current_app.config["ROSTER_PROGRESS_EVERY"]))
+    except (roster.RosterError, FileRefused) as error:
         db.session.rollback()
-        return render_template("ui/roster.html", result=None, problem=str(error)), 422
-    summary = result.summary()
-    cases = {number: case_id for number, case_id in db.session.execute(
-        sa.select(Case.number, Case.id).where(Case.number.in_(summary["case_numbers"][:200])))}
-    rejected = [[item["row"], item["uscc"], item["reason"]] for item in summary["rejected"]]
-    return render_template("ui/roster.html", result=summary, problem=None, cases=cases,
-                           filename=upload.filename, rejected_json=json.dumps(rejected, ensure_ascii=False))
+        roster_jobs.fail(token, str(error), now())
+        return _roster_page(problem=str(error)), error.status if isinstance(error, FileRefused) else 422
+    except Exception:
+        db.session.rollback()
+        roster_jobs.fail(token, "导入中断，未导入任何行，请重新导入", now())
+        raise
+    roster_jobs.finish(db.session, token, result, now())
+    return redirect(url_for("ui.roster_job", token=token), 303)
 
 
-@_ui.blp.post("/roster/rejected.csv")
+def _roster_page(job: Any = None, problem: str | None = None) -> str:
+    """The upload form (with the token of the next job, for its progress bar), the latest imports, and a
+    job's progress or result."""
+    result = job.result if job is not None and job.status == "done" else None
+    cases = {}
+    if result:
+        cases = {number: case_id for number, case_id in db.session.execute(
+            sa.select(Case.number, Case.id).where(Case.number.in_(result["case_numbers"])))}
+    latest = roster_jobs.recent(db.session, g.principal)
+    return render_template("ui/roster.html", job=job, result=result, cases=cases, problem=problem,
+                           progress=roster_jobs.status(job, now()) if job is not None else None,
+                           token=roster_jobs.new_token(), latest=latest,
+                           statuses={item.token: roster_jobs.status(item, now()) for item in latest},
+                           people=ui_words.people(db.session, {item.username for item in latest}
+                                                  | ({job.username} if job is not None else set())))
+
+
+def _job(token: str) -> Any:
+    job = roster_jobs.find(db.session, g.principal, token)
+    if job is None:
+        abort(404)
+    return job
+
+
+@_ui.blp.get("/roster/imports/<token>")
 @_ui.requires(*ROSTER_ROLES)
-def roster_rejected() -> Any:
-    """The rejected rows of the import just shown, as a CSV to correct and import again."""
-    try:
-        rows = [[int(row), str(code), str(reason)] for row, code, reason in json.loads(request.form.get("rows", "[]"))]
-    except (ValueError, TypeError):
-        rows = []
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["行号", "统一社会信用代码", "原因"])
-    writer.writerows(rows)
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+def roster_job(token: str) -> Any:
+    """A roster import: its progress while it runs (the page refreshes itself), then its result."""
+    job = _job(token)
+    return _roster_page(job, problem=job.problem)
+
+
+@_ui.blp.get("/roster/imports/<token>/progress")
+@_ui.requires(*ROSTER_ROLES)
+def roster_progress(token: str) -> Any:
+    """How far the import is, for the page's progress bar (JSON, polled while the upload's request runs)."""
+    job = _job(token)
+    response = jsonify({**roster_jobs.status(job, now()), "result_url": url_for("ui.roster_job", token=token)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@_ui.blp.get("/roster/imports/<token>/rejected.csv")
+@_ui.requires(*ROSTER_ROLES)
+def roster_rejected(token: str) -> Any:
+    """Every row the import rejected (row number, credit code, reasons), as a CSV to correct and import again."""
+    job = _job(token)
+    if job.rejected_csv is None:
+        abort(404)
+    return Response(job.rejected_csv.encode(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=rejected-rows.csv; "
                                                     "filename*=UTF-8''%E6%9C%AA%E5%AF%BC%E5%85%A5%E7%9A%84%E8%A1%8C.csv"})
-
-
-def _contact(employer: Employer) -> dict[str, str]:
-    """The roster's contact: in full for the clerks who form unions (they call the employer first), masked
-    for everyone else."""
-    name, phone = employer.contact_name or "", employer.contact_phone or ""
-    if not g.principal.roles & {"clerk", "admin"}:
-        name = f"{name[:1]}{'*' * (len(name) - 1)}" if name else ""
-        phone = STYLES["first3_last4"](phone) if phone else ""
-    return {"contact_name": name, "contact_phone": phone}
 
 
 @_ui.blp.get("/employers")
@@ -107,16 +139,18 @@ def employers() -> Any:
     query = request.args.get("q", "").strip()[:100]
     if query:
         where.append(sa.or_(Employer.name.contains(query, autoescape=True), Employer.uscc == query.upper()))
-    base = sa.select(Employer, OrgUnit.name, Case).join(OrgUnit, Employer.street_unit_id == OrgUnit.id).outerjoin(
-        Case, Case.id == Employer.formation_case_id).where(*where)
+    base = (sa.select(Employer, OrgUnit.name, OrgUnit.path, Case)
+            .join(OrgUnit, Employer.street_unit_id == OrgUnit.id)
+            .outerjoin(Case, Case.id == Employer.formation_case_id).where(*where))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
     rows = db.session.execute(base.order_by(Employer.insured_staff.desc(), Employer.uscc)
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     states = {definition.key: definition for definition in engine().catalog.latest()}
-    listed = [{"employer": employer, "street": street_name, "case": case, **_contact(employer),
+    listed = [{"employer": employer, "street": street_name, "case": case,
+               **employer_contact(employer, g.principal, street_path),
                "state": states[case.definition_key].states[case.state].label
                if case is not None and case.definition_key in states and case.state in
                states[case.definition_key].states else None}
-              for employer, street_name, case in rows]
+              for employer, street_name, street_path, case in rows]
     return render_template("ui/employers.html", lists=LISTS, chosen=chosen, rows=listed, total=total, page=page,
                            pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), streets=streets, args=request.args)

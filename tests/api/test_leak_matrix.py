@@ -15,6 +15,7 @@ allowed to see them are checked to see them. A route without an entry fails ``te
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from collections.abc import Callable
@@ -51,11 +52,14 @@ class Seeded:
     data: dict[str, Any]
     values: dict[str, list[str]]
     secret: str | None = None
+    kind: str = "case"   # or "employer": an employer's roster contact (``id`` the employer's, ``number`` its code)
 
 
 @dataclass
 class World:
     cases: list[Seeded] = field(default_factory=list)
+    employers: list[Seeded] = field(default_factory=list)   # employers with their roster contact
+    roster_job: str = ""   # the token of a roster import made on the web page
 
     def of(self, definition: str) -> list[Seeded]:
         return [case for case in self.cases if case.definition == definition]
@@ -116,7 +120,8 @@ API_ROUTES: dict[str, Callable[[World], list[Probe]]] = {
     "/api/v1/definitions/{key}/diagram": each_case("/api/v1/definitions/{definition}/diagram?case={id}", shows=False),
     "/api/v1/definitions/{key}/versions": per_definition("/api/v1/definitions/{key}/versions"),
     "/api/v1/admin/definitions/{key}/diff": per_definition("/api/v1/admin/definitions/{key}/diff?from=1&to=1"),
-    "/api/v1/enterprises": fixed("/api/v1/enterprises"),
+    "/api/v1/enterprises": lambda world: [Probe("/api/v1/enterprises?per_page=500",
+                                                tuple(employer.name for employer in world.employers))],
     "/api/v1/org-units": fixed("/api/v1/org-units"),
     "/api/v1/org-units/{code}/term": fixed("/api/v1/org-units/cd-e001/term", "/api/v1/org-units/dx-e001/term"),
     "/api/v1/admin/users": fixed("/api/v1/admin/users"),
@@ -161,7 +166,11 @@ PAGES: dict[str, Callable[[World], list[Probe]]] = {
     "public.static": fixed("/public/static/public.css"),
     "ui.calendar_grid": fixed("/admin/calendar"),
     "ui.roster_import": fixed("/roster"),
-    "ui.employers": lambda world: [Probe("/employers"), Probe("/employers?list=candidates")],
+    "ui.roster_job": lambda world: [Probe(f"/roster/imports/{world.roster_job}")],
+    "ui.roster_progress": lambda world: [Probe(f"/roster/imports/{world.roster_job}/progress")],
+    "ui.roster_rejected": lambda world: [Probe(f"/roster/imports/{world.roster_job}/rejected.csv")],
+    "ui.employers": lambda world: [Probe("/employers", ("employer@chengdong",)),
+                                   Probe("/employers?list=candidates", ("employer@daxi",))],
     "health.healthz": fixed("/healthz"),
     "health.metrics": fixed("/metrics"),
     "static": fixed("/static/swagger-ui/swagger-ui.css"),
@@ -186,6 +195,11 @@ def flag(data: dict[str, Any], name: str) -> bool:
     return bool(node)
 
 
+# An employer's roster contact (联系人, 联系电话) is not case data: it is seen whole by the clerks and
+# administrators of a street or the city who form unions, where the employer's street is in their scope.
+EMPLOYER_CONTACT_SEEN_BY = ["clerk@street", "clerk@city", "admin@street", "admin@city"]
+
+
 def allowed(username: str | None, case: Seeded, path: str) -> bool:
     if username is None:
         return False
@@ -193,6 +207,9 @@ def allowed(username: str | None, case: Seeded, path: str) -> bool:
     unit_path, level = UNITS[unit]
     if not UNITS[case.org_unit][0].startswith(unit_path):
         return False
+    if case.kind == "employer":
+        return any(grant.partition("@")[0] in roles and grant.partition("@")[2] == level
+                   for grant in EMPLOYER_CONTACT_SEEN_BY)
     specs = RULES[case.definition][path]
     spec = next(s for s in (specs if isinstance(specs, list) else [specs])
                 if "when" not in s or flag(case.data, s["when"]))
@@ -271,7 +288,37 @@ def seed(api: Api) -> World:
         "union_unit": "cd-e001", "chair": "陈建国", "committee": ["陈建国", "王丽", "李明"],
         "term_start": "2024-03-01"}, {})
     assert {case.definition for case in world.cases} == set(RULES), "a lifecycle without a seeded case"
+    seed_roster(api, world)
     return world
+
+
+def seed_roster(api: Api, world: World) -> None:
+    """Two employers with their roster contact, imported on the web page by the city's clerk: one to
+    unionise at 城东 (30 insured), one joint-union candidate at 大溪 (10); and a row the import rejects."""
+    from bench.roster import HEADER, credit_code
+    from tests.api.ui_support import csrf_of
+
+    contacts = {"employer@chengdong": (credit_code(20_000_001), "城东街道", 30, "周海燕", "13655550001"),
+                "employer@daxi": (credit_code(20_000_002), "大溪镇", 10, "吴国平", "13655550002")}
+    lines = [",".join(HEADER)] + [
+        f"{code},温岭市联络测试{name[-5:]}有限公司,{street},机电,{staff},2010-01-01,否,{person},{phone}"
+        for name, (code, street, staff, person, phone) in contacts.items()]
+    lines.append("91331081000000000X,坏代码有限公司,城东街道,机电,30,2010-01-01,否,,")
+    client, _ = signed_in(api.client.application, "city_clerk")
+    csrf = csrf_of(client.get("/roster").get_data(as_text=True))
+    roster = io.BytesIO("\n".join(lines).encode())
+    answer = client.post("/roster", data={"csrf_token": csrf, "file": (roster, "名单.csv")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    world.roster_job = answer.headers["Location"].rsplit("/", 1)[1]
+    with api.client.application.app_context():
+        from api.models import Employer
+
+        for name, (code, _street, _staff, person, phone) in contacts.items():
+            employer = db.session.scalar(sa.select(Employer).where(Employer.uscc == code))
+            assert employer is not None and employer.contact_phone == phone
+            world.employers.append(Seeded(name, "employer", employer.id, code, name.split("@")[1], {},
+                                          {"contact_name": [person], "contact_phone": [phone]}, kind="employer"))
 
 
 # ---- the matrix ----------------------------------------------------------------------------------------
@@ -301,7 +348,8 @@ def text_of(response: Any) -> str:
 
 
 def values(world: World) -> list[tuple[Seeded, str, str]]:
-    return [(case, path, value) for case in world.cases for path, found in case.values.items() for value in found]
+    return [(case, path, value) for case in world.cases + world.employers for path, found in case.values.items()
+            for value in found]
 
 
 def run(app: Flask, world: World, clients: dict[str | None, Callable[[Probe], Any]],
@@ -319,18 +367,20 @@ def run(app: Flask, world: World, clients: dict[str | None, Callable[[Probe], An
                 seen_cases = set()
                 for case, path, value in personal:
                     if value in body:
-                        seen_cases.add(case.id)
+                        seen_cases.add((case.kind, case.id))
                         findings.shown += 1
                         if not allowed(user, case, path):
                             findings.leaks.append(f"{case.name} {path}={value}: {where}")
                     elif case.name in probe.shows and response.status_code == 200 and allowed(user, case, path):
                         findings.unseen.append(f"{case.name} {path}={value}: {where}")
                 with app.app_context():
-                    recorded = set(db.session.execute(sa.select(AccessRecord.case_id).where(
-                        AccessRecord.id > last, AccessRecord.username == (user or ""))).scalars())
+                    recorded = {("case", case_id) if case_id is not None else ("employer", employer_id)
+                                for case_id, employer_id in db.session.execute(
+                                    sa.select(AccessRecord.case_id, AccessRecord.employer_id).where(
+                                        AccessRecord.id > last, AccessRecord.username == (user or "")))}
                     last = db.session.scalar(sa.select(sa.func.max(AccessRecord.id))) or 0
-                for case_id in seen_cases - recorded:
-                    findings.unrecorded.append(f"case {case_id}: {where}")
+                for kind, record_id in sorted(seen_cases - recorded):
+                    findings.unrecorded.append(f"{kind} {record_id}: {where}")
 
 
 def api_clients(api: Api) -> dict[str | None, Callable[[Probe], Any]]:
@@ -398,6 +448,20 @@ def test_the_matrix_finds_a_leak_when_the_masking_is_bypassed(fresh: Flask, api:
     assert any("claim-complete member.id_number" in leak and "as counter_chengbei" in leak
                for leak in findings.leaks) or "ui.case_page" in routes
     assert findings.unrecorded
+
+
+def test_the_matrix_finds_an_employer_contact_shown_to_a_role_that_does_not_form_unions(
+        fresh: Flask, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflow import privacy
+
+    world = seed(api)
+    widened = tuple(dataclasses.replace(rule, grants=(*rule.grants, privacy.Grant("mediator")))
+                    for rule in privacy.EMPLOYER_CONTACT)
+    monkeypatch.setattr(privacy, "EMPLOYER_CONTACT", widened)
+    findings = Findings()
+    run(fresh, world, api_clients(api), {key: API_ROUTES[key] for key in ("/api/v1/enterprises",)}, findings)
+    assert any("employer@chengdong contact_phone=13655550001" in leak and "as chengdong_mediator" in leak
+               for leak in findings.leaks)
 
 
 def test_a_page_answered_with_an_error_still_records_the_personal_data_it_showed(fresh: Flask, api: Api) -> None:

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.api.ui_support import visible_text
 from tests.conftest import Api, mediation_data
 
 
@@ -49,6 +50,19 @@ def test_an_administrator_creates_a_user_and_manages_tokens(fresh: Flask, api: A
                          re.DOTALL).group(1)  # type: ignore[union-attr]
     client.post(f"/admin/tokens/{token_id}/revoke", data={"csrf_token": csrf})
     assert api.client.get("/api/v1/worklist", headers=headers).status_code == 401
+
+
+def test_faults_on_the_administration_pages_are_named_in_chinese(fresh: Flask) -> None:
+    client, csrf = signed_in(fresh, "city_admin")
+    client.post("/admin/users", data={"csrf_token": csrf, "username": "nobody_new", "org": "",
+                                      "roles": ["clerk"], "password": "songmen-window-7"})
+    assert "单位：请选择单位" in visible_text(client.get("/admin").get_data(as_text=True))
+    client.post("/admin/users/change", data={"csrf_token": csrf, "username": "nobody", "org": "songmen"})
+    text = visible_text(client.get("/admin").get_data(as_text=True))
+    assert "用户名：没有用户 nobody" in text and "username" not in text
+    page = client.post("/admin/definitions/mediation_case/migrate", data={
+        "csrf_token": csrf, "from_version": "1", "to_version": "1", "action": "preview"}).get_data(as_text=True)
+    assert "新版本：只能迁移到更新的版本" in visible_text(page) and "to_version" not in visible_text(page)
 
 
 def test_an_administrator_marks_a_holiday_schedule_on_the_month_grid(fresh: Flask) -> None:

@@ -230,6 +230,33 @@ def test_enterprise_lists_stay_in_scope(fresh: Flask, api: Api) -> None:
     assert upload(api, known_roster(), user="ent_clerk").status_code == 403
 
 
+def test_the_employers_list_gives_the_roster_contact_whole_only_to_those_who_form_unions(fresh: Flask,
+                                                                                        api: Api) -> None:
+    upload(api, HEADER + f"{BIG},温岭市川创机电有限公司,城东街道,泵与电机,126,2004-06-26,否,陈建国,13912345678\n")
+
+    def contact(user: str) -> tuple[str, str]:
+        item = api.get("/enterprises?q=川创", user).get_json()["items"][0]
+        return item["contact_name"], item["contact_phone"]
+
+    assert contact(CLERK) == contact("city_clerk") == contact("city_admin") == ("陈建国", "13912345678")
+    assert contact("chengdong_mediator") == ("陈**", "139****5678")   # a mediator does not call employers
+    assert api.get("/enterprises?q=川创", "daxi_clerk").get_json()["items"] == []
+    properties = api.client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["Enterprise"]["properties"]
+    assert {"contact_name", "contact_phone"} <= set(properties)
+    import sqlalchemy as sa
+
+    from api.extensions import db
+    from api.models import Employer
+    from api.models_medical import AccessRecord
+    with fresh.app_context():
+        employer_id = db.session.scalar(sa.select(Employer.id).where(Employer.uscc == BIG))
+        seen = db.session.execute(sa.select(AccessRecord.username, AccessRecord.fields, AccessRecord.case_id).where(
+            AccessRecord.employer_id == employer_id)).all()
+    assert {tuple(row) for row in seen} == {(CLERK, "contact_name,contact_phone", None),
+                                           ("city_clerk", "contact_name,contact_phone", None),
+                                           ("city_admin", "contact_name,contact_phone", None)}
+
+
 def test_the_cli_imports_and_writes_the_rejected_rows(fresh: Flask, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from api.commands.union import import_enterprises

@@ -18,7 +18,11 @@ from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        "--lang=zh-CN"]
+# the browser's own words (a file field's button, a date field's placeholder) in Chinese: Debian's chromium-l10n
+# has them; headless Chromium takes its language from the environment
+LANGUAGE = {"LANGUAGE": "zh_CN:zh", "LANG": "zh_CN.UTF-8"}
 OUTPUT = Path(__file__).resolve().parents[2] / "test-results"
 
 
@@ -47,7 +51,7 @@ def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, env={**os.environ, **LANGUAGE})
         try:
             yield browser
         finally:
@@ -73,10 +77,11 @@ def sign_in(page: Any, username: str) -> None:
     page.wait_for_url("**/worklist")
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, full_page: bool = True) -> Path:
+    """The page (whole, or what the window shows) under test-results/ and docs/screenshots/ for the README."""
     OUTPUT.mkdir(exist_ok=True)
     path = OUTPUT / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     docs.mkdir(parents=True, exist_ok=True)
     (docs / f"{name}.png").write_bytes(path.read_bytes())
