@@ -14,16 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, g, render_template, request
 
-from api import LARGE_UPLOADS, roster
+from api import roster
 from api.clock import now
 from api.extensions import db
-from api.lifecycles.union_formation import THRESHOLD
 from api.models import Case, Employer, OrgUnit
 from api.present import engine
-from api.views import ui as _ui  # these pages are the ui blueprint's (no ``blp`` of their own here)
+from api.roster import THRESHOLD  # the roster's screening: this many insured staff must form a union
+from api.ui import blp
+from api.ui.session import requires
 from workflow.privacy import STYLES
 
-LARGE_UPLOADS["ui.roster_import"] = 64 * 1024 * 1024   # a roster of 100,000 rows, as over the API
 ROSTER_ROLES = ("clerk", "admin")
 PER_PAGE = 50
 LISTS = {"required": f"应建会单位（未建会、参保 {THRESHOLD} 人及以上）",
@@ -36,8 +36,8 @@ def _refused() -> Any:
     return None
 
 
-@_ui.blp.route("/roster", methods=["GET", "POST"])
-@_ui.requires(*ROSTER_ROLES)
+@blp.route("/roster", methods=["GET", "POST"])
+@requires(*ROSTER_ROLES)
 def roster_import() -> Any:
     refused = _refused()
     if refused is not None:
@@ -61,8 +61,8 @@ def roster_import() -> Any:
                            filename=upload.filename, rejected_json=json.dumps(rejected, ensure_ascii=False))
 
 
-@_ui.blp.post("/roster/rejected.csv")
-@_ui.requires(*ROSTER_ROLES)
+@blp.post("/roster/rejected.csv")
+@requires(*ROSTER_ROLES)
 def roster_rejected() -> Any:
     """The rejected rows of the import just shown, as a CSV to correct and import again."""
     try:
@@ -88,8 +88,8 @@ def _contact(employer: Employer) -> dict[str, str]:
     return {"contact_name": name, "contact_phone": phone}
 
 
-@_ui.blp.get("/employers")
-@_ui.requires(*ROSTER_ROLES, "viewer", "mediator")
+@blp.get("/employers")
+@requires(*ROSTER_ROLES, "viewer", "mediator")
 def employers() -> Any:
     refused = _refused()
     if refused is not None:
