@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.routing import BaseConverter
 
 from api import headers, idempotency, json_guard, problems, secret_key
-from api.config import Config, load_environment
+from api.config import load_defaults, load_environment
 from api.extensions import csrf, db, migrate, smorest
 from api.lifecycles import check_against, load_all
 from workflow.definitions import Catalog
@@ -22,7 +22,7 @@ MIGRATIONS = str(Path(__file__).parent / "migrations")
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_object(Config)
+    load_defaults(app.config)
     load_environment(app.config)
     app.config.update(config or {})
     if app.config.get("INSTANCE_PATH"):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import types
 import typing
@@ -84,6 +85,12 @@ def text_settings() -> set[str]:
         return hint is str or (isinstance(hint, types.UnionType) and str in typing.get_args(hint))
 
     return {name for name, hint in typing.get_type_hints(Config).items() if name.isupper() and is_text(hint)}
+
+
+def load_defaults(config: flask.Config) -> None:
+    """``Config``'s settings, with copies of its dicts and lists: a nested ``GONGHUI_A__B`` changes one app's."""
+    config.from_object(Config)
+    config.update({name: copy.deepcopy(value) for name, value in config.items() if isinstance(value, dict | list)})
 
 
 def load_environment(config: flask.Config) -> None:

@@ -44,14 +44,6 @@ def _expired(_error: CSRFError) -> Any:
     return render_template("public/message.html", title="页面已过期", message=FORM_EXPIRED), 400
 
 
-@blp.after_request
-def _headers(response: Any) -> Any:
-    """Beside the strict CSP every page gets (``api.headers``)."""
-    response.headers["Cache-Control"] = "no-store"   # a 查询码 on a shared phone's back button
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
 def _too_many(seconds: int, template: str, **context: Any) -> Any:
     message = self_service.TOO_MANY.format(minutes=max(1, -(-seconds // 60)))
     return render_template(template, error=message, **context), 429, {"Retry-After": str(seconds)}
