@@ -10,9 +10,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from api import idempotency, json_guard, problems, secret_key
-from api.config import Config, from_environment
-from api.extensions import db, migrate, smorest
+from api import headers, idempotency, json_guard, problems, secret_key
+from api.config import load_defaults, load_environment
+from api.extensions import csrf, db, migrate, smorest
 from api.lifecycles import check_against, load_all
 from workflow.definitions import Catalog
 from workflow.engine import Engine
@@ -21,11 +21,12 @@ MIGRATIONS = str(Path(__file__).parent / "migrations")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    settings = {**from_environment(), **(config or {})}
-    instance = settings.get("INSTANCE_PATH")
-    app = Flask(__name__, instance_relative_config=True, instance_path=os.path.abspath(instance) if instance else None)
-    app.config.from_object(Config)
-    app.config.update(settings)
+    app = Flask(__name__, instance_relative_config=True)
+    load_defaults(app.config)
+    load_environment(app.config)
+    app.config.update(config or {})
+    if app.config.get("INSTANCE_PATH"):
+        app.instance_path = app.config.root_path = os.path.abspath(app.config["INSTANCE_PATH"])
     app.config["SECRET_KEY"] = secret_key.resolve(app.config.get("SECRET_KEY"), app.instance_path,
                                                   generate_missing=bool(app.config["SECRET_KEY_GENERATE"]))
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
@@ -44,11 +45,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS)
     _sqlite_pragmas(app)
     smorest.init_app(app)
+    csrf.init_app(app)   # every form of the pages; the API (bearer tokens, no cookies) is exempt below
     _register_blueprints(app)
-    from api import openapi_rules
+    from api import openapi_rules, ui
 
+    ui.register(app)
     openapi_rules.document(smorest.spec, catalog)
-    problems.register(app)
+    from api.ui.session import not_found as page_not_found
+    from api.views.public import not_found as public_page_not_found
+
+    problems.register(app, pages_not_found=[("/public/", public_page_not_found), ("/", page_not_found)])
     from api.auth import authenticate_api_request
 
     # who is calling comes first: no body of a protected endpoint is read before its caller is known (401/403)
@@ -56,7 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_refuse_nul_characters)
     app.before_request(_calendar_in_step)
     app.before_request(json_guard.refuse_unsafe_json)   # after 401/403: a stranger's body is not read
-    app.after_request(_security_headers)
+    app.after_request(headers.security_headers)   # API and pages alike
     idempotency.register(app)
     from api import calendar_store
 
@@ -68,7 +74,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-LARGE_UPLOADS = {"enterprises.EnterpriseImport": 64 * 1024 * 1024}   # a roster of 100,000 rows
+# a roster of 100,000 rows, over the API and in the browser
+LARGE_UPLOADS = {"enterprises.EnterpriseImport": 64 * 1024 * 1024, "ui.roster_import": 64 * 1024 * 1024}
 
 
 def _refuse_nul_characters() -> Any:
@@ -107,15 +114,6 @@ def _calendar_in_step() -> None:
             db.session.rollback()
 
 
-def _security_headers(response: Any) -> Any:
-    """Every answer: no MIME sniffing, no framing, no referrer leaks; the UI sets its own stricter CSP."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
-    return response
-
-
 class CaseNumberConverter(BaseConverter):
     """A receipt number such as ``YL-2026-000123`` (so that ``/claims/check`` is not taken for one)."""
 
@@ -123,7 +121,8 @@ class CaseNumberConverter(BaseConverter):
 
 
 def _register_blueprints(app: Flask) -> None:
-    """Every module of ``api.views`` with a ``blp``, and the blueprints the lifecycles bring."""
+    """Every module of ``api.views`` with a ``blp``, and the blueprints the lifecycles bring; the API's
+    (flask-smorest) blueprints are exempt from the CSRF check."""
     import importlib
     import pkgutil
 
@@ -131,7 +130,6 @@ def _register_blueprints(app: Flask) -> None:
 
     from api import views
     from api.lifecycles import LIFECYCLES
-    from api.views import health
 
     blueprints = []
     for module in sorted(pkgutil.iter_modules(views.__path__), key=lambda found: found.name):
@@ -142,10 +140,13 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in blueprints:
         if isinstance(blueprint, flask_smorest.Blueprint):
             smorest.register_blueprint(blueprint)
+            csrf.exempt(blueprint)
         else:
             app.register_blueprint(blueprint)
-    app.before_request(health.start_timer)
-    app.after_request(health.count_request)
+    from api import metrics
+
+    app.before_request(metrics.start_timer)
+    app.after_request(metrics.count_request)
 
 
 def _sqlite_pragmas(app: Flask) -> None:

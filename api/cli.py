@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -141,17 +144,33 @@ def serve(bind: str, workers: int, threads: int, no_scheduler: bool) -> None:
     import subprocess
 
     _app_for_cli({"SECRET_KEY_GENERATE": False})
+    metrics_dir = _metrics_directory()
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
     scheduler_process = None
     if not no_scheduler:
-        scheduler_process = subprocess.Popen([sys.executable, "-m", "api.cli", "scheduler"])
+        scheduler_process = subprocess.Popen([sys.executable, "-m", "api.cli", "scheduler"], env=environment)
     command = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
                "--threads", str(threads), "--no-control-socket", "--config", "python:api.gunicorn_conf",
                "api.wsgi:app"]
     try:
-        subprocess.run(command, check=False, env=os.environ.copy())
+        subprocess.run(command, check=False, env=environment)
     finally:
         if scheduler_process is not None:
             scheduler_process.terminate()
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_directory() -> str:
+    """Where the workers and the scheduler count (``api.metrics``): PROMETHEUS_MULTIPROC_DIR emptied of the
+    counts of an earlier run, or a new directory removed at the end."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not given:
+        return tempfile.mkdtemp(prefix="gonghui-metrics-")
+    Path(given).mkdir(parents=True, exist_ok=True)
+    for stale in Path(given).glob("*.db"):
+        stale.unlink()
+    return given
 
 
 @cli.group("users")

@@ -25,7 +25,7 @@ from api.extensions import db
 from api.models import Case, OrgUnit
 from api.models_documents import contact_of, seed_contacts
 from api.present import engine, local, masked_data
-from api.ui_labels import choice_label, field_label
+from api.ui.labels import choice_label, field_label
 
 STYLESHEET = Path(__file__).parent / "static" / "ui" / "documents.css"
 CLAIM, MEDIATION, REPORT, FORMATION = "medical_aid_claim", "mediation_case", "worker_report", "union_formation"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_migrate import Migrate
 from flask_smorest import Api, Blueprint
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from marshmallow import RAISE
 from sqlalchemy import MetaData
 
@@ -47,3 +48,6 @@ Blueprint.ARGUMENTS_PARSER.unknown = RAISE
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 smorest = ProblemApi()
+# Every POST/PUT/PATCH/DELETE must carry the session's CSRF token (pages: ``csrf_token()`` in every form),
+# except to the API's blueprints, which take bearer tokens and no cookies (exempted by ``create_app``).
+csrf = CSRFProtect()

@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from api.fields import Money, is_whole_number
-from api.ui_labels import choice_label, field_label, label_for
+from api.ui.labels import choice_label, field_label, label_for
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask, Response, request
@@ -111,9 +112,24 @@ def from_http_exception(error: HTTPException) -> Response:
     return problem(status, str(detail), errors=errors, headers=headers)
 
 
-def register(app: Flask) -> None:
+# addresses answered as the API answers (problem documents), whatever the client accepts
+API_PREFIX, OPERATOR_PATHS = "/api/", ("/healthz", "/metrics")
+
+
+def register(app: Flask, pages_not_found: Sequence[tuple[str, Callable[[], Any]]] = ()) -> None:
+    """The error handlers of the app. ``pages_not_found``: (address prefix, the pages' own 404 page), the
+    first prefix that matches wins; the API's and operators' addresses are answered with a problem document."""
     app.register_error_handler(WorkflowError, from_workflow_error)
     app.register_error_handler(HTTPException, from_http_exception)
+
+    @app.errorhandler(404)
+    def not_found(error: HTTPException) -> Any:
+        """The one 404 of the app: an unknown address, or a page or resource that is not there (or not yours)."""
+        if not request.path.startswith(API_PREFIX) and request.path not in OPERATOR_PATHS:
+            for prefix, page in pages_not_found:
+                if request.path.startswith(prefix):
+                    return page()
+        return from_http_exception(error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -12,6 +12,7 @@ import csv
 import functools
 import io
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -130,12 +131,16 @@ class ImportResult:
         return out.getvalue().decode()
 
 
-# full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms
-_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Full-width forms to their usual forms, as NFKC folds them: the characters whose compatibility decomposition
+# is tagged <wide> (U+FF01–U+FF5E to ASCII, U+FFE0–U+FFE6, the ideographic space U+3000 — these two blocks hold
+# them all). Only these: NFKC of a whole cell would also read "3²" as 32 and "①" as 1.
+_HALF_WIDTH = str.maketrans({chr(code): unicodedata.normalize("NFKC", chr(code))
+                             for code in [0x3000, *range(0xFF00, 0xFFF0)]
+                             if unicodedata.decomposition(chr(code)).startswith("<wide>")})
 
 
 def normalise(value: Any) -> str:
-    """Full-width digits, letters and spaces to half-width; stray spaces trimmed and folded."""
+    """Full-width digits, letters, signs and spaces to half-width; stray spaces trimmed and folded."""
     text = "" if value is None else str(value)
     if not text.isascii():
         text = text.translate(_HALF_WIDTH)

@@ -15,7 +15,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from api import definition_store
+from api import definition_store, metrics
 from api.extensions import db
 from api.sweep import sweep_due
 from api.webhooks import configured_allow_hosts, deliver_due
@@ -37,6 +37,7 @@ def run_sweep(app: Flask) -> int:
             return 0
         for item in fired:
             log.info("timer %s of case %s: %s", item.timer_id, item.case_number, item.result)
+        metrics.count_fired([item.action for item in fired])   # shown by /metrics of any worker (api.metrics)
         _checkpoint(app)
         return len(fired)
 

@@ -8,9 +8,8 @@ administrator's 结束全部会话. A copied cookie is worth nothing after that.
 
 from __future__ import annotations
 
-import secrets
-
 import sqlalchemy as sa
+from flask import g
 from flask import session as cookie
 from sqlalchemy.orm import Session
 
@@ -18,9 +17,11 @@ from api.models import User
 
 
 def start(user: User) -> None:
-    """A fresh browser session for ``user`` (nothing of the previous one kept)."""
+    """A fresh browser session for ``user`` (nothing of the previous one kept, not even its CSRF token: the
+    next form gets a new one)."""
     cookie.clear()
-    cookie["user_id"], cookie["gen"], cookie["csrf"] = user.id, user.session_generation or 0, secrets.token_urlsafe(24)
+    g.pop("csrf_token", None)   # Flask-WTF's token of this request, made for the session just cleared
+    cookie["user_id"], cookie["gen"] = user.id, user.session_generation or 0
 
 
 def user_of_cookie(session: Session) -> User | None:

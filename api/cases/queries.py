@@ -115,12 +115,23 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery, now: da
     return CasePage(items, total, True)
 
 
-def worklist(session: Session, engine: Engine, principal: Principal, limit: int, offset: int = 0) -> list[Case]:
-    """Open cases in scope on which the caller can act now: overdue first, then by due time.
+def worklist(session: Session, engine: Engine, principal: Principal, limit: int, offset: int = 0, *,
+             definition_key: str | None = None, state: str | None = None,
+             unit_path: str | None = None) -> list[Case]:
+    """Open cases in scope on which the caller can act now: overdue first, then by due time; narrowed, when
+    asked, to one lifecycle (``definition_key``), one state, and the cases of one unit and those below it
+    (``unit_path``) — in the query, so that the page holds the first ``limit`` cases that match.
 
     Administrators also get every case marked overdue (督办) in their scope: supervising it is their job;
     street and city clerks get every early warning (a definition's ``early_warning_categories``).
     """
+    narrowed: list[Any] = []
+    if definition_key:
+        narrowed.append(Case.definition_key == definition_key)
+    if state:
+        narrowed.append(Case.state == state)
+    if unit_path:
+        narrowed.append(Case.org_path.startswith(unit_path, autoescape=True))
     states = actionable_states(engine, principal.acting_roles)
     clauses = [sa.and_(Case.definition_key == key, Case.definition_version == version, Case.state.in_(names))
                for (key, version), names in states.items()]
@@ -137,5 +148,5 @@ def worklist(session: Session, engine: Engine, principal: Principal, limit: int,
     return list(session.scalars(
         # "NOT closed" exactly as the partial index ix_cases_worklist says it, so that the planner can use it
         sa.select(Case).where(sa.not_(Case.closed), Case.org_path.startswith(principal.org_path, autoescape=True),
-                              actionable)
+                              actionable, *narrowed)
         .order_by(Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id).limit(limit).offset(offset)))

@@ -58,6 +58,10 @@ class Lifecycle:
     labels: dict[str, str] = field(default_factory=dict)
     # the report's headline figures for the 统计 pages: (report key, Chinese name, kind: count|money|rate|days)
     figures: list[tuple[str, str, str]] = field(default_factory=list)
+    # the 统计 page's monthly trend: (a rate of ``figures``, the count it is a rate of), e.g. 调处结案率 of 受理
+    trend: tuple[str, str] | None = None
+    # a new case gets a 查询码 to follow it on the public pages (the operator's form answers with it, once)
+    lookup_secret: bool = False
     _instances: dict[str, Schema] = field(default_factory=dict, repr=False)
 
     def schema_for(self, event: str | None) -> Schema:

@@ -129,4 +129,5 @@ register(Lifecycle(
     report=report,
     labels=LABELS,
     figures=FIGURES,
+    trend=("closure_rate", "accepted"),
 ))

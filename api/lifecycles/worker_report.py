@@ -131,7 +131,7 @@ register(Lifecycle(
     open_schema=WorkerReportSchema,
     event_schemas={"decline": ReasonSchema, "reopen": ReasonSchema, "serve_opinion": OpinionSchema,
                    "refer": ReferSchema, "resolve": ResolveSchema, "escalate": EscalateSchema},
-    report=report, before_open=route, extra=extra,
+    report=report, before_open=route, extra=extra, lookup_secret=True,
     labels={
         "employer": "用人单位", "employer_uscc": "统一社会信用代码", "street": "所在镇街", "category": "问题类别",
         "description": "问题描述", "contact": "联系方式", "anonymous": "匿名反映", "channel": "反映渠道",

@@ -136,7 +136,7 @@ class ClaimNotice(MethodView):
         if case is None or not principal.sees(case.org_path):
             return problem(404, "没有找到该申请")
         kind = "notice" if "notice" in documents.allowed(case) else "receipt"
-        from api.views.ui import CSP  # the web pages' strict policy: no inline script or style
+        from api.headers import CSP  # the web pages' strict policy: no inline script or style
 
         return Response(documents.render_html(case, kind, principal, now()), mimetype="text/html",
                         headers={"Content-Security-Policy": CSP})

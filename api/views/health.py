@@ -6,18 +6,14 @@ else. A request relayed by a proxy (``X-Forwarded-For`` or ``Forwarded``) is nev
 from __future__ import annotations
 
 import hmac
-import time
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 
 from api import addresses
 from api.extensions import db
 
 blp = Blueprint("health", __name__)
-
-_REQUESTS: dict[tuple[str, str, int], int] = {}
-_DURATION: dict[str, float] = {"sum": 0.0, "count": 0}
 
 
 @blp.get("/healthz")
@@ -46,32 +42,11 @@ def _operator() -> bool:
 
 @blp.get("/metrics")
 def metrics() -> Response:
+    """The counts of every process (``api.metrics``: added up across gunicorn workers and the scheduler)."""
     if not _operator():
         from api.problems import problem
 
         return problem(403, "指标仅供运维：请携带 GONGHUI_METRICS_TOKEN 令牌，或从 GONGHUI_METRICS_ALLOW 所列地址访问")
-    lines = ["# HELP gonghui_http_requests_total HTTP requests by method, endpoint and status.",
-             "# TYPE gonghui_http_requests_total counter"]
-    for (method, endpoint, status), count in sorted(_REQUESTS.items()):
-        labels = f'method="{method}",endpoint="{endpoint}",status="{status}"'
-        lines.append(f"gonghui_http_requests_total{{{labels}}} {count}")
-    lines += ["# HELP gonghui_http_request_seconds Time spent answering requests.",
-              "# TYPE gonghui_http_request_seconds summary",
-              f"gonghui_http_request_seconds_sum {_DURATION['sum']:.6f}",
-              f"gonghui_http_request_seconds_count {int(_DURATION['count'])}"]
-    for key, value in current_app.extensions.get("gonghui.gauges", {}).items():
-        lines.append(f"{key} {value}")
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+    from api import metrics as counted
 
-
-def start_timer() -> None:
-    g.started = time.perf_counter()
-
-
-def count_request(response: Response) -> Response:
-    key = (request.method, request.endpoint or "unknown", response.status_code)
-    _REQUESTS[key] = _REQUESTS.get(key, 0) + 1
-    if "started" in g:
-        _DURATION["sum"] += time.perf_counter() - g.started
-        _DURATION["count"] += 1
-    return response
+    return Response(counted.exposition(), content_type=counted.CONTENT_TYPE)

@@ -2,18 +2,17 @@
 查询码, follow a report (and ask to reopen it), follow a medical mutual-aid claim.
 
 They call the same use cases as the public JSON API (``api.self_service``); misses answer one message and are
-limited per number and per client; pages carry the clerk pages' strict Content-Security-Policy.
+limited per number and per client; pages carry the clerk pages' strict Content-Security-Policy (``api.headers``).
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, render_template, request, session, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 
 from api import lookups, ratelimit, self_service
@@ -24,8 +23,7 @@ from api.extensions import db
 from api.lifecycles.worker_report import CATEGORIES, WorkerReportSchema
 from api.models import Employer
 from api.self_service import NOT_FOUND
-from api.ui_labels import choice_label
-from api.views.ui import CSP
+from api.ui.labels import choice_label
 from workflow.errors import InvalidData, WorkflowError
 
 blp = Blueprint("public", __name__, url_prefix="/public", static_folder="../static/public",
@@ -37,26 +35,13 @@ FORM_EXPIRED = "页面已过期，请重新提交"
 
 @blp.context_processor
 def _context() -> dict[str, Any]:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return {"csrf_token": session["csrf"], "choice": choice_label, "chinese_date": written_date}
+    return {"choice": choice_label, "chinese_date": written_date}
 
 
-@blp.before_request
-def _csrf() -> Any:
-    if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
-        if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
-            return render_template("public/message.html", title="页面已过期", message=FORM_EXPIRED), 400
-    return None
-
-
-@blp.after_request
-def _headers(response: Any) -> Any:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["Cache-Control"] = "no-store"   # a 查询码 on a shared phone's back button
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+@blp.errorhandler(CSRFError)
+def _expired(_error: CSRFError) -> Any:
+    """A form whose CSRF token (Flask-WTF's, in every form) is missing or stale."""
+    return render_template("public/message.html", title="页面已过期", message=FORM_EXPIRED), 400
 
 
 def _too_many(seconds: int, template: str, **context: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from api.views.ui import CSP
+from api.headers import CSP
 from tests.api.test_medical import claim, submit
 from tests.api.test_ui_pages import signed_in
 from tests.api.test_worker_reports import INTAKE, report

@@ -137,3 +137,36 @@ def test_a_counter_form_sent_twice_creates_one_claim(fresh: Flask, api: Api) -> 
     receipt = client.get(first.location).get_data(as_text=True)
     assert "一次性告知" in receipt and "3310**********1237" in receipt
     assert api.get("/cases?definition=medical_aid_claim", "city_admin").get_json()["total"] == 1
+
+
+def test_a_filtered_worklist_finds_the_cases_beyond_the_first_page_of_the_whole(fresh: Flask, api: Api) -> None:
+    """The filters are part of the worklist's query: 200 earlier cases of another kind, state or unit do not
+    hide a matching one (the page shows the first ``WORKLIST_LIMIT`` = 200)."""
+    import sqlalchemy as sa
+
+    from api.auth import Principal
+    from api.cases import OpenRequest, open_case
+    from api.extensions import db
+    from api.models import User
+    from api.present import engine
+
+    assert fresh.config["WORKLIST_LIMIT"] == 200
+    with fresh.app_context():
+        clerk = Principal.of(db.session.scalar(sa.select(User).where(User.username == "chengdong_clerk")))
+        for number in range(200):   # due in 3 working days, at the top of every worklist in scope
+            open_case(db.session, engine(), clerk, OpenRequest(
+                "mediation_case", None, mediation_data(claims=f"第{number}件")), fresh.config["CLOCK"]())
+        db.session.commit()
+    elsewhere = api.open_case("daxi_clerk", "mediation_case", mediation_data(claims="大溪的一件"))
+    report = api.open_case("chengdong_clerk", "worker_report", {
+        "employer": "温岭市东海鞋业有限公司", "category": "overtime_pay", "description": "加班费未支付"})
+    client, _ = signed_in(fresh, "city_clerk")
+    everything = client.get("/worklist").get_data(as_text=True)
+    assert everything.count(" data-case=") == 200
+    assert elsewhere["number"] not in everything and report["number"] not in everything
+    for query, found, hidden in [("unit=daxi", elsewhere, report), ("definition=worker_report", report, elsewhere),
+                                 ("state=reported", report, elsewhere),
+                                 ("definition=mediation_case&unit=daxi", elsewhere, report)]:
+        page = client.get(f"/worklist?{query}").get_data(as_text=True)
+        assert found["number"] in page and hidden["number"] not in page, query
+    assert client.get("/worklist?unit=nowhere").get_data(as_text=True).count(" data-case=") == 0

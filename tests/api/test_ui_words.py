@@ -146,7 +146,7 @@ def test_labels_belong_to_their_lifecycle_and_event(fresh: Flask) -> None:
     (shanghai(2027, 1, 6), "2027年1月5日（星期二）前"),
 ])
 def test_a_deadline_reads_as_the_last_day(due: Any, words: str) -> None:
-    from api.ui_words import deadline_words
+    from api.ui.words import deadline_words
 
     assert deadline_words(due, shanghai(2026, 11, 24)) == words
 

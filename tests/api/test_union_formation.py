@@ -84,6 +84,18 @@ def test_full_width_digits_slashed_dates_and_spaces_are_normalised(fresh: Flask,
         "温岭市川创机电有限公司", 126, "2004-06-26")
 
 
+@pytest.mark.parametrize(("cell", "read"), [
+    ("１２６", "126"), ("ＡＢＣ－１２３", "ABC-123"), ("温岭市　川创机电（有限）公司", "温岭市 川创机电(有限)公司"),
+    ("  城东街道 \t", "城东街道"), ("２００４／０６／２６", "2004/06/26"),
+    ("温岭市川创机电有限公司", "温岭市川创机电有限公司"),
+    ("３²", "3²"), ("①", "①"), ("￥１２", "¥12"), (None, ""), (126, "126"),
+])
+def test_a_roster_cell_is_folded_to_half_width_and_its_spaces_trimmed(cell: object, read: str) -> None:
+    from api.roster import normalise
+
+    assert normalise(cell) == read
+
+
 def test_bad_rows_are_rejected_with_their_row_numbers(fresh: Flask, api: Api) -> None:
     text = HEADER + "".join([
         f"{BIG},甲公司,城东街道,,abc,2004-06-26,否,,\n",

@@ -14,7 +14,8 @@ from api.clock import now
 from api.deadlines import CALENDAR, SHANGHAI
 from api.extensions import db
 from api.models import CalendarYear
-from api.views import ui as _ui  # these pages are the ui blueprint's (no ``blp`` of their own here)
+from api.ui import blp
+from api.ui.session import requires
 from workflow.schedules import ScheduleError, from_lists
 
 FIRST_YEAR, LAST_YEAR = 2004, 2100
@@ -58,8 +59,8 @@ def months(year: int, marks: dict[date, str]) -> list[dict[str, Any]]:
             for month in range(1, 13)]
 
 
-@_ui.blp.get("/admin/calendar")
-@_ui.requires("admin")
+@blp.get("/admin/calendar")
+@requires("admin")
 def calendar_grid() -> Any:
     today = now().astimezone(SHANGHAI).date()
     year = _year_of(request.args.get("year"), today.year + 1)
@@ -93,8 +94,8 @@ def _marked(form: Any) -> tuple[int, list[str], list[str], list[str]]:
     return year, holidays, workdays, faults
 
 
-@_ui.blp.post("/admin/calendar/preview")
-@_ui.requires("admin")
+@blp.post("/admin/calendar/preview")
+@requires("admin")
 def calendar_preview() -> Any:
     """The deadlines the marked schedule would move (case, old date, new date), before it is loaded."""
     year, holidays, workdays, faults = _marked(request.form)
@@ -108,8 +109,8 @@ def calendar_preview() -> Any:
                            moves=calendar_store.preview(db.session, schedule))
 
 
-@_ui.blp.post("/admin/calendar")
-@_ui.requires("admin")
+@blp.post("/admin/calendar")
+@requires("admin")
 def admin_load_calendar() -> Any:
     year, holidays, workdays, faults = _marked(request.form)
     if faults:

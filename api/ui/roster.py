@@ -13,16 +13,16 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from api import LARGE_UPLOADS, roster, roster_jobs, ui_words
+from api import roster, roster_jobs
 from api.clock import now
 from api.extensions import db
-from api.lifecycles.union_formation import THRESHOLD
 from api.models import Case, Employer, OrgUnit
 from api.present import employer_contact, engine
+from api.roster import THRESHOLD  # the roster's screening: this many insured staff must form a union
+from api.ui import blp, words
+from api.ui.session import requires
 from api.uploads import FileRefused, Limits
-from api.views import ui as _ui  # these pages are the ui blueprint's (no ``blp`` of their own here)
 
-LARGE_UPLOADS["ui.roster_import"] = 64 * 1024 * 1024   # a roster of 100,000 rows, as over the API
 ROSTER_ROLES = ("clerk", "admin")
 PER_PAGE = 50
 LISTS = {"required": f"应建会单位（未建会、参保 {THRESHOLD} 人及以上）",
@@ -35,8 +35,8 @@ def _refused() -> Any:
     return None
 
 
-@_ui.blp.route("/roster", methods=["GET", "POST"])
-@_ui.requires(*ROSTER_ROLES)
+@blp.route("/roster", methods=["GET", "POST"])
+@requires(*ROSTER_ROLES)
 def roster_import() -> Any:
     """The upload form, and the upload: the import runs in this request (one transaction) as a job whose
     progress the page polls (``roster_jobs``); then the job's result page (303), also without JavaScript."""
@@ -79,7 +79,7 @@ def _roster_page(job: Any = None, problem: str | None = None) -> str:
                            progress=roster_jobs.status(job, now()) if job is not None else None,
                            token=roster_jobs.new_token(), latest=latest,
                            statuses={item.token: roster_jobs.status(item, now()) for item in latest},
-                           people=ui_words.people(db.session, {item.username for item in latest}
+                           people=words.people(db.session, {item.username for item in latest}
                                                   | ({job.username} if job is not None else set())))
 
 
@@ -90,16 +90,16 @@ def _job(token: str) -> Any:
     return job
 
 
-@_ui.blp.get("/roster/imports/<token>")
-@_ui.requires(*ROSTER_ROLES)
+@blp.get("/roster/imports/<token>")
+@requires(*ROSTER_ROLES)
 def roster_job(token: str) -> Any:
     """A roster import: its progress while it runs (the page refreshes itself), then its result."""
     job = _job(token)
     return _roster_page(job, problem=job.problem)
 
 
-@_ui.blp.get("/roster/imports/<token>/progress")
-@_ui.requires(*ROSTER_ROLES)
+@blp.get("/roster/imports/<token>/progress")
+@requires(*ROSTER_ROLES)
 def roster_progress(token: str) -> Any:
     """How far the import is, for the page's progress bar (JSON, polled while the upload's request runs)."""
     job = _job(token)
@@ -108,8 +108,8 @@ def roster_progress(token: str) -> Any:
     return response
 
 
-@_ui.blp.get("/roster/imports/<token>/rejected.csv")
-@_ui.requires(*ROSTER_ROLES)
+@blp.get("/roster/imports/<token>/rejected.csv")
+@requires(*ROSTER_ROLES)
 def roster_rejected(token: str) -> Any:
     """Every row the import rejected (row number, credit code, reasons), as a CSV to correct and import again."""
     job = _job(token)
@@ -120,8 +120,8 @@ def roster_rejected(token: str) -> Any:
                                                     "filename*=UTF-8''%E6%9C%AA%E5%AF%BC%E5%85%A5%E7%9A%84%E8%A1%8C.csv"})
 
 
-@_ui.blp.get("/employers")
-@_ui.requires(*ROSTER_ROLES, "viewer", "mediator")
+@blp.get("/employers")
+@requires(*ROSTER_ROLES, "viewer", "mediator")
 def employers() -> Any:
     refused = _refused()
     if refused is not None:

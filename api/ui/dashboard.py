@@ -2,7 +2,8 @@
 one row per unit below the caller's (streets for the city) with bars, and the same table exported to Excel
 (Chinese sheet names, a title row, numbers as numbers, rates as percentages) or CSV.
 
-The figures are those of the lifecycles' reports (``Lifecycle.report``), named by ``Lifecycle.figures``.
+The figures are those of the lifecycles' reports (``Lifecycle.report``), named by ``Lifecycle.figures``; a
+lifecycle's ``trend`` (a rate and the count it is a rate of) is shown month by month above the tables.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from api.lifecycles import LIFECYCLES
 from api.models import OrgUnit
 from api.present import engine
 from api.reports import ReportScope
-from api.views import ui as _ui  # these pages are the ui blueprint's (no ``blp`` of their own here)
+from api.ui import blp
+from api.ui.session import requires
 from workflow.definitions import Definition
 
 COMMON_FIGURES = [("total", "件数", "count"), ("open", "在办", "count"), ("overdue", "超期", "count"),
                   ("escalated", "上报上级", "count")]
+DASHBOARD_ROLES = {"clerk", "admin", "reviewer", "mediator", "viewer"}
 KINDS = {"month": "按月", "quarter": "按季度", "year": "按年", "custom": "自定义"}
 
 
@@ -145,19 +148,29 @@ def tables(period: Period, keys: list[str] | None = None) -> tuple[OrgUnit, list
 TREND_MONTHS = 6
 
 
-def closure_trend(own: OrgUnit, today: date) -> list[dict[str, Any]]:
-    report = LIFECYCLES["mediation_case"].report
+def trends(own: OrgUnit, today: date) -> list[dict[str, Any]]:
+    """Each lifecycle's trend (``Lifecycle.trend``: a rate and the count it is a rate of) over the last months."""
+    found = []
+    for definition in engine().catalog.latest():
+        lifecycle = LIFECYCLES.get(definition.key)
+        if lifecycle is None or lifecycle.trend is None or lifecycle.report is None:
+            continue
+        names = {key: name for key, name, _ in figures_of(definition.key)}
+        rate, count = lifecycle.trend
+        found.append({"title": definition.title, "rate_name": names[rate], "count_name": names[count],
+                      "months": _months(lifecycle.report, definition.key, own, today, rate, count)})
+    return found
+
+
+def _months(report: Any, key: str, own: OrgUnit, today: date, rate: str, count: str) -> list[dict[str, Any]]:
     months = []
     first = today.replace(day=1)
     for back in range(TREND_MONTHS - 1, -1, -1):
         year, month = first.year, first.month - back
         while month <= 0:
             year, month = year - 1, month + 12
-        assert report is not None
-        figures = report(db.session, ReportScope("mediation_case", own.path, date(year, month, 1),
-                                                 _month_end(year, month)))
-        months.append({"month": f"{year}年{month}月", "rate": figures.get("closure_rate"),
-                       "accepted": figures.get("accepted", 0)})
+        figures = report(db.session, ReportScope(key, own.path, date(year, month, 1), _month_end(year, month)))
+        months.append({"month": f"{year}年{month}月", "rate": figures.get(rate), "count": figures.get(count, 0)})
     return months
 
 
@@ -167,8 +180,15 @@ def _refused() -> Any:
     return None
 
 
-@_ui.blp.get("/dashboard")
-@_ui.requires(*_ui.DASHBOARD_ROLES)
+@blp.context_processor
+def _context() -> dict[str, Any]:
+    principal = g.get("principal")
+    return {"sees_dashboard": principal is not None and principal.level != "enterprise"
+            and bool(principal.roles & DASHBOARD_ROLES)}
+
+
+@blp.get("/dashboard")
+@requires(*DASHBOARD_ROLES)
 def dashboard() -> Any:
     refused = _refused()
     if refused is not None:
@@ -176,9 +196,8 @@ def dashboard() -> Any:
     today = now().astimezone(SHANGHAI).date()
     period, problem = period_of(request.args, today)
     own, found = tables(period)
-    trend = closure_trend(own, today) if "mediation_case" in LIFECYCLES else []
     return render_template("ui/dashboard.html", tables=found, period=period, problem=problem, own=own,
-                           trend=trend, kinds=KINDS, args=request.args, today=today, shown=shown,
+                           trends=trends(own, today), kinds=KINDS, args=request.args, today=today, shown=shown,
                            export_args=period.args())
 
 
@@ -194,8 +213,8 @@ def _attachment(name: str, suffix: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename=report.{suffix}; filename*=UTF-8''{quote(name)}.{suffix}"}
 
 
-@_ui.blp.get("/dashboard/<key>.<fmt>")
-@_ui.requires(*_ui.DASHBOARD_ROLES)
+@blp.get("/dashboard/<key>.<fmt>")
+@requires(*DASHBOARD_ROLES)
 def export(key: str, fmt: str) -> Any:
     """One lifecycle's table (``key``) or every lifecycle's (``all``, Excel: one sheet each) as a file."""
     if (key != "all" and key not in LIFECYCLES) or fmt not in ("csv", "xlsx") or (key == "all" and fmt == "csv"):

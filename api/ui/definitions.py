@@ -2,8 +2,7 @@
 version's diff (with both diagrams) before it is deployed, the migration of open cases with its dry-run table
 and a confirm step, and a holiday schedule's moved deadlines before it is loaded.
 
-The routes belong to the clerk's pages (``api.views.ui``: session sign-in, CSRF), added here to keep that
-module small; this module has no blueprint of its own.
+The routes are the clerk pages' (``api.ui``: session sign-in, CSRF).
 """
 
 from __future__ import annotations
@@ -17,19 +16,18 @@ from api import definition_migrations, definition_store, diagram
 from api.clock import now
 from api.extensions import db
 from api.present import engine
-from api.views import ui
+from api.ui import blp
+from api.ui.session import requires
 from workflow.diff import diff
 from workflow.errors import Conflict, InvalidData, UnknownDefinition
-
-blp = None   # the routes are the clerk pages' blueprint's (ui.blp)
 
 
 def _app() -> Any:
     return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
-@ui.blp.get("/admin/definitions")
-@ui.requires("admin")
+@blp.get("/admin/definitions")
+@requires("admin")
 def definitions_page() -> Any:
     lifecycles = [{"key": key, "versions": definition_store.versions(db.session, engine(), key)}
                   for key in engine().catalog.keys()]
@@ -46,8 +44,8 @@ def _diff_page(key: str, old_version: int | None, new: Any, *, source: str | Non
                            source=source), status
 
 
-@ui.blp.get("/admin/definitions/<key>/diff")
-@ui.requires("admin")
+@blp.get("/admin/definitions/<key>/diff")
+@requires("admin")
 def definition_diff_page(key: str) -> Any:
     try:
         new = engine().catalog.get(key, request.args.get("to", type=int))
@@ -57,8 +55,8 @@ def definition_diff_page(key: str) -> Any:
         return render_template("ui/error.html", status=404, message=error.detail), 404
 
 
-@ui.blp.post("/admin/definitions/preview")
-@ui.requires("admin")
+@blp.post("/admin/definitions/preview")
+@requires("admin")
 def definition_preview() -> Any:
     """Step one of a deploy: the diff against the latest version, both diagrams, and the confirm button."""
     text = request.form.get("definition", "")
@@ -72,8 +70,8 @@ def definition_preview() -> Any:
                       source=text)
 
 
-@ui.blp.post("/admin/definitions/deploy")
-@ui.requires("admin")
+@blp.post("/admin/definitions/deploy")
+@requires("admin")
 def definition_deploy() -> Any:
     """Step two: deploy what was previewed."""
     try:
@@ -96,8 +94,8 @@ def _migration_form(key: str) -> dict[str, Any]:
                           if name.startswith("map-") and value}}
 
 
-@ui.blp.route("/admin/definitions/<key>/migrate", methods=["GET", "POST"])
-@ui.requires("admin")
+@blp.route("/admin/definitions/<key>/migrate", methods=["GET", "POST"])
+@requires("admin")
 def migration_page(key: str) -> Any:
     """The plan (where each state goes), its dry run (every case with its new due date), then the run."""
     body = _migration_form(key)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deadlines import SHANGHAI
 from api.models import OrgUnit, User
-from api.ui_labels import LEVELS, choice_label, label_for
+from api.ui.labels import LEVELS, choice_label, label_for
 from workflow.definitions import Definition
 
 WEEKDAYS = "一二三四五六日"
