@@ -4,10 +4,10 @@
 and commits once, so a request is all or nothing."""
 
 from api.cases.data import SYSTEM, denormalise, dig, validate_data, view_of
-from api.cases.firing import FireRequest, apply_outcome, fire_event, flush_case, mark_overdue
+from api.cases.firing import FireRequest, apply_outcome, fire_event, mark_overdue
 from api.cases.opening import Opened, OpenRequest, may_open, open_case, open_many
 from api.cases.queries import CasePage, CaseQuery, actionable_states, get_case, list_cases, worklist
 
 __all__ = ["SYSTEM", "CasePage", "CaseQuery", "FireRequest", "OpenRequest", "Opened", "actionable_states",
-           "apply_outcome", "denormalise", "dig", "fire_event", "flush_case", "get_case", "list_cases", "mark_overdue",
+           "apply_outcome", "denormalise", "dig", "fire_event", "get_case", "list_cases", "mark_overdue",
            "may_open", "open_case", "open_many", "validate_data", "view_of", "worklist"]

@@ -244,19 +244,19 @@ def test_a_batch_written_set_wise_is_the_same_as_one_by_one_and_chains_its_histo
 
 def test_a_batch_that_meets_a_changed_case_is_fired_one_by_one(
         fresh: Flask, api: Api, clock: FrozenClock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from api import deferred
     from api import sweep as sweep_module
     from api.audit import verify
     from api.models import Case
+    from api.writers import SetWriter
 
     cases = [api.open_case(ENT, "mediation_case", mediation_data()) for _ in range(3)]
     real = sweep_module.fire_timer
     attempts: list[bool] = []
 
-    def meddling(session, engine, timer, at):  # type: ignore[no-untyped-def]
-        setwise = deferred.rows(session) is not None
+    def meddling(session, engine, timer, at, writer):  # type: ignore[no-untyped-def]
+        setwise = isinstance(writer, SetWriter)
         attempts.append(setwise)
-        result = real(session, engine, timer, at)
+        result = real(session, engine, timer, at, writer)
         if setwise and timer.case_id == cases[1]["id"]:
             # another writer moves the case on while the batch is being worked out
             session.execute(sa.update(Case.__table__).where(Case.__table__.c.id == timer.case_id)
