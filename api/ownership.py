@@ -22,7 +22,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import NotFound
 
 from api.auth import Principal
 from api.deadlines import SHANGHAI
@@ -32,7 +31,7 @@ from api.transaction_cache import per_transaction
 from api.writers import CaseRecord, CaseWriter, insert_statement
 from workflow.definitions import LEVELS, Definition, EventDef
 from workflow.engine import Engine, Outcome, parent_level
-from workflow.errors import CaseNotFound, InvalidData, RoleNotPermitted
+from workflow.errors import CaseNotFound, InvalidData, RecordNotFound, RoleNotPermitted
 
 KINDS = ("arrived", "escalated", "assigned", "taken_over", "urged", "due_soon", "overdue")
 KIND_LABELS = {"arrived": "新到案件", "escalated": "上报", "assigned": "交办", "taken_over": "提级办理",
@@ -383,7 +382,7 @@ def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> 
     """Mark one of the user's notices read (another user's is not found: 404)."""
     notice = session.get(Notification, notice_id) if 0 < notice_id <= 2**31 - 1 else None
     if notice is None or notice.user_id != user_id:
-        raise NotFound(f"通知 {notice_id} 不存在")
+        raise RecordNotFound(f"通知 {notice_id} 不存在")
     if notice.read_at is None:
         notice.read_at = now
         session.flush()

@@ -8,10 +8,10 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import Unauthorized
 
 from api import accounts, auth, login_guard, passwords
 from api.clock import now
+from api.errors import Unauthenticated
 from api.extensions import db
 from api.models import User
 from api.present import local
@@ -38,7 +38,7 @@ class Token(MethodView):
         failures per user from every address)."""
         user = login_guard.sign_in(body["username"], body["password"], request.remote_addr, now())
         if user is None:
-            raise Unauthorized("用户名或密码错误")
+            raise Unauthenticated("用户名或密码错误")
         token, record = auth.issue_token(user)
         db.session.flush()
         return {"token": token, "expires_at": local(record.expires_at),

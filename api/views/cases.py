@@ -7,11 +7,11 @@ from typing import Any
 from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.exceptions import BadRequest
 
 from api import auth, ownership
 from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, list_cases, open_case, worklist
 from api.clock import now
+from api.errors import MalformedRequest
 from api.extensions import db
 from api.fields import is_whole_number
 from api.history import history_of
@@ -39,7 +39,7 @@ def parse_if_match(header: str | None) -> int | None:
         return None
     value = header.strip().removeprefix("W/").strip('"')
     if not is_whole_number(value):
-        raise BadRequest("If-Match 须为案件版本号，如 \"3\"")
+        raise MalformedRequest("If-Match 须为案件版本号，如 \"3\"", errors={"If-Match": ["须为案件版本号，如 \"3\""]})
     return int(value)
 
 

@@ -16,8 +16,8 @@ from api.extensions import db
 from api.lifecycles import union_term
 from api.models import Employer, OrgUnit
 from api.present import engine
-from api.problems import problem
 from api.uploads import FileRefused, Limits
+from workflow.errors import InvalidData, RoleNotPermitted
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="用人单位（社保参保名单）")
 
@@ -128,19 +128,18 @@ class EnterpriseImport(MethodView):
         report of rejected rows as CSV."""
         principal = auth.require_role("clerk", "admin")
         if principal.level == "enterprise":
-            return problem(403, "只有镇（街道）或市总工会可以导入参保名单")
+            raise RoleNotPermitted("只有镇（街道）或市总工会可以导入参保名单")
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            return problem(422, "请上传名单文件（表单字段 file）", errors={"file": ["必填"]})
+            raise InvalidData({"file": ["必填"]}, detail="请上传名单文件（表单字段 file）")
         try:
             result = roster.import_roster(db.session, engine(), principal, roster.rows_of(
                 upload.filename, upload.stream, Limits.from_config(current_app.config)), now())
         except FileRefused as error:
-            return problem(error.status, str(error), errors={"file": [str(error)]},
-                           **({"limit": error.limit} if error.limit else {}))
+            raise error.as_error() from error
         except roster.RosterError as error:
-            return problem(422, str(error), errors={"file": [str(error)], **(
-                {"headers": error.missing} if error.missing else {})})
+            raise InvalidData({"file": [str(error)], **({"headers": error.missing} if error.missing else {})},
+                              detail=str(error)) from error
         if request.args.get("format") == "csv":
             # every rejected row, streamed from the file the import wrote them to (the transaction is committed
             # by the time the body is sent)

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from api import addresses
 from api.extensions import db
+from workflow.errors import RoleNotPermitted
 
 blp = Blueprint("health", __name__)
 
@@ -47,9 +48,8 @@ def _operator() -> bool:
 @blp.get("/metrics")
 def metrics() -> Response:
     if not _operator():
-        from api.problems import problem
-
-        return problem(403, "指标仅供运维：请携带 GONGHUI_METRICS_TOKEN 令牌，或从 GONGHUI_METRICS_ALLOW 所列地址访问")
+        raise RoleNotPermitted("指标仅供运维：请携带 GONGHUI_METRICS_TOKEN 令牌，"
+                               "或从 GONGHUI_METRICS_ALLOW 所列地址访问")
     lines = ["# HELP gonghui_http_requests_total HTTP requests by method, endpoint and status.",
              "# TYPE gonghui_http_requests_total counter"]
     for (method, endpoint, status), count in sorted(_REQUESTS.items()):
