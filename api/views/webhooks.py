@@ -15,7 +15,8 @@ from api.clock import now
 from api.deadlines import SHANGHAI
 from api.extensions import db
 from api.models_ownership import Webhook
-from api.schemas import ISO, WorklistQuerySchema
+from api.pagination import PageQuerySchema
+from api.schemas import ISO
 from workflow.errors import RecordNotFound
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/admin",
@@ -113,7 +114,7 @@ class WebhookOne(MethodView):
 
 @blp.route("/webhooks/<int(max=2147483647):webhook_id>/deliveries")
 class WebhookDeliveries(MethodView):
-    @blp.arguments(WorklistQuerySchema, location="query")   # page and per_page
+    @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, DeliveryPageSchema)
     def get(self, args: dict[str, Any], webhook_id: int) -> dict[str, Any]:
         """Every delivery attempt, newest first, with the receiver's status code and answer (or the error)."""
