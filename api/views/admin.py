@@ -26,9 +26,7 @@ class UserSchema(Schema):
     org_unit = fields.String(required=True, validate=ORG_CODE_RULE)
     roles = fields.List(fields.String(validate=validate.OneOf(accounts.USER_ROLES)), required=True,
                         validate=validate.Length(min=1))
-    password = fields.String(required=True, load_only=True, metadata={"description": passwords.RULE},
-                             validate=[validate.Length(min=passwords.MIN_LENGTH, max=passwords.MAX_LENGTH),
-                                       passwords.validate_field])
+    password = passwords.field(required=True)
     active = fields.Boolean(dump_only=True)
 
 
@@ -36,9 +34,7 @@ class UserChangeSchema(Schema):
     org_unit = fields.String(validate=ORG_CODE_RULE)
     roles = fields.List(fields.String(validate=validate.OneOf(accounts.USER_ROLES)), validate=validate.Length(min=1))
     active = fields.Boolean(metadata={"description": "false 停用（其全部会话随即结束），true 启用"})
-    password = fields.String(load_only=True, metadata={"description": passwords.RULE},
-                             validate=[validate.Length(min=passwords.MIN_LENGTH, max=passwords.MAX_LENGTH),
-                                       passwords.validate_field])
+    password = passwords.field()
 
 
 class ServiceTokenRequestSchema(Schema):

@@ -22,9 +22,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录
 
 class PasswordChangeSchema(Schema):
     current_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
-    new_password = fields.String(required=True, load_only=True, metadata={"description": passwords.RULE},
-                                 validate=[validate.Length(min=passwords.MIN_LENGTH, max=passwords.MAX_LENGTH),
-                                           passwords.validate_field])
+    new_password = passwords.field(required=True)
 
 
 @blp.route("/token")
