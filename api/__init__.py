@@ -78,26 +78,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 LARGE_UPLOADS = {"enterprises.EnterpriseImport": 64 * 1024 * 1024, "ui.roster_import": 64 * 1024 * 1024}
 
 
-def _refuse_nul_characters() -> Any:
+def _refuse_nul_characters() -> None:
     """NUL characters cannot be stored in PostgreSQL text: refused (400) before anything reads them.
     (Uploads are files, read by their own parsers; only the roster import may send more than 1 MiB.)"""
     from flask import request, session
 
-    from api.problems import problem
+    from api.errors import MalformedRequest
 
     if request.endpoint in LARGE_UPLOADS:
         request.max_content_length = LARGE_UPLOADS[request.endpoint]
     if request.mimetype == "multipart/form-data":
-        return None
+        return
     if not request.path.startswith("/api/") and request.endpoint not in (None, "ui.login") \
             and "user_id" not in session:
-        return None   # a web page's form from someone not signed in: the page sends them to sign in, unread
+        return   # a web page's form from someone not signed in: the page sends them to sign in, unread
     found = any("\x00" in value for values in request.args.listvalues() for value in values)
     if not found and request.method in ("POST", "PUT", "PATCH"):
         body = request.get_data(cache=True)
         found = b"\\u0000" in body or b"\x00" in body
         found = found or any("\x00" in value for values in request.form.listvalues() for value in values)
-    return problem(400, "请求中不能包含 NUL（\\u0000）字符") if found else None
+    if found:
+        raise MalformedRequest("请求中不能包含 NUL（\\u0000）字符")
 
 
 def _calendar_in_step() -> None:

@@ -12,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from api import create_app
+from api import create_app, passwords
 from api.extensions import db
 
 
@@ -197,7 +197,7 @@ def _refused(error: Exception) -> None:
 @click.option("--role", "roles", multiple=True, required=True,
               type=click.Choice(["admin", "clerk", "mediator", "reviewer", "counter", "viewer"]))
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="12+ characters, not a common password.")
+              help=passwords.SUMMARY)
 @click.option("--service-token", is_flag=True, help="Also issue a long-lived service token (counters).")
 @with_appcontext
 def users_create(username: str, org_code: str, roles: tuple[str, ...], password: str, service_token: bool) -> None:
@@ -225,7 +225,7 @@ def users_create(username: str, org_code: str, roles: tuple[str, ...], password:
 @users.command("password")
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="12+ characters, not a common password.")
+              help=passwords.SUMMARY)
 @with_appcontext
 def users_password(username: str, password: str) -> None:
     """Set a user's password; every session of the user ends."""

@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api import deferred
 from api.models import Case, Timer
+from api.writers import CaseRecord, CaseWriter
 from workflow.calendar import (
     SHANGHAI,
     Due,
@@ -69,12 +69,12 @@ def _date_field(data: dict[str, Any], dotted: str) -> date | None:
         return None
 
 
-def period_for(spec: DeadlineSpec, case: Case) -> Period | None:
+def period_for(spec: DeadlineSpec, case: CaseRecord) -> Period | None:
     """The period of ``spec`` for the case's level (and category, where the definition says so)."""
     return spec.period_for(case.level, case.category)
 
 
-def due_for(spec: DeadlineSpec, case: Case, start: datetime, calendar: WorkCalendar = CALENDAR) -> Due | None:
+def due_for(spec: DeadlineSpec, case: CaseRecord, start: datetime, calendar: WorkCalendar = CALENDAR) -> Due | None:
     """When the case must leave its state, counted from ``start`` at the case's current level."""
     if spec.until_field:
         day = _date_field(case.data, spec.until_field)
@@ -96,20 +96,13 @@ def warning_for(spec: DeadlineSpec, due: datetime, calendar: WorkCalendar = CALE
     return due - timedelta(days=spec.warn_before.count)
 
 
-def cancel_timers(session: Session, case: Case, *, include_paused: bool = True) -> None:
+def cancel_timers(writer: CaseWriter, case: CaseRecord, *, include_paused: bool = True) -> None:
     if case.id is None:
         return
-    noted = deferred.cancels(session)
-    if noted is not None and include_paused:
-        noted.add(case.id)   # a set-wise sweep batch cancels them all in one statement before it writes
-        return
-    statuses = ("pending", "paused") if include_paused else ("pending",)
-    table = Timer.__table__   # a plain statement: no timer of the case is held in the session to keep in step
-    session.execute(sa.update(table).where(table.c.case_id == case.id, table.c.status.in_(statuses))
-                    .values(status="cancelled"))
+    writer.cancel_timers(case.id, ("pending", "paused") if include_paused else ("pending",))
 
 
-def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetime, now: datetime,
+def start_clock(writer: CaseWriter, case: CaseRecord, spec: DeadlineSpec, start: datetime, now: datetime,
                 due: Due | None = None, period: str | None = None) -> None:
     """Write the deadline timer of the case's current state, and show it (and its warning time) on the case.
 
@@ -124,17 +117,13 @@ def start_clock(session: Session, case: Case, spec: DeadlineSpec, start: datetim
         return
     warn = warning_for(spec, due.at)
     case.due_at, case.warn_at, case.due_provisional = due.at, warn, due.provisional
-    values = {"state": case.state, "kind": "deadline", "action": spec.on_timeout, "due_at": due.at,
-              "status": "pending", "provisional": due.provisional, "started_at": start, "period": period,
-              "remaining_seconds": None, "created_at": now, "fired_at": None, "result": None}
-    batch = deferred.rows(session)
-    if batch is not None:   # a set-wise batch inserts its timers together
-        batch.append((Timer.__table__, {"case_id": case.id, **values}))
-    else:
-        session.add(Timer(case_id=case.id, **values))
+    writer.add(Timer, {"case_id": case.id, "state": case.state, "kind": "deadline", "action": spec.on_timeout,
+                       "due_at": due.at, "status": "pending", "provisional": due.provisional, "started_at": start,
+                       "period": period, "remaining_seconds": None, "created_at": now, "fired_at": None,
+                       "result": None})
 
 
-def enter_state(session: Session, case: Case, definition: Definition, now: datetime, *,
+def enter_state(writer: CaseWriter, case: CaseRecord, definition: Definition, now: datetime, *,
                 opened: bool = False, restart: bool = False) -> None:
     """Start the clock of the case's current state (``since: case_opened`` counts from the opening)."""
     case.due_at, case.warn_at, case.due_provisional = None, None, False
@@ -146,7 +135,7 @@ def enter_state(session: Session, case: Case, definition: Definition, now: datet
         start = case.created_at
     elif not restart and state.deadline.since.startswith("field:"):
         start = _instant_field(case.data, state.deadline.since.removeprefix("field:")) or now
-    start_clock(session, case, state.deadline, start, now)
+    start_clock(writer, case, state.deadline, start, now)
 
 
 def _instant_field(data: dict[str, Any], name: str) -> datetime | None:
@@ -180,38 +169,39 @@ def _resume(session: Session, case: Case, definition: Definition, now: datetime)
     return True
 
 
-def after_transition(session: Session, case: Case, definition: Definition, outcome: Outcome,
+def after_transition(writer: CaseWriter, case: Case, definition: Definition, outcome: Outcome,
                      now: datetime) -> None:
     """Leaving a state cancels its timers (or pauses them); entering one (or escalating) starts its clock."""
+    session = writer.session   # paused timers are read and changed through it
     entering = definition.states[outcome.to_state]
     if outcome.escalated or outcome.action in ("assign", "take_over"):
         # a new owner: the state's deadline starts afresh at its level (or is the number of working days given)
-        cancel_timers(session, case)
+        cancel_timers(writer, case)
         days = outcome.changes.get("due_in_working_days")
         if isinstance(days, int) and not isinstance(days, bool):
             spec = entering.deadline or DeadlineSpec(periods={}, on_timeout="remind")
             period = Period("working_days", days)
-            start_clock(session, case, spec, now, now, count(period, now), period=f"working_days:{days}")
+            start_clock(writer, case, spec, now, now, count(period, now), period=f"working_days:{days}")
         else:
-            enter_state(session, case, definition, now, restart=True)
+            enter_state(writer, case, definition, now, restart=True)
     elif outcome.from_state != outcome.to_state:
         if entering.pauses_clock:
             _pause(session, case, now)
-            cancel_timers(session, case, include_paused=False)
-            enter_state(session, case, definition, now)
+            cancel_timers(writer, case, include_paused=False)
+            enter_state(writer, case, definition, now)
             return
-        cancel_timers(session, case, include_paused=False)
+        cancel_timers(writer, case, include_paused=False)
         case.due_at, case.warn_at, case.due_provisional = None, None, False
         if not _resume(session, case, definition, now):
-            cancel_timers(session, case)
-            enter_state(session, case, definition, now)
+            cancel_timers(writer, case)
+            enter_state(writer, case, definition, now)
     elif "restart_deadline" in outcome.effects:
         state = definition.states[case.state]
         if state.deadline is not None:
-            cancel_timers(session, case, include_paused=False)
+            cancel_timers(writer, case, include_paused=False)
             days = outcome.changes.get("days")
             if isinstance(days, int):
-                start_clock(session, case, state.deadline, now, now, count(Period("days", days), now),
+                start_clock(writer, case, state.deadline, now, now, count(Period("days", days), now),
                             period=f"days:{days}")
             else:
-                start_clock(session, case, state.deadline, now, now)
+                start_clock(writer, case, state.deadline, now, now)

@@ -34,6 +34,7 @@ from api.cases import denormalise, dig
 from api.history import record_history
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
+from api.writers import RowWriter
 from workflow.definitions import Definition
 from workflow.engine import Engine
 from workflow.errors import InvalidData, UnknownDefinition
@@ -246,6 +247,7 @@ def _migrate_case(session: Session, plan: Plan, case: Case, timer: Timer | None,
     move = _move_of(plan, case, target, new_due)
     keep_clock = not plan.recount or (timer is not None and _set_by_hand(plan.old, case, timer))
     start = _start_of(session, plan, case, target, timer) if not keep_clock else None
+    writer = RowWriter(session)   # flushed by the caller with the case
     with session.no_autoflush:
         case.definition_version, case.state, case.updated_at = plan.new.version, target, now
         denormalise(case, plan.new)
@@ -257,13 +259,13 @@ def _migrate_case(session: Session, plan: Plan, case: Case, timer: Timer | None,
                                                        table.c.status.in_(("pending", "paused")))
                                 .values(state=renamed))
         if not keep_clock:
-            deadlines.cancel_timers(session, case, include_paused=False)
+            deadlines.cancel_timers(writer, case, include_paused=False)
             spec = plan.new.states[target].deadline
             case.due_at, case.warn_at, case.due_provisional = None, None, False
             if spec is not None and start is not None:
-                deadlines.start_clock(session, case, spec, start, now)
+                deadlines.start_clock(writer, case, spec, start, now)
         record_history(
-            session, case, seq=case.version + 1, event="migrate", from_state=old_state, level_from=old_level,
+            writer, case, seq=case.version + 1, event="migrate", from_state=old_state, level_from=old_level,
             org_from=org_from, actor=actor, at=now, comment=f"流程定义由第 {plan.old.version} 版迁移到第 "
             f"{plan.new.version} 版",
             data={"from_version": plan.old.version, "to_version": plan.new.version, "migration": migration_id,

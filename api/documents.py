@@ -26,6 +26,7 @@ from api.models import Case, OrgUnit
 from api.models_documents import contact_of, seed_contacts
 from api.present import engine, local, masked_data
 from api.ui.labels import choice_label, field_label
+from workflow.errors import Conflict, RecordNotFound
 
 STYLESHEET = Path(__file__).parent / "static" / "ui" / "documents.css"
 CLAIM, MEDIATION, REPORT, FORMATION = "medical_aid_claim", "mediation_case", "worker_report", "union_formation"
@@ -34,8 +35,13 @@ DECIDED_STATES = {MEDIATION: "rejected", CLAIM: "rejected", REPORT: "declined"}
 PUBLIC_PAGES = {CLAIM: "public.claim_status", REPORT: "public.report_status"}
 
 
-class UnknownKind(LookupError):
-    """No document of that kind exists."""
+class UnknownKind(RecordNotFound):
+    """No document of that kind exists (404, naming those that do)."""
+
+    title = "没有这种文书"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"没有“{kind}”这种文书；可有：{'、'.join(KINDS)}", kind=kind)
 
 
 @dataclass(frozen=True)
@@ -79,12 +85,17 @@ def check(case: Case, kind: str) -> None:
     if kind not in KINDS:
         raise UnknownKind(kind)
     if not KINDS[kind].allowed(case):
-        raise DocumentNotAllowed(kind, allowed(case))
+        raise DocumentNotAllowed(case, kind, allowed(case))
 
 
-class DocumentNotAllowed(Exception):
-    def __init__(self, kind: str, allowed: list[str]) -> None:
-        super().__init__(kind)
+class DocumentNotAllowed(Conflict):
+    """The case's state does not allow that document (409, naming those it allows in ``allowed_kinds``)."""
+
+    title = "当前状态不能出具此文书"
+
+    def __init__(self, case: Case, kind: str, allowed: list[str]) -> None:
+        titles = "、".join(f"{name}（{KINDS[name].title(case)}）" for name in allowed)
+        super().__init__(f"案件当前状态不能出具“{kind}”；可出具：{titles}", allowed_kinds=allowed)
         self.kind, self.allowed = kind, allowed
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api import deferred
 from api.models import Case, CaseHistory
+from api.writers import CaseRecord, CaseWriter
 
 
 def chain_hash(prev_hash: str | None, entry: dict[str, Any]) -> str:
@@ -20,16 +20,14 @@ def chain_hash(prev_hash: str | None, entry: dict[str, Any]) -> str:
     return hashlib.sha256(((prev_hash or "") + payload).encode()).hexdigest()
 
 
-def record_history(session: Session, case: Case, *, seq: int, event: str, from_state: str | None,
+def record_history(writer: CaseWriter, case: CaseRecord, *, seq: int, event: str, from_state: str | None,
                    level_from: str | None, org_from: str | None, actor: str, at: datetime,
-                   data: dict[str, Any], comment: str | None) -> CaseHistory | dict[str, Any]:
-    """Add the case's next history row, chained to the last one (whose hash the case keeps).
-
-    Inside ``deferred.deferring`` the row is handed to the batch as a dictionary, inserted with the others.
-    """
+                   data: dict[str, Any], comment: str | None) -> dict[str, Any]:
+    """Write the case's next history row through ``writer``, chained to the last one (whose hash the case keeps);
+    returns the row's values."""
     prev = None
     if seq > 1:
-        prev = case.history_hash or session.scalar(
+        prev = case.history_hash or writer.session.scalar(
             sa.select(CaseHistory.hash).where(CaseHistory.case_id == case.id)
             .order_by(CaseHistory.seq.desc()).limit(1))
     values: dict[str, Any] = {
@@ -38,13 +36,8 @@ def record_history(session: Session, case: Case, *, seq: int, event: str, from_s
         "actor": actor, "at": at, "data": data, "comment": comment, "prev_hash": prev}
     values["hash"] = chain_hash(prev, payload_of(values))
     case.history_hash = values["hash"]
-    batch = deferred.rows(session)
-    if batch is not None:
-        batch.append((CaseHistory.__table__, values))
-        return values
-    row = CaseHistory(**values)
-    session.add(row)
-    return row
+    writer.add(CaseHistory, values)
+    return values
 
 
 _PAYLOAD_FIELDS = ("case_id", "seq", "event", "from_state", "to_state", "level_from", "level_to", "org_from",

@@ -10,11 +10,10 @@ do not count), and it is skipped when the body holds too few brackets to be deep
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from flask import current_app, request
 
-from api.problems import problem
+from api.errors import MalformedRequest
 
 _TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -66,11 +65,10 @@ def faults(body: bytes, max_depth: int) -> list[str]:
     return found
 
 
-def refuse_unsafe_json() -> Any:
+def refuse_unsafe_json() -> None:
     """Before any view: a JSON body too deep or with an unpaired surrogate is a 400 naming the fault."""
     if request.method not in ("POST", "PUT", "PATCH", "DELETE") or not request.is_json:
-        return None
+        return
     problems = faults(request.get_data(cache=True), int(current_app.config.get("MAX_JSON_DEPTH", 64)))
     if problems:
-        return problem(400, "；".join(problems), title="请求格式错误", errors={"body": problems})
-    return None
+        raise MalformedRequest("；".join(problems), errors={"body": problems})

@@ -45,7 +45,8 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# set-wise writers (the sweep) insert notices with ON CONFLICT DO NOTHING (api.deferred)
+# notices are inserted with ON CONFLICT DO NOTHING (api.writers.insert_statement): a notice of one deadline that
+# another sweeper wrote already is passed over
 Notification.__table__.info["on_conflict_do_nothing"] = True
 
 

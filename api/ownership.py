@@ -9,8 +9,8 @@
   outside the unit) or is urged, due soon or overdue, every user of the owning unit who can act on it gets a
   notice, written with the change.
 
-The rows are written through the session, or handed to a set-wise batch (``api.deferred``) when one is being
-collected (the sweep, ``api.cases.open_many``). Imports: models, auth, deferred, workflow — never the use cases.
+The rows go through the ``CaseWriter`` the caller passes (``api.writers``): row by row in a request, collected
+by the sweep's batch and ``api.cases.open_many``. Imports: models, auth, writers, workflow — never the use cases.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import NotFound
 
-from api import deferred
 from api.auth import Principal
 from api.deadlines import SHANGHAI
 from api.models import Case, OrgUnit, User
 from api.models_ownership import CaseInvolvement, Notification
+from api.transaction_cache import per_transaction
+from api.writers import CaseRecord, CaseWriter, insert_statement
 from workflow.definitions import LEVELS, Definition, EventDef
 from workflow.engine import Engine, Outcome, parent_level
-from workflow.errors import CaseNotFound, InvalidData, RoleNotPermitted
+from workflow.errors import CaseNotFound, InvalidData, RecordNotFound, RoleNotPermitted
 
 KINDS = ("arrived", "escalated", "assigned", "taken_over", "urged", "due_soon", "overdue")
 KIND_LABELS = {"arrived": "新到案件", "escalated": "上报", "assigned": "交办", "taken_over": "提级办理",
@@ -101,14 +101,9 @@ def move_target(session: Session, outcome: Outcome) -> OrgUnit | None:
 
 # ---- involvement ---------------------------------------------------------------------------------------
 
-def involve(session: Session, case: Any, now: datetime) -> None:
+def involve(writer: CaseWriter, case: CaseRecord, now: datetime) -> None:
     """Write down that the case's current unit holds it."""
-    values = {"case_id": case.id, "org_unit_id": case.org_unit_id, "at": now}
-    batch = deferred.rows(session)
-    if batch is not None:
-        batch.append((CaseInvolvement.__table__, values))
-    else:
-        session.add(CaseInvolvement(**values))
+    writer.add(CaseInvolvement, {"case_id": case.id, "org_unit_id": case.org_unit_id, "at": now})
 
 
 def involved_case_ids(unit_id: int) -> sa.Select[tuple[int]]:
@@ -140,7 +135,7 @@ _MEMBERS = "gonghui.unit_members"
 
 def _members(session: Session, unit_ids: Iterable[int]) -> dict[int, list[_Member]]:
     """The active users of each unit, read once per transaction for all the units asked about."""
-    known: dict[int, list[_Member]] = deferred.per_transaction(session, _MEMBERS, dict)
+    known: dict[int, list[_Member]] = per_transaction(session, _MEMBERS, dict)
     missing = {unit_id for unit_id in unit_ids if unit_id not in known}
     if missing:
         for unit_id in missing:
@@ -188,7 +183,7 @@ def recipients(session: Session, definition: Definition, state: str, unit_id: in
     return found
 
 
-def _title(definition: Definition, case: Any, kind: str, detail: str | None) -> str:
+def _title(definition: Definition, case: CaseRecord | _Shown, kind: str, detail: str | None) -> str:
     head = f"{case.number}（{definition.title}）"
     unit = case.org_unit.name
     texts = {
@@ -207,22 +202,18 @@ def _title(definition: Definition, case: Any, kind: str, detail: str | None) -> 
     return text[:300]
 
 
-def notify(session: Session, definition: Definition, case: Any, kind: str, now: datetime, *,
+def notify(writer: CaseWriter, definition: Definition, case: CaseRecord, kind: str, now: datetime, *,
            detail: str | None = None, deadline: datetime | None = None, returned: bool = False) -> int:
     """A notice of ``kind`` to every user of the owning unit who can act on the case; returns how many.
     ``returned``: an ``arrived`` notice of a case that came back to the unit (a report reopened by its reporter)."""
-    users = recipients(session, definition, case.state, case.org_unit_id, case.level,
+    users = recipients(writer.session, definition, case.state, case.org_unit_id, case.level,
                        supervisors=kind in ("overdue", "urged"))
     if not users:
         return 0
     title = _title(definition, case, "returned" if returned else kind, detail)
     rows = [{"user_id": user_id, "case_id": case.id, "kind": kind, "title": title, "at": now,
              "deadline": deadline, "read_at": None} for user_id in users]
-    batch = deferred.rows(session)
-    if batch is not None:
-        batch.extend((Notification.__table__, row) for row in rows)
-    else:   # the case is written already (a new one is opened inside a batch): no flush needed here
-        session.execute(deferred.insert_statement(session, Notification.__table__), rows)
+    writer.insert(Notification.__table__, rows)
     return len(rows)
 
 
@@ -255,7 +246,7 @@ def notify_due_soon(session: Session, engine: Engine, at: datetime, limit: int =
         rows += [{"user_id": user_id, "case_id": row.id, "kind": "due_soon", "title": title, "at": at,
                   "deadline": row.due_at, "read_at": None} for user_id in users]
     if rows:
-        written = session.execute(deferred.insert_statement(session, Notification.__table__), rows).rowcount
+        written = session.execute(insert_statement(session, Notification.__table__), rows).rowcount
     return max(written, 0)
 
 
@@ -289,33 +280,34 @@ class _Shown:
 
 # ---- what a change means for notices, involvement and webhooks --------------------------------------------
 
-Enqueue = Callable[[Session, Definition, Any, str, datetime, int], None]
+Enqueue = Callable[[CaseWriter, Definition, Any, str, datetime, int], None]
 
 
-def on_open(session: Session, definition: Definition, case: Any, now: datetime, enqueue: Enqueue) -> None:
-    involve(session, case, now)
-    notify(session, definition, case, "arrived", now)
-    enqueue(session, definition, case, "case.opened", now, 1)
+def on_open(writer: CaseWriter, definition: Definition, case: CaseRecord, now: datetime, enqueue: Enqueue) -> None:
+    involve(writer, case, now)
+    notify(writer, definition, case, "arrived", now)
+    enqueue(writer, definition, case, "case.opened", now, 1)
 
 
-def after_outcome(session: Session, definition: Definition, case: Case, outcome: Outcome, now: datetime,
+def after_outcome(writer: CaseWriter, definition: Definition, case: Case, outcome: Outcome, now: datetime,
                   moved: bool, version: int, enqueue: Enqueue) -> None:
     """Called once an outcome is applied to the case (before it is written)."""
     if moved:
-        involve(session, case, now)
+        involve(writer, case, now)
     kind = "escalated" if outcome.escalated else MOVES.get(outcome.action or "")
     if outcome.action == "urge":
         kind = "urged"
     if kind is not None:
         detail = (outcome.changes.get("instruction") or outcome.changes.get("note")
                   or outcome.changes.get("reason"))
-        notify(session, definition, case, kind, now, detail=str(detail)[:120] if detail else None)
-    elif outcome.from_state != outcome.to_state and not case.closed and not _member_of(session, case, outcome.actor):
+        notify(writer, definition, case, kind, now, detail=str(detail)[:120] if detail else None)
+    elif outcome.from_state != outcome.to_state and not case.closed and not _member_of(writer.session, case,
+                                                                                        outcome.actor):
         # moved on by someone outside the unit (a reporter reopening a report, the system, a unit above): the case
         # is back on the unit's desk in a new state
-        notify(session, definition, case, "arrived", now, returned=True)
+        notify(writer, definition, case, "arrived", now, returned=True)
     for kind_of_hook in webhook_types(definition, outcome, case.closed):
-        enqueue(session, definition, case, kind_of_hook, now, version)
+        enqueue(writer, definition, case, kind_of_hook, now, version)
 
 
 def _member_of(session: Session, case: Case, username: str) -> bool:
@@ -341,11 +333,11 @@ def webhook_types(definition: Definition, outcome: Outcome, closed: bool) -> lis
     return types
 
 
-def on_overdue(session: Session, definition: Definition, case: Case, now: datetime, version: int,
+def on_overdue(writer: CaseWriter, definition: Definition, case: Case, now: datetime, version: int,
                enqueue: Enqueue) -> None:
     """A deadline passed where the case stays (督办 at the top, a reminder): its owners and supervisors hear."""
-    notify(session, definition, case, "overdue", now, deadline=case.due_at or now)
-    enqueue(session, definition, case, "case.overdue", now, version)
+    notify(writer, definition, case, "overdue", now, deadline=case.due_at or now)
+    enqueue(writer, definition, case, "case.overdue", now, version)
 
 
 # ---- reading notices -------------------------------------------------------------------------------------
@@ -390,7 +382,7 @@ def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> 
     """Mark one of the user's notices read (another user's is not found: 404)."""
     notice = session.get(Notification, notice_id) if 0 < notice_id <= 2**31 - 1 else None
     if notice is None or notice.user_id != user_id:
-        raise NotFound(f"通知 {notice_id} 不存在")
+        raise RecordNotFound(f"通知 {notice_id} 不存在")
     if notice.read_at is None:
         notice.read_at = now
         session.flush()

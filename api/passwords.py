@@ -1,4 +1,7 @@
-"""The password policy, in one place: the API's schemas, the 管理 page, the account page and the CLI use it.
+"""The password policy, in one place. Every way of setting a password goes through it: the API's schemas
+(``field()``: every fault of the password itself, at once, with the other fields' faults) and the use cases in
+``api.accounts`` (``faults()`` with the username: creating a user, setting or changing a password), which the
+管理 page, the account page and the CLI (``gonghui users create|password``, whose help is ``SUMMARY``) call.
 
 A password has 12 to 200 characters, is not a common one (``api/data/common-passwords.txt``, also with
 digits or punctuation appended), has at least five different characters and does not contain the username.
@@ -10,13 +13,15 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields
 
 MIN_LENGTH = 12
 MAX_LENGTH = 200
 COMMON_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
 RULE = f"密码须为 {MIN_LENGTH}–{MAX_LENGTH} 个字符，不能是常见密码，不能包含用户名"
+SUMMARY = f"{MIN_LENGTH} to {MAX_LENGTH} characters, not a common password, not containing the username."
 
 
 @cache
@@ -51,3 +56,10 @@ def validate_field(password: str) -> None:
     problems = faults(password)
     if problems:
         raise ValidationError(problems)
+
+
+def field(**options: Any) -> fields.String:
+    """A schema's new-password field: validated by the policy alone (one message per fault), documented with
+    the policy's rule and its lengths."""
+    return fields.String(load_only=True, validate=validate_field, metadata={
+        "description": RULE, "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}, **options)

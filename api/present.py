@@ -21,6 +21,7 @@ from api.deadlines import SHANGHAI
 from api.extensions import db
 from api.lifecycles import LIFECYCLES
 from api.models import Case, CaseHistory, Employer
+from api.writers import CaseRecord
 from workflow import privacy
 from workflow.engine import Engine
 
@@ -34,7 +35,7 @@ def local(moment: datetime | None) -> datetime | None:
     return moment.astimezone(SHANGHAI) if moment else None
 
 
-def viewer(case: Case, principal: Principal | None) -> privacy.Viewer:
+def viewer(case: CaseRecord, principal: Principal | None) -> privacy.Viewer:
     """Who is looking, as the personal-data rules see it; ``None`` is the public or an outside system."""
     if principal is None:
         return privacy.PUBLIC
@@ -42,7 +43,7 @@ def viewer(case: Case, principal: Principal | None) -> privacy.Viewer:
                           in_scope=principal.sees(case.org_path))
 
 
-def masked_data(case: Case, principal: Principal | None, data: dict[str, Any] | None = None) -> dict[str, Any]:
+def masked_data(case: CaseRecord, principal: Principal | None, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """``data`` (by default the case's data; a history row passes its own) as ``principal`` may see it: every
     personal field the case's definition declares is masked unless the caller is one who sees it, and every one
     shown unmasked is recorded. ``principal`` None (the public, a webhook, a notice sent out) sees all masked."""

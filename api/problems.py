@@ -1,4 +1,10 @@
-"""The one place where errors become RFC 9457 problem documents (``application/problem+json``)."""
+"""The one place where errors become RFC 9457 problem documents (``application/problem+json``).
+
+Views, use cases and request hooks raise; nothing else builds a problem. The domain's errors
+(``workflow.errors``) and the edge's (``api.errors``: a malformed request, a missing header, too many requests)
+are mapped by ``STATUS_OF``; Werkzeug's HTTP exceptions (routing, flask-smorest's validation) by
+``from_http_exception``. A 404 on a web page (not under ``/api/``) is the page's own "not found" page.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,16 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException, NotFound
 
+from api.errors import HeaderRequired, MalformedRequest, RateLimited, TooLarge, Unauthenticated
 from workflow.errors import (
-    CaseNotFound,
     Conflict,
     DefinitionError,
     EventNotAllowed,
     InvalidData,
+    RecordNotFound,
     RoleNotPermitted,
     StaleVersion,
     UnknownDefinition,
@@ -32,8 +39,9 @@ TITLES = {
 }
 
 STATUS_OF: list[tuple[type[WorkflowError], int]] = [
-    (CaseNotFound, 404), (UnknownDefinition, 404), (EventNotAllowed, 409), (UnknownEvent, 409),
+    (RecordNotFound, 404), (UnknownDefinition, 404), (EventNotAllowed, 409), (UnknownEvent, 409),
     (RoleNotPermitted, 403), (InvalidData, 422), (Conflict, 409), (DefinitionError, 500),
+    (MalformedRequest, 400), (Unauthenticated, 401), (TooLarge, 413), (HeaderRequired, 428), (RateLimited, 429),
 ]
 
 
@@ -68,22 +76,31 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "_schema": [str(messages)]}
 
 
-def from_workflow_error(error: WorkflowError) -> Response:
+def status_of(error: WorkflowError) -> int:
     if isinstance(error, StaleVersion):
-        status = 412 if error.precondition else 409
-        return problem(status, error.detail, title=error.title, **_public(error.context))
-    status = next(code for kind, code in STATUS_OF + [(WorkflowError, 400)] if isinstance(error, kind))
+        return 412 if error.precondition else 409
+    return next(code for kind, code in STATUS_OF + [(WorkflowError, 400)] if isinstance(error, kind))
+
+
+def from_workflow_error(error: WorkflowError) -> Response:
+    status = status_of(error)
     if status >= 500:
         log.error("definition error surfaced in a request: %s", error.detail)
         return problem(500, "服务器内部错误")
-    errors = error.errors if isinstance(error, InvalidData) else None
+    if status == 404 and not _api_request():
+        return current_app.handle_http_exception(NotFound(error.detail))  # type: ignore[return-value]
     extra = _public(error.context)
-    extra.pop("errors", None)
-    return problem(status, error.detail, title=error.title, errors=errors, **extra)
+    errors = extra.pop("errors", None)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return problem(status, error.detail, title=error.title, errors=errors or None, headers=headers, **extra)
 
 
 def _public(context: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in context.items() if isinstance(value, str | int | list | bool)}
+    return {key: value for key, value in context.items() if isinstance(value, str | int | list | bool | dict)}
+
+
+def _api_request() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/metrics")
 
 
 def from_http_exception(error: HTTPException) -> Response:

@@ -5,25 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Response, current_app
+from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import TooManyRequests
 
+from api.errors import RateLimited
 from api.models_reports import RateWindow
 
 # Windows are kept this long at least, whatever the window of the request that removes old ones.
 KEEP = timedelta(days=2)
 
 
-class Throttled(TooManyRequests):
-    """A refusal for too many requests or misses: answered 429 with ``Retry-After`` (a page may catch it)."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.data = {"headers": {"Retry-After": str(retry_after)}}
+# A refusal for too many requests or misses: answered 429 with ``Retry-After`` (``api.problems``); a page may
+# catch it and say so in its own words.
+Throttled = RateLimited
 
 
 def _window_start(now: datetime, window: timedelta) -> datetime:
@@ -78,14 +74,14 @@ def setting(name: str, default: int) -> int:
     return int(current_app.config.get(name, default))
 
 
-def refused(client: str, setting: str, *, limit: int, window_seconds: int, message: str) -> Response | None:
-    """Count a request of ``client``; a 429 problem (with Retry-After) once it is over the limit.
+def enforce(client: str, setting: str, *, limit: int, window_seconds: int, message: str) -> None:
+    """Count a request of ``client``; ``Throttled`` (429 with Retry-After) once it is over the limit.
 
     ``GONGHUI_<setting>_LIMIT`` and ``GONGHUI_<setting>_WINDOW_SECONDS`` override the defaults."""
     from api.clock import now
     from api.extensions import db
-    from api.problems import problem
 
     retry = hit(db.session, client, now(), limit=current_app.config.get(f"{setting}_LIMIT", limit),
                 window=timedelta(seconds=current_app.config.get(f"{setting}_WINDOW_SECONDS", window_seconds)))
-    return None if retry is None else problem(429, message, headers={"Retry-After": str(retry)})
+    if retry is not None:
+        raise Throttled(message, retry)

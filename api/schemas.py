@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from api.pagination import PageQuerySchema, page_schema
+
 ISO = "iso"
 
 
@@ -124,7 +126,7 @@ class EventRequestSchema(Schema):
     comment = fields.String(validate=validate.Length(max=2000), allow_none=True)
 
 
-class CaseQuerySchema(Schema):
+class CaseQuerySchema(PageQuerySchema):
     definition = fields.String(validate=validate.Length(max=64))
     state = fields.String(validate=validate.Length(max=64))
     level = fields.String(validate=validate.OneOf(["enterprise", "street", "city"]))
@@ -133,21 +135,10 @@ class CaseQuerySchema(Schema):
     q = fields.String(validate=validate.Length(max=200))
     involved = fields.Boolean(metadata={"description": "true：本单位承办过（含正在承办）的案件，移交后只读"})
     sort = fields.String(load_default="created_at", validate=validate.OneOf(["created_at", "due_at"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-class WorklistQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-
-
-class CasePageSchema(Schema):
-    items = fields.List(fields.Nested(CaseSchema))
-    total = fields.Integer(metadata={"description": "匹配的案件数；超过 1000 件时只计到 1000（见 total_exact）"})
-    total_exact = fields.Boolean(metadata={"description": "false：匹配的案件多于 total，请用条件缩小范围"})
-    page = fields.Integer()
-    per_page = fields.Integer()
+# cases and the worklist answer pages of cases (api.pagination)
+CasePageSchema = page_schema(CaseSchema, "CasePageSchema")
 
 
 class HistorySchema(Schema):

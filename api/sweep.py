@@ -23,9 +23,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from api import calendar_store, deferred, ownership
+from api import calendar_store, ownership
 from api.cases import FireRequest, fire_event, mark_overdue
 from api.models import Case, OrgUnit, Timer
+from api.writers import CaseWriter, RowWriter, SetWriter
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
 
@@ -67,8 +68,9 @@ def _rule(case: Case, timer: DueTimer) -> str:
     return f"{case.definition_key}.{timer.state}.deadline"
 
 
-def fire_timer(session: Session, engine: Engine, timer: DueTimer, at: datetime) -> str:
-    """Carry out one claimed timer's action; returns what happened, for the log and the timer row."""
+def fire_timer(session: Session, engine: Engine, timer: DueTimer, at: datetime, writer: CaseWriter) -> str:
+    """Carry out one claimed timer's action, writing through ``writer``; returns what happened, for the log and
+    the timer row."""
     case = session.get(Case, timer.case_id)
     if case is None or case.closed or case.state != timer.state:
         return "stale: the case has left the state"
@@ -76,19 +78,19 @@ def fire_timer(session: Session, engine: Engine, timer: DueTimer, at: datetime) 
     label = definition.states[case.state].label
     if timer.action == "escalate":
         if case.org_unit.parent is None or case.level == "city":
-            mark_overdue(session, case, at, rule=_rule(case, timer),
-                                  comment=f"“{label}”已超过期限，市总工会督办", definition=definition)
+            mark_overdue(writer, case, at, rule=_rule(case, timer),
+                         comment=f"“{label}”已超过期限，市总工会督办", definition=definition)
             return "supervised: overdue at city level (督办)"
         fire_event(session, engine, None, case, FireRequest(
             event="escalate", data={"reason": f"“{label}”超过期限未办理，自动上报", "rule": _rule(case, timer)},
-            comment=f"期限届满（{_rule(case, timer)}），自动上报上级"), at)
+            comment=f"期限届满（{_rule(case, timer)}），自动上报上级"), at, writer=writer)
         return f"escalated to {case.org_unit.code}"
     if timer.action == "remind":
-        mark_overdue(session, case, at, rule=_rule(case, timer), event="remind",
-                              comment=f"“{label}”期限已到，请承办人跟进", definition=definition)
+        mark_overdue(writer, case, at, rule=_rule(case, timer), event="remind",
+                     comment=f"“{label}”期限已到，请承办人跟进", definition=definition)
         return "reminded: overdue"
     fire_event(session, engine, None, case, FireRequest(
-        event=timer.action, data={}, comment=f"期限届满（{_rule(case, timer)}）"), at)
+        event=timer.action, data={}, comment=f"期限届满（{_rule(case, timer)}）"), at, writer=writer)
     return f"fired {timer.action}"
 
 
@@ -143,15 +145,11 @@ def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: dateti
 
 SETWISE_ACTIONS = frozenset({"escalate", "remind"})
 
-# The columns a timer's action may change on a case, written for the whole batch by one statement.
-_CASE_COLUMNS = ("state", "data", "org_unit_id", "org_path", "level", "escalations", "overdue", "closed",
-                 "closed_at", "updated_at", "due_at", "warn_at", "due_provisional", "amount", "party", "category",
-                 "history_hash")
-
 
 def _fire_setwise(session: Session, engine: Engine, timers: list[DueTimer], at: datetime) -> list[Fired]:
-    """Fire the batch's escalations and reminders with one write per table; [] when that cannot be done,
-    leaving every timer to the one-by-one path (nothing of the attempt remains)."""
+    """Fire the batch's escalations and reminders through one ``SetWriter`` (one write per table for the whole
+    batch); [] when that cannot be done, leaving every timer to the one-by-one path (nothing of the attempt
+    remains)."""
     chosen: list[DueTimer] = []
     seen: set[int] = set()
     for timer in timers:
@@ -161,15 +159,14 @@ def _fire_setwise(session: Session, engine: Engine, timers: list[DueTimer], at: 
             seen.add(timer.case_id)
     if not chosen:
         return []
-    cancels: set[int] = set()
+    writer = SetWriter(session)
     try:
         with session.begin_nested(), session.no_autoflush:
-            with deferred.deferring(session, cancels) as rows:
-                results = [(timer, fire_timer(session, engine, timer, at)) for timer in chosen]
+            results = [(timer, fire_timer(session, engine, timer, at, writer)) for timer in chosen]
             if session.new:
                 raise _BatchConflict("an action of the batch added rows of its own")
-            done = _write_batch(session, results, cancels, at)
-            deferred.insert(session, rows)
+            done = _claim_batch(session, results, at)
+            writer.write()   # the cases (each still at the version read), cancelled timers, then the new rows
     except (WorkflowError, sa.exc.SQLAlchemyError) as error:
         log.info("set-wise batch of %s timers fell back to one by one (%s)", len(chosen), type(error).__name__)
         return []
@@ -180,13 +177,8 @@ class _BatchConflict(sa.exc.SQLAlchemyError):
     """A row of the batch changed under it: the batch is fired one by one instead."""
 
 
-def _write_batch(session: Session, results: list[tuple[DueTimer, str]], cancels: set[int],
-                 at: datetime) -> list[Fired]:
-    fired_ids = [timer.id for timer, _ in results]
-    if cancels:
-        session.execute(sa.update(_TIMERS).where(
-            _TIMERS.c.case_id.in_(cancels), _TIMERS.c.status.in_(("pending", "paused")),
-            _TIMERS.c.id.not_in(fired_ids)).values(status="cancelled"))
+def _claim_batch(session: Session, results: list[tuple[DueTimer, str]], at: datetime) -> list[Fired]:
+    """Claim the batch's timers (``pending → fired``) with one statement; all of them, or a conflict."""
     claim = (sa.update(_TIMERS).where(_TIMERS.c.id == sa.bindparam("t_id"), _TIMERS.c.status == "pending")
              .values(status="fired", fired_at=sa.bindparam("t_at", type_=_TIMERS.c.fired_at.type),
                      result=sa.bindparam("t_result")))
@@ -195,22 +187,8 @@ def _write_batch(session: Session, results: list[tuple[DueTimer, str]], cancels:
     if claimed.rowcount != len(results):
         raise _BatchConflict("a timer of the batch is no longer pending")
     cases = {timer.case_id: session.get(Case, timer.case_id) for timer, _ in results}
-    changed = [case for case in cases.values() if case is not None and session.is_modified(case)]
-    if changed:
-        table = Case.__table__
-        update = (sa.update(table).where(table.c.id == sa.bindparam("c_id"), table.c.version == sa.bindparam("c_v"))
-                  .values(version=sa.bindparam("c_next"),
-                          **{name: sa.bindparam(f"c_{name}", type_=table.c[name].type) for name in _CASE_COLUMNS}))
-        written = session.connection().execute(update, [
-            {"c_id": case.id, "c_v": case.version, "c_next": case.version + 1,
-             **{f"c_{name}": getattr(case, name) for name in _CASE_COLUMNS}} for case in changed])
-        if written.rowcount != len(changed):
-            raise _BatchConflict("a case of the batch changed meanwhile")
-    fired = [Fired(timer.id, timer.case_id, getattr(cases[timer.case_id], "number", "?"), timer.action, result,
-                   timer.due_at) for timer, result in results]
-    for case in changed:   # written above: the unit of work must not write them again
-        session.expunge(case)
-    return fired
+    return [Fired(timer.id, timer.case_id, getattr(cases[timer.case_id], "number", "?"), timer.action, result,
+                  timer.due_at) for timer, result in results]
 
 
 def fire_one(session: Session, engine: Engine, timer_id: int, at: datetime) -> Fired | None:
@@ -229,7 +207,7 @@ def _fire_in_savepoint(session: Session, engine: Engine, timer: DueTimer, at: da
         with session.begin_nested():
             if not _claim(session, timer.id, at):
                 return None
-            result = fire_timer(session, engine, timer, at)
+            result = fire_timer(session, engine, timer, at, RowWriter(session))
             session.execute(sa.update(_TIMERS).where(_TIMERS.c.id == timer.id).values(result=result[:200]))
             case = session.get(Case, timer.case_id)
             return Fired(timer.id, timer.case_id, case.number if case else "?", timer.action, result, timer.due_at)

@@ -24,6 +24,9 @@ from xml.sax.handler import ContentHandler
 import defusedxml
 from defusedxml.expatreader import DefusedExpatParser
 
+from api.errors import TooLarge
+from workflow.errors import InvalidData, WorkflowError
+
 MIB = 1024 * 1024
 
 
@@ -51,6 +54,13 @@ class FileRefused(ValueError):
         super().__init__(message)
         self.status = status
         self.limit = limit or {}
+
+    def as_error(self, field: str = "file") -> WorkflowError:
+        """The refusal as the API answers it: 413 naming the limit, or 422; the upload's ``field`` named."""
+        errors = {field: [str(self)]}
+        if self.status == 413:
+            return TooLarge(str(self), errors=errors, limit=self.limit)
+        return InvalidData(errors, detail=str(self))
 
 
 def _too_large(what: str, found: int | str, name: str, limit: int, unit: str = "") -> FileRefused:

@@ -35,10 +35,11 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api import deferred
 from api.auth import Principal
 from api.deadlines import SHANGHAI
 from api.models_ownership import Webhook, WebhookDelivery, WebhookOutbox
+from api.transaction_cache import per_transaction
+from api.writers import CaseRecord, CaseWriter
 from workflow.definitions import Definition
 from workflow.errors import InvalidData
 
@@ -134,7 +135,7 @@ def _active(session: Session) -> list[tuple[int, frozenset[str]]]:
         return [(hook_id, frozenset(events or ())) for hook_id, events in
                 session.execute(sa.select(Webhook.id, Webhook.events).where(Webhook.active.is_(True)))]
 
-    hooks: list[tuple[int, frozenset[str]]] = deferred.per_transaction(session, _ACTIVE, load)
+    hooks: list[tuple[int, frozenset[str]]] = per_transaction(session, _ACTIVE, load)
     return hooks
 
 
@@ -142,7 +143,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(SHANGHAI).isoformat() if moment else None
 
 
-def case_payload(definition: Definition, case: Any, version: int) -> dict[str, Any]:
+def case_payload(definition: Definition, case: CaseRecord, version: int) -> dict[str, Any]:
     """The case as a viewer without any right to personal data sees it (no caller: every personal field masked)."""
     from api.present import masked_data
 
@@ -155,25 +156,22 @@ def case_payload(definition: Definition, case: Any, version: int) -> dict[str, A
             "updated_at": _iso(case.updated_at)}
 
 
-def enqueue(session: Session, definition: Definition, case: Any, event_type: str, now: datetime,
+def enqueue(writer: CaseWriter, definition: Definition, case: CaseRecord, event_type: str, now: datetime,
             version: int) -> None:
-    """One outbox row per active webhook that wants ``event_type``, in the transaction of the change."""
-    hooks = [hook_id for hook_id, types in _active(session) if event_type in types]
+    """One outbox row per active webhook that wants ``event_type``, written through ``writer`` with the change."""
+    hooks = [hook_id for hook_id, types in _active(writer.session) if event_type in types]
     if not hooks:
         return
     payload = case_payload(definition, case, version)
-    batch = deferred.rows(session)
+    rows = []
     for hook_id in hooks:
         event_id = str(uuid.uuid4())
         body = json.dumps({"id": event_id, "type": event_type, "at": _iso(now), "case": payload},
                           ensure_ascii=False, separators=(",", ":"), default=str)
-        values = {"webhook_id": hook_id, "case_id": case.id, "event_id": event_id, "type": event_type,
-                  "body": body, "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now,
-                  "delivered_at": None}
-        if batch is not None:
-            batch.append((WebhookOutbox.__table__, values))
-        else:
-            session.execute(sa.insert(WebhookOutbox.__table__), values)
+        rows.append({"webhook_id": hook_id, "case_id": case.id, "event_id": event_id, "type": event_type,
+                     "body": body, "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now,
+                     "delivered_at": None})
+    writer.insert(WebhookOutbox.__table__, rows)
 
 
 # ---- delivery --------------------------------------------------------------------------------------------

@@ -31,7 +31,13 @@ class UnknownDefinition(WorkflowError):
     title = "未知的流程定义"
 
 
-class CaseNotFound(WorkflowError):
+class RecordNotFound(WorkflowError):
+    """What was asked for does not exist, or lies outside the caller's scope (answered alike)."""
+
+    title = "未找到"
+
+
+class CaseNotFound(RecordNotFound):
     title = "案件不存在"
 
 

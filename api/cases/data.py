@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from api.lifecycles import LIFECYCLES
 from api.models import Case
 from api.problems import flatten
+from api.writers import CaseRecord
 from workflow.definitions import Definition
 from workflow.engine import CaseView
 from workflow.errors import InvalidData
@@ -46,7 +47,7 @@ def _amount(value: Any) -> Decimal | None:
         return None
 
 
-def denormalise(case: Case, definition: Definition) -> None:
+def denormalise(case: CaseRecord, definition: Definition) -> None:
     """Columns copied from the data so that lists, searches and reports use indexes, not JSON."""
     case.amount = _amount(dig(case.data, definition.amount_field))
     party = dig(case.data, definition.party_field)

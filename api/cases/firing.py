@@ -1,4 +1,6 @@
-"""Firing an event on a case and storing its outcome (state, owner, timers, effects, history) in one flush."""
+"""Firing an event on a case and storing its outcome (state, owner, timers, effects, history) through the
+``CaseWriter`` the caller passes: a request's ``RowWriter`` (the default) writes it with one flush; the sweep's
+``SetWriter`` collects it with the rest of its batch."""
 
 from __future__ import annotations
 
@@ -7,17 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from api import deadlines, deferred, ownership, webhooks
+from api import deadlines, ownership, webhooks
 from api.auth import Principal
 from api.cases.data import SYSTEM, denormalise, validate_data, view_of
 from api.effects import EFFECT_HANDLERS
 from api.history import record_history
 from api.lifecycles import LIFECYCLES
 from api.models import Case
+from api.writers import CaseWriter, RowWriter
 from workflow.definitions import Definition
 from workflow.engine import Engine, Outcome
 from workflow.errors import InvalidData, StaleVersion
@@ -33,8 +34,9 @@ class FireRequest:
 
 def fire_event(session: Session, engine: Engine, principal: Principal | None, case: Case,
                request: FireRequest, now: datetime, *, actor: str | None = None,
-               roles: Iterable[str] | None = None) -> Outcome:
-    """Fire one event on a case: validate, run the engine, store the new state, history and timers.
+               roles: Iterable[str] | None = None, writer: CaseWriter | None = None) -> Outcome:
+    """Fire one event on a case: validate, run the engine, store the new state, history and timers through
+    ``writer`` (by default row by row through the session, flushed once).
 
     ``principal`` None means the system (the sweep); it acts with the ``system`` role.
     """
@@ -58,18 +60,19 @@ def fire_event(session: Session, engine: Engine, principal: Principal | None, ca
             data = ownership.prepare_move(session, principal, case, definition, event, data)
     outcome = engine.fire(view, request.event, roles=held, data=data if isinstance(data, dict) else {},
                           actor=who, now=now, comment=request.comment)
-    apply_outcome(session, engine, case, outcome, now)
+    apply_outcome(session, engine, case, outcome, now, writer or RowWriter(session))
     return outcome
 
 
-def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome, now: datetime) -> None:
+def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome, now: datetime,
+                  writer: CaseWriter) -> None:
     """Store an outcome: the case's new state, its timers, bound effects, then one history row.
 
-    Everything is changed before one flush, so the case is written once and its version moves by one;
-    a concurrent writer makes that flush fail (StaleDataError) or the history insert collide on (case, seq).
+    Everything is changed before the case is handed to ``writer`` as changed, so it is written once and its
+    version moves by one; a concurrent writer makes that write fail (``StaleVersion``).
     """
     definition = engine.definition(view_of(case))
-    org_from, case_id = case.org_unit.code, case.id
+    org_from = case.org_unit.code
     with session.no_autoflush:
         case.state = outcome.to_state
         case.data = outcome.data
@@ -86,38 +89,29 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
         case.closed_at = now if case.closed else None
         case.updated_at = now
         denormalise(case, definition)
-        deadlines.after_transition(session, case, definition, outcome, now)
+        deadlines.after_transition(writer, case, definition, outcome, now)
         for name in outcome.effects:
             handler = EFFECT_HANDLERS.get(name)
             if handler is not None:
                 handler(session, case, outcome, now)
         # the flush moves the version by one; the history row carries the new version as its sequence number
-        record_history(session, case, seq=case.version + 1, event=outcome.event, from_state=outcome.from_state,
+        record_history(writer, case, seq=case.version + 1, event=outcome.event, from_state=outcome.from_state,
                        level_from=outcome.level_from, org_from=org_from, actor=outcome.actor, at=now,
                        data=outcome.changes, comment=outcome.comment)
-        ownership.after_outcome(session, definition, case, outcome, now, target is not None, case.version + 1,
+        ownership.after_outcome(writer, definition, case, outcome, now, target is not None, case.version + 1,
                                 webhooks.enqueue)
-    if deferred.rows(session) is None:   # a set-wise batch writes its cases itself
-        flush_case(session, case_id)
+    writer.changed(case)
 
 
-def flush_case(session: Session, case_id: int | None) -> None:
-    try:
-        session.flush()
-    except (StaleDataError, sa.exc.IntegrityError) as error:
-        raise StaleVersion("案件刚被他人修改，请刷新后重试", case_id=case_id) from error
-
-
-def mark_overdue(session: Session, case: Case, now: datetime, *, rule: str, event: str = "supervise",
+def mark_overdue(writer: CaseWriter, case: Case, now: datetime, *, rule: str, event: str = "supervise",
                  comment: str | None = None, definition: Definition | None = None) -> None:
     """A deadline passed where the case cannot move up: flag it overdue (督办) and record it as the system;
     with the ``definition``, the users who can act on it (and its unit's administrators) are told."""
     case.overdue = True
     case.updated_at = now
-    record_history(session, case, seq=case.version + 1, event=event, from_state=case.state,
+    record_history(writer, case, seq=case.version + 1, event=event, from_state=case.state,
                    level_from=case.level, org_from=case.org_unit.code, actor=SYSTEM, at=now,
                    data={"rule": rule}, comment=comment)
     if definition is not None:
-        ownership.on_overdue(session, definition, case, now, case.version + 1, webhooks.enqueue)
-    if deferred.rows(session) is None:   # a set-wise batch writes its cases itself
-        flush_case(session, case.id)
+        ownership.on_overdue(writer, definition, case, now, case.version + 1, webhooks.enqueue)
+    writer.changed(case)

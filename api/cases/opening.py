@@ -1,22 +1,26 @@
-"""Opening cases: one (``open_case``) or many of one definition with one insert per table (``open_many``)."""
+"""Opening cases: one (``open_case``) or many of one definition with one insert per table (``open_many``).
+
+Both write through a ``SetWriter`` (``api.writers``): a new case goes in first, holding its history hash and due
+time, and the rows that point at it (first history row, deadline timer, involvement, notices, webhook messages)
+after it, so the case is inserted once and never updated for its own opening."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api import deadlines, deferred, ownership, webhooks
+from api import deadlines, ownership, webhooks
 from api.auth import Principal
 from api.cases.data import denormalise, validate_data
 from api.history import record_history
 from api.lifecycles import LIFECYCLES
 from api.models import Case, OrgUnit
 from api.numbering import new_ids, reserve_numbers
+from api.writers import NewCase, SetWriter
 from workflow.definitions import Definition
 from workflow.engine import Engine
 from workflow.errors import InvalidData, RoleNotPermitted, UnknownDefinition
@@ -54,13 +58,14 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
                 org_path=unit.path, data=data, created_by=principal.username, created_at=now, updated_at=now)
     denormalise(case, definition)
     session.add(case)
-    with session.no_autoflush, deferred.deferring(session) as rows:
-        deadlines.enter_state(session, case, definition, now, opened=True)
-        record_history(session, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
+    writer = SetWriter(session)
+    with session.no_autoflush:
+        deadlines.enter_state(writer, case, definition, now, opened=True)
+        record_history(writer, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
                        actor=principal.username, at=now, data=data, comment=request.comment)
-        ownership.on_open(session, definition, case, now, webhooks.enqueue)
-    session.flush()                   # the case first, holding its history hash,
-    deferred.insert(session, rows)    # then the rows that point at it
+        ownership.on_open(writer, definition, case, now, webhooks.enqueue)
+    session.flush()    # the case first, holding its history hash,
+    writer.write()     # then the rows that point at it
     if lifecycle.after_open is not None:
         lifecycle.after_open(session, case, now)
     session.flush()
@@ -91,30 +96,25 @@ def open_many(session: Session, engine: Engine, principal: Principal, definition
     numbers = reserve_numbers(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year,
                               len(requests))
     ids = new_ids(session, len(requests))
-    cases: list[SimpleNamespace] = []
-    with deferred.deferring(session) as rows:
-        for case_id, number, (code, raw) in zip(ids, numbers, requests, strict=True):
-            unit = units[code]
-            data = raw if validated else validate_data(definition.key, None, raw)
-            # a plain record with the case's columns (not a mapped object: it never goes through the session)
-            case = SimpleNamespace(
-                id=case_id, number=number, definition_key=definition.key, definition_version=definition.version,
-                state=definition.initial, level=unit.level, org_unit=unit, org_unit_id=unit.id, org_path=unit.path,
-                data=data, amount=None, party=None, category=None, closed=False, due_at=None, warn_at=None,
-                due_provisional=False, overdue=False, escalations=0, created_by=principal.username, created_at=now,
-                updated_at=now, closed_at=None, version=1, history_hash=None)
-            denormalise(case, definition)  # type: ignore[arg-type]
-            # the same deadline and first history row as open_case, collected rather than added to the session
-            deadlines.enter_state(session, case, definition, now, opened=True)  # type: ignore[arg-type]
-            record_history(session, case, seq=1, event="open", from_state=None,  # type: ignore[arg-type]
-                           level_from=None, org_from=None, actor=principal.username, at=now, data=data, comment=None)
-            ownership.on_open(session, definition, case, now, webhooks.enqueue)
-            cases.append(case)
-    columns = [column.key for column in Case.__table__.columns]
-    session.connection().execute(sa.insert(Case.__table__),
-                                 [{name: getattr(case, name) for name in columns} for case in cases])
-    deferred.insert(session, rows)   # history rows and timers, after the cases they belong to
-    return [Opened(case.id, case.number) for case in cases]
+    writer = SetWriter(session)
+    opened: list[Opened] = []
+    for case_id, number, (code, raw) in zip(ids, numbers, requests, strict=True):
+        unit = units[code]
+        data = raw if validated else validate_data(definition.key, None, raw)
+        case = NewCase(id=case_id, number=number, definition_key=definition.key,
+                       definition_version=definition.version, state=definition.initial, level=unit.level,
+                       org_unit=unit, org_unit_id=unit.id, org_path=unit.path, data=data,
+                       created_by=principal.username, created_at=now, updated_at=now)
+        denormalise(case, definition)
+        # the same deadline, first history row, involvement and notices as open_case
+        deadlines.enter_state(writer, case, definition, now, opened=True)
+        record_history(writer, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
+                       actor=principal.username, at=now, data=data, comment=None)
+        ownership.on_open(writer, definition, case, now, webhooks.enqueue)
+        writer.open(case)
+        opened.append(Opened(case.id, case.number))
+    writer.write()   # the cases, then the rows that point at them: one insert per table
+    return opened
 
 
 def may_open(principal: Principal, definition: Definition) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api import ownership
 from api.auth import Principal
 from api.models import Case, OrgUnit
+from api.pagination import Page, count_capped, paged
 from workflow.engine import Engine
 from workflow.errors import CaseNotFound
 
@@ -58,11 +59,7 @@ class CaseQuery:
     per_page: int = 50
 
 
-@dataclass(frozen=True)
-class CasePage:
-    items: list[Case]
-    total: int
-    exact: bool   # False when more cases match than were counted: ``total`` is then a lower bound
+CasePage = Page[Case]
 
 
 def list_cases(session: Session, principal: Principal, query: CaseQuery, now: datetime,
@@ -74,7 +71,7 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery, now: da
     if query.org_unit:
         unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == query.org_unit))
         if unit is None or not principal.sees(unit.path):
-            return CasePage([], 0, True)
+            return Page([], 0, True, query.page, query.per_page)
         scope_path = unit.path
     where: list[Any] = [Case.org_path.startswith(scope_path, autoescape=True)]
     if query.involved:
@@ -103,24 +100,47 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery, now: da
     if query.q:
         needle = query.q.strip()
         where.append(sa.or_(Case.number == needle, Case.party.contains(needle, autoescape=True)))
-    matches = sa.select(sa.literal(1)).select_from(Case).where(*where).limit(count_limit + 1).subquery()
-    total = session.scalar(sa.select(sa.func.count()).select_from(matches)) or 0
+    matches = sa.select(Case).where(*where)
+    total, exact = count_capped(session, matches, count_limit)
     by_due = [due_last, Case.id] if due_last is not None else [Case.due_at.asc().nulls_last(), Case.id]
     order = (by_due if query.sort == "due_at"
              else [Case.created_at.desc(), Case.id.desc()])
-    items = list(session.scalars(sa.select(Case).where(*where).order_by(*order)
+    items = list(session.scalars(matches.order_by(*order)
                                  .limit(query.per_page).offset((query.page - 1) * query.per_page)))
-    if total > count_limit:
-        return CasePage(items, max(count_limit, (query.page - 1) * query.per_page + len(items)), False)
-    return CasePage(items, total, True)
+    return paged(items, total, exact, query.page, query.per_page)
 
 
 def worklist(session: Session, engine: Engine, principal: Principal, limit: int, offset: int = 0, *,
              definition_key: str | None = None, state: str | None = None,
              unit_path: str | None = None) -> list[Case]:
-    """Open cases in scope on which the caller can act now: overdue first, then by due time; narrowed, when
-    asked, to one lifecycle (``definition_key``), one state, and the cases of one unit and those below it
-    (``unit_path``) — in the query, so that the page holds the first ``limit`` cases that match.
+    """Open cases in scope on which the caller can act now: overdue first, then by due time (``limit`` of them
+    from ``offset``); narrowed, when asked, to one lifecycle (``definition_key``), one state, and the cases of
+    one unit and those below it (``unit_path``) — in the query, so that the page holds the first ``limit`` cases
+    that match."""
+    query = _worklist(engine, principal, definition_key=definition_key, state=state, unit_path=unit_path)
+    if query is None:
+        return []
+    return list(session.scalars(query.order_by(*_WORKLIST_ORDER).limit(limit).offset(offset)))
+
+
+def worklist_page(session: Session, engine: Engine, principal: Principal, page: int, per_page: int,
+                  count_limit: int = 1000) -> CasePage:
+    """One page of the worklist, its cases counted up to ``count_limit``."""
+    query = _worklist(engine, principal)
+    if query is None:
+        return Page([], 0, True, page, per_page)
+    total, exact = count_capped(session, query, count_limit)
+    items = list(session.scalars(query.order_by(*_WORKLIST_ORDER).limit(per_page).offset((page - 1) * per_page)))
+    return paged(items, total, exact, page, per_page)
+
+
+# overdue first, then by due time: the order of the partial index ix_cases_worklist
+_WORKLIST_ORDER = (Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id)
+
+
+def _worklist(engine: Engine, principal: Principal, *, definition_key: str | None = None, state: str | None = None,
+              unit_path: str | None = None) -> sa.Select[tuple[Case]] | None:
+    """The worklist's cases, unordered (None when the caller can act on nothing).
 
     Administrators also get every case marked overdue (督办) in their scope: supervising it is their job;
     street and city clerks get every early warning (a definition's ``early_warning_categories``).
@@ -143,10 +163,8 @@ def worklist(session: Session, engine: Engine, principal: Principal, limit: int,
                 clauses.append(sa.and_(Case.definition_key == definition.key,
                                        Case.category.in_(definition.early_warning_categories)))
     if not clauses:
-        return []
+        return None
     actionable = sa.or_(*clauses)
-    return list(session.scalars(
-        # "NOT closed" exactly as the partial index ix_cases_worklist says it, so that the planner can use it
-        sa.select(Case).where(sa.not_(Case.closed), Case.org_path.startswith(principal.org_path, autoescape=True),
-                              actionable, *narrowed)
-        .order_by(Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id).limit(limit).offset(offset)))
+    # "NOT closed" exactly as the partial index ix_cases_worklist says it, so that the planner can use it
+    return sa.select(Case).where(sa.not_(Case.closed), Case.org_path.startswith(principal.org_path, autoescape=True),
+                                 actionable, *narrowed)

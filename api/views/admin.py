@@ -11,9 +11,10 @@ from marshmallow import Schema, fields, validate
 from api import accounts, admin_log, auth, login_guard, passwords
 from api.clock import now
 from api.extensions import db
+from api.models import User
 from api.present import local
-from api.problems import problem
 from api.schemas import ORG_CODE_RULE
+from workflow.errors import RecordNotFound
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="管理：用户、会话、令牌与管理日志")
 
@@ -25,9 +26,7 @@ class UserSchema(Schema):
     org_unit = fields.String(required=True, validate=ORG_CODE_RULE)
     roles = fields.List(fields.String(validate=validate.OneOf(accounts.USER_ROLES)), required=True,
                         validate=validate.Length(min=1))
-    password = fields.String(required=True, load_only=True, metadata={"description": passwords.RULE},
-                             validate=[validate.Length(min=passwords.MIN_LENGTH, max=passwords.MAX_LENGTH),
-                                       passwords.validate_field])
+    password = passwords.field(required=True)
     active = fields.Boolean(dump_only=True)
 
 
@@ -35,9 +34,7 @@ class UserChangeSchema(Schema):
     org_unit = fields.String(validate=ORG_CODE_RULE)
     roles = fields.List(fields.String(validate=validate.OneOf(accounts.USER_ROLES)), validate=validate.Length(min=1))
     active = fields.Boolean(metadata={"description": "false 停用（其全部会话随即结束），true 启用"})
-    password = fields.String(load_only=True, metadata={"description": passwords.RULE},
-                             validate=[validate.Length(min=passwords.MIN_LENGTH, max=passwords.MAX_LENGTH),
-                                       passwords.validate_field])
+    password = passwords.field()
 
 
 class ServiceTokenRequestSchema(Schema):
@@ -87,11 +84,11 @@ class LogPageSchema(Schema):
     per_page = fields.Integer()
 
 
-def _user_or_404(username: str) -> Any:
+def _user(username: str) -> User:
     try:
         return accounts.find_user(db.session, username)
     except accounts.UnknownUser:
-        return None
+        raise RecordNotFound(f"没有用户 {username}") from None
 
 
 def _token_resource(token: dict[str, Any]) -> dict[str, Any]:
@@ -125,9 +122,7 @@ class UserOne(MethodView):
     def patch(self, body: dict[str, Any], username: str) -> Any:
         """Change a user's unit, roles, password or whether it may sign in (each change is logged)."""
         principal = auth.require_role("admin")
-        user = _user_or_404(username)
-        if user is None:
-            return problem(404, f"没有用户 {username}")
+        user = _user(username)
         moment = now()
         accounts.update_user(db.session, actor=principal.username, user=user, now=moment,
                              org=body.get("org_unit"), roles=body.get("roles"), active=body.get("active"))
@@ -143,9 +138,7 @@ class UserSessions(MethodView):
     def delete(self, username: str) -> Any:
         """End every browser session and session token of the user at once (service tokens stay)."""
         principal = auth.require_role("admin")
-        user = _user_or_404(username)
-        if user is None:
-            return problem(404, f"没有用户 {username}")
+        user = _user(username)
         accounts.end_sessions(db.session, actor=principal.username, user=user, now=now())
         return None
 
@@ -156,8 +149,7 @@ class UserLockout(MethodView):
     def delete(self, username: str) -> Any:
         """Lift the sign-in lock of a user locked after too many failed sign-ins."""
         principal = auth.require_role("admin")
-        if _user_or_404(username) is None:
-            return problem(404, f"没有用户 {username}")
+        _user(username)
         login_guard.unlock(db.session, actor=principal.username, username=username, now=now())
         return None
 
@@ -190,7 +182,7 @@ class Token(MethodView):
         """Revoke a token, a service or a session one: it stops working at once."""
         principal = auth.require_role("admin")
         if not accounts.revoke_token(db.session, actor=principal.username, token_id=token_id, now=now()):
-            return problem(404, "没有这个有效的令牌")
+            raise RecordNotFound("没有这个有效的令牌")
         return None
 
 

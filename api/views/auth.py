@@ -8,10 +8,10 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import Unauthorized
 
 from api import accounts, auth, login_guard, passwords
 from api.clock import now
+from api.errors import Unauthenticated
 from api.extensions import db
 from api.models import User
 from api.present import local
@@ -22,9 +22,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录
 
 class PasswordChangeSchema(Schema):
     current_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
-    new_password = fields.String(required=True, load_only=True, metadata={"description": passwords.RULE},
-                                 validate=[validate.Length(min=passwords.MIN_LENGTH, max=passwords.MAX_LENGTH),
-                                           passwords.validate_field])
+    new_password = passwords.field(required=True)
 
 
 @blp.route("/token")
@@ -38,7 +36,7 @@ class Token(MethodView):
         failures per user from every address)."""
         user = login_guard.sign_in(body["username"], body["password"], request.remote_addr, now())
         if user is None:
-            raise Unauthorized("用户名或密码错误")
+            raise Unauthenticated("用户名或密码错误")
         token, record = auth.issue_token(user)
         db.session.flush()
         return {"token": token, "expires_at": local(record.expires_at),

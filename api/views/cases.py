@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.exceptions import BadRequest
 
 from api import auth, ownership
-from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, list_cases, open_case, worklist
+from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, list_cases, open_case, worklist_page
 from api.clock import now
+from api.errors import MalformedRequest
 from api.extensions import db
 from api.fields import is_whole_number
 from api.history import history_of
+from api.pagination import PageQuerySchema, count_limit, envelope, next_link
 from api.present import case_resource, engine, history_resource
 from api.schemas import (
     CaseCreateSchema,
@@ -23,7 +24,6 @@ from api.schemas import (
     CaseSchema,
     EventRequestSchema,
     HistorySchema,
-    WorklistQuerySchema,
 )
 from workflow.errors import RoleNotPermitted
 
@@ -39,7 +39,7 @@ def parse_if_match(header: str | None) -> int | None:
         return None
     value = header.strip().removeprefix("W/").strip('"')
     if not is_whole_number(value):
-        raise BadRequest("If-Match 须为案件版本号，如 \"3\"")
+        raise MalformedRequest("If-Match 须为案件版本号，如 \"3\"", errors={"If-Match": ["须为案件版本号，如 \"3\""]})
     return int(value)
 
 
@@ -47,15 +47,12 @@ def parse_if_match(header: str | None) -> int | None:
 class Cases(MethodView):
     @blp.arguments(CaseQuerySchema, location="query")
     @blp.response(200, CasePageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """List the cases in the caller's scope (newest first, or ``sort=due_at``)."""
+    def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """List the cases in the caller's scope (newest first, or ``sort=due_at``), a page at a time."""
         principal = auth.current()
-        query = CaseQuery(**args)
         moment = now()
-        found = list_cases(db.session, principal, query, moment,
-                                    current_app.config["LIST_COUNT_LIMIT"])
-        return {"items": [case_resource(case, principal, moment) for case in found.items], "total": found.total,
-                "total_exact": found.exact, "page": query.page, "per_page": query.per_page}
+        found = list_cases(db.session, principal, CaseQuery(**args), moment, count_limit())
+        return envelope(found, [case_resource(case, principal, moment) for case in found.items]), next_link(found)
 
     @blp.arguments(CaseCreateSchema)
     @blp.response(201, CaseSchema)
@@ -115,17 +112,12 @@ class CaseHistory(MethodView):
 
 @blp.route("/worklist")
 class Worklist(MethodView):
-    @blp.arguments(WorklistQuerySchema, location="query")
-    @blp.response(200, CaseSchema(many=True))
-    def get(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """Open cases the caller can act on now: overdue first, then by due time, ``per_page`` at a time
-        (default 50); a ``Link: <…>; rel="next"`` header points at the next page while there is one."""
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, CasePageSchema)
+    def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Open cases the caller can act on now: overdue first, then by due time, a page at a time; a
+        ``Link: <…>; rel="next"`` header points at the next page while there is one."""
         principal = auth.current()
         moment = now()
-        page, per_page = args["page"], args["per_page"]
-        cases = worklist(db.session, engine(), principal, per_page + 1, (page - 1) * per_page)
-        headers = {}
-        if len(cases) > per_page:
-            following = url_for("cases.Worklist", page=page + 1, per_page=per_page)
-            headers["Link"] = f'<{following}>; rel="next"'
-        return [case_resource(case, principal, moment) for case in cases[:per_page]], headers
+        found = worklist_page(db.session, engine(), principal, args["page"], args["per_page"], count_limit())
+        return envelope(found, [case_resource(case, principal, moment) for case in found.items]), next_link(found)

@@ -13,12 +13,13 @@ from marshmallow import Schema, fields, validate
 from api import auth, documents, lookups
 from api.cases import OpenRequest, open_case
 from api.clock import now
+from api.errors import HeaderRequired
 from api.extensions import db
 from api.lifecycles.medical_aid_claim import KEY, ClaimSchema, missing_items, notice_text
 from api.models import Case
 from api.present import case_resource, engine
-from api.problems import problem
 from api.schemas import CaseSchema
+from workflow.errors import RecordNotFound
 
 blp = Blueprint("counters", __name__, url_prefix="/api/v1/counters",
                 description="服务窗口（最多跑一次）：医疗互助报销受理")
@@ -92,8 +93,7 @@ class Claims(MethodView):
         """Submit a claim once: the Idempotency-Key is required, so a retry returns the same claim."""
         principal = _require_counter()
         if not request.headers.get("Idempotency-Key"):
-            return problem(428, "窗口提交须带 Idempotency-Key 请求头，以免重试时重复受理",
-                           errors={"Idempotency-Key": ["必填"]})
+            raise HeaderRequired("窗口提交须带 Idempotency-Key 请求头，以免重试时重复受理", "Idempotency-Key")
         moment = now()
         case = open_case(db.session, engine(), principal, OpenRequest(
             definition=KEY, org_unit=None, data=ClaimSchema().dump(claim)), moment)
@@ -121,7 +121,7 @@ class ClaimStatus(MethodView):
         status = lookups.claim_status_for_applicant(db.session, number, args["id_last6"],
                                                     client=request.remote_addr, now=now())
         if status is None:
-            return problem(404, lookups.CLAIM_NOT_FOUND)
+            raise RecordNotFound(lookups.CLAIM_NOT_FOUND)
         return status
 
 
@@ -134,7 +134,7 @@ class ClaimNotice(MethodView):
         principal = auth.current()
         case = _claim(number)
         if case is None or not principal.sees(case.org_path):
-            return problem(404, "没有找到该申请")
+            raise RecordNotFound("没有找到该申请")
         kind = "notice" if "notice" in documents.allowed(case) else "receipt"
         from api.headers import CSP  # the web pages' strict policy: no inline script or style
 

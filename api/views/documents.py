@@ -14,7 +14,6 @@ from api import auth, documents
 from api.cases import get_case
 from api.clock import now
 from api.extensions import db
-from api.problems import problem
 
 blp = Blueprint("documents", __name__, url_prefix="/api/v1",
                 description="文书：受理回执、一次性告知书、调解协议书等（PDF）")
@@ -44,13 +43,7 @@ class CaseDocument(MethodView):
         """One document as a PDF (A4, the Chinese font embedded, the text extractable)."""
         principal = auth.current()
         case = get_case(db.session, principal, case_id)
-        try:
-            documents.check(case, kind)
-        except documents.UnknownKind:
-            return problem(404, f"没有“{kind}”这种文书；可有：{'、'.join(documents.KINDS)}")
-        except documents.DocumentNotAllowed as refused:
-            titles = "、".join(f"{name}（{documents.KINDS[name].title(case)}）" for name in refused.allowed)
-            return problem(409, f"案件当前状态不能出具“{kind}”；可出具：{titles}", allowed_kinds=refused.allowed)
+        documents.check(case, kind)
         pdf = documents.render_pdf(case, kind, principal, now())
         return Response(pdf, mimetype="application/pdf", headers={
             "Content-Disposition": f'inline; filename="{documents.filename(case, kind)}"',

@@ -15,20 +15,19 @@ from api.clock import now
 from api.extensions import db
 from api.lifecycles import union_term
 from api.models import Employer, OrgUnit
+from api.pagination import Page, PageQuerySchema, count_capped, count_limit, envelope, next_link, page_schema, paged
 from api.present import employer_contact, engine
-from api.problems import problem
 from api.uploads import FileRefused, Limits
+from workflow.errors import InvalidData, RoleNotPermitted
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="用人单位（社保参保名单）")
 
 
-class EnterpriseQuerySchema(Schema):
+class EnterpriseQuerySchema(PageQuerySchema):
     street = fields.String(validate=validate.Length(max=64))
     unionized = fields.Boolean()
     min_staff = fields.Integer(validate=validate.Range(min=0, max=10_000_000))
     q = fields.String(validate=validate.Length(max=100))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 class EnterpriseSchema(Schema):
@@ -50,11 +49,7 @@ class EnterpriseSchema(Schema):
         "description": "联系电话 from the roster; personal data, as contact_name (else masked: 057******3456)"})
 
 
-class EnterprisePageSchema(Schema):
-    items = fields.List(fields.Nested(EnterpriseSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+EnterprisePageSchema = page_schema(EnterpriseSchema, "EnterprisePageSchema")
 
 
 class RejectedSchema(Schema):
@@ -94,16 +89,18 @@ def resource(employer: Employer, principal: auth.Principal) -> dict[str, Any]:
 class Enterprises(MethodView):
     @blp.arguments(EnterpriseQuerySchema, location="query")
     @blp.response(200, EnterprisePageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Employers in the caller's scope (their street is at or below the caller's unit)."""
+    def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Employers in the caller's scope (their street is at or below the caller's unit), by code, a page at a
+        time."""
         principal = auth.current()
+        page, per_page = args["page"], args["per_page"]
         query = sa.select(Employer).join(OrgUnit, Employer.street_unit_id == OrgUnit.id)
         path = principal.org_path
         where: list[Any] = []
         if args.get("street"):
             street = db.session.scalar(sa.select(OrgUnit).where(OrgUnit.code == args["street"]))
             if street is None or not (principal.sees(street.path) or street.path.startswith(principal.org_path)):
-                return {"items": [], "total": 0, "page": args["page"], "per_page": args["per_page"]}
+                return envelope(Page([], 0, True, page, per_page), []), {}
             where.append(Employer.street_unit_id == street.id)
         if principal.level == "enterprise":  # an enterprise union sees its own employer only
             where.append(Employer.union_unit_id == principal.org_unit_id)
@@ -115,11 +112,11 @@ class Enterprises(MethodView):
             where.append(Employer.insured_staff >= args["min_staff"])
         if args.get("q"):
             where.append(sa.or_(Employer.name.contains(args["q"], autoescape=True), Employer.uscc == args["q"]))
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.where(*where).subquery())) or 0
-        items = db.session.scalars(query.where(*where).order_by(Employer.uscc)
-                                   .limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"]))
-        return {"items": [resource(item, principal) for item in items], "total": total, "page": args["page"],
-                "per_page": args["per_page"]}
+        matches = query.where(*where)
+        total, exact = count_capped(db.session, matches, count_limit())
+        found = paged(list(db.session.scalars(matches.order_by(Employer.uscc).limit(per_page)
+                                              .offset((page - 1) * per_page))), total, exact, page, per_page)
+        return envelope(found, [resource(item, principal) for item in found.items]), next_link(found)
 
 
 @blp.route("/import")
@@ -134,19 +131,18 @@ class EnterpriseImport(MethodView):
         report of rejected rows as CSV."""
         principal = auth.require_role("clerk", "admin")
         if principal.level == "enterprise":
-            return problem(403, "只有镇（街道）或市总工会可以导入参保名单")
+            raise RoleNotPermitted("只有镇（街道）或市总工会可以导入参保名单")
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            return problem(422, "请上传名单文件（表单字段 file）", errors={"file": ["必填"]})
+            raise InvalidData({"file": ["必填"]}, detail="请上传名单文件（表单字段 file）")
         try:
             result = roster.import_roster(db.session, engine(), principal, roster.rows_of(
                 upload.filename, upload.stream, Limits.from_config(current_app.config)), now())
         except FileRefused as error:
-            return problem(error.status, str(error), errors={"file": [str(error)]},
-                           **({"limit": error.limit} if error.limit else {}))
+            raise error.as_error() from error
         except roster.RosterError as error:
-            return problem(422, str(error), errors={"file": [str(error)], **(
-                {"headers": error.missing} if error.missing else {})})
+            raise InvalidData({"file": [str(error)], **({"headers": error.missing} if error.missing else {})},
+                              detail=str(error)) from error
         if request.args.get("format") == "csv":
             # every rejected row, streamed from the file the import wrote them to (the transaction is committed
             # by the time the body is sent)

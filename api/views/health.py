@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 
 from api import addresses
 from api.extensions import db
+from workflow.errors import RoleNotPermitted
 
 blp = Blueprint("health", __name__)
 
@@ -44,9 +45,8 @@ def _operator() -> bool:
 def metrics() -> Response:
     """The counts of every process (``api.metrics``: added up across gunicorn workers and the scheduler)."""
     if not _operator():
-        from api.problems import problem
-
-        return problem(403, "指标仅供运维：请携带 GONGHUI_METRICS_TOKEN 令牌，或从 GONGHUI_METRICS_ALLOW 所列地址访问")
+        raise RoleNotPermitted("指标仅供运维：请携带 GONGHUI_METRICS_TOKEN 令牌，"
+                               "或从 GONGHUI_METRICS_ALLOW 所列地址访问")
     from api import metrics as counted
 
     return Response(counted.exposition(), content_type=counted.CONTENT_TYPE)

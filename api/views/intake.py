@@ -20,8 +20,8 @@ from api.clock import now
 from api.extensions import db
 from api.lifecycles.worker_report import WorkerReportSchema
 from api.models import Case
-from api.problems import problem
 from api.schemas import CaseSchema  # noqa: F401  (documented alongside)
+from workflow.errors import RecordNotFound
 
 blp = Blueprint("intake", __name__, url_prefix="/api/v1/intake", description="职工反映问题：公众渠道（无需账号）")
 
@@ -58,7 +58,7 @@ def _from_platform() -> bool:
     return addresses.listed(request.remote_addr, str(current_app.config.get("INTAKE_PLATFORM_ADDRESSES") or ""))
 
 
-def _limited(report: dict[str, Any] | None = None) -> Any:
+def _limit(report: dict[str, Any] | None = None) -> None:
     """Each client address may file a few reports per window; through the WeChat platform (one address for
     everyone) the count is kept per reporter contact instead (reports without a contact share one count)."""
     client = f"intake:{request.remote_addr}"
@@ -66,14 +66,17 @@ def _limited(report: dict[str, Any] | None = None) -> Any:
         contact = "".join(ch for ch in str(report.get("contact") or "") if ch.isalnum()).lower()
         client = f"intake:platform:{hashlib.sha256(contact.encode()).hexdigest()[:32]}" if contact else \
             f"intake:platform-no-contact:{request.remote_addr}"
-    return ratelimit.refused(client, "INTAKE", limit=5, window_seconds=600, message="提交过于频繁，请稍后再试")
+    ratelimit.enforce(client, "INTAKE", limit=5, window_seconds=600, message="提交过于频繁，请稍后再试")
 
 
-def _found(number: str) -> Case | None:
-    """The report, only when the secret matches; the same answer otherwise (no hint whether it exists).
+def _found(number: str) -> Case:
+    """The report, only when the secret matches; the same 404 otherwise (no hint whether it exists).
     Misses are limited per number and per client (``api.lookups``)."""
-    return lookups.find_report_for_reporter(db.session, number, request.headers.get("X-Report-Secret", ""),
+    case = lookups.find_report_for_reporter(db.session, number, request.headers.get("X-Report-Secret", ""),
                                             client=request.remote_addr, now=now())
+    if case is None:
+        raise RecordNotFound(NOT_FOUND)
+    return case
 
 
 NOT_FOUND = lookups.REPORT_NOT_FOUND
@@ -86,9 +89,7 @@ class IntakeReports(MethodView):
     @blp.doc(security=[])
     def post(self, report: dict[str, Any]) -> Any:
         """File a report without an account; the answer holds the number and the secret to follow it."""
-        refused = _limited(report)
-        if refused is not None:
-            return refused
+        _limit(report)
         data = WorkerReportSchema().dump(report)
         data["channel"] = report.get("channel", "wechat")
         case, secret = self_service.file_report(data, now())
@@ -102,10 +103,7 @@ class IntakeReport(MethodView):
                                        "schema": {"type": "string"}}])
     def get(self, number: str) -> Any:
         """The state and the feedback, for the reporter holding the secret (404 otherwise)."""
-        case = _found(number)
-        if case is None:
-            return problem(404, NOT_FOUND)
-        return self_service.report_status(case)
+        return self_service.report_status(_found(number))
 
 
 @blp.route("/worker-reports/<case_number:number>/reopen")
@@ -116,8 +114,5 @@ class IntakeReopen(MethodView):
                                        "schema": {"type": "string"}}])
     def post(self, body: dict[str, Any], number: str) -> Any:
         """The reporter is not satisfied: reopen within 15 days of the resolution."""
-        case = _found(number)
-        if case is None:
-            return problem(404, NOT_FOUND)
-        self_service.reopen_report(case, body["reason"], now())
+        self_service.reopen_report(_found(number), body["reason"], now())
         return IntakeReport().get(number)

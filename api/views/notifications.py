@@ -11,7 +11,8 @@ from marshmallow import Schema, fields
 from api import auth, ownership
 from api.clock import now
 from api.extensions import db
-from api.schemas import ISO, WorklistQuerySchema
+from api.pagination import PageQuerySchema
+from api.schemas import ISO
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="通知：新到、上报、交办、催办、到期提醒")
 
@@ -35,7 +36,7 @@ class NotificationPageSchema(Schema):
     per_page = fields.Integer()
 
 
-class NotificationQuerySchema(WorklistQuerySchema):   # page and per_page, as the worklist pages
+class NotificationQuerySchema(PageQuerySchema):   # page and per_page, as every list pages
     unread = fields.Boolean(load_default=False)
 
 

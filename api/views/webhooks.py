@@ -9,14 +9,15 @@ from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import NotFound
 
 from api import auth, webhooks
 from api.clock import now
 from api.deadlines import SHANGHAI
 from api.extensions import db
 from api.models_ownership import Webhook
-from api.schemas import ISO, WorklistQuerySchema
+from api.pagination import PageQuerySchema
+from api.schemas import ISO
+from workflow.errors import RecordNotFound
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/admin",
                 description="Webhook：向其他系统推送案件变化（管理员）")
@@ -77,7 +78,7 @@ def _resource(hook: Webhook) -> dict[str, Any]:
 def _webhook(webhook_id: int) -> Webhook:
     hook = db.session.get(Webhook, webhook_id)
     if hook is None:
-        raise NotFound(f"Webhook {webhook_id} 不存在")
+        raise RecordNotFound(f"Webhook {webhook_id} 不存在")
     return hook
 
 
@@ -113,7 +114,7 @@ class WebhookOne(MethodView):
 
 @blp.route("/webhooks/<int(max=2147483647):webhook_id>/deliveries")
 class WebhookDeliveries(MethodView):
-    @blp.arguments(WorklistQuerySchema, location="query")   # page and per_page
+    @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, DeliveryPageSchema)
     def get(self, args: dict[str, Any], webhook_id: int) -> dict[str, Any]:
         """Every delivery attempt, newest first, with the receiver's status code and answer (or the error)."""

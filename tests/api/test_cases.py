@@ -224,21 +224,41 @@ def test_a_list_counts_its_matches_up_to_the_limit_and_says_when_there_are_more(
 def test_the_worklist_comes_a_page_at_a_time_with_a_link_to_the_next(api: Api) -> None:
     ids = [api.open_case(MEDIATOR, "mediation_case", mediation_data())["id"] for _ in range(3)]
     first = api.get("/worklist?per_page=2", MEDIATOR)
-    assert [c["id"] for c in first.get_json()] == ids[:2]
+    assert [c["id"] for c in first.get_json()["items"]] == ids[:2]
     assert first.headers["Link"] == '</api/v1/worklist?page=2&per_page=2>; rel="next"'
     second = api.get("/worklist?page=2&per_page=2", MEDIATOR)
-    assert [c["id"] for c in second.get_json()] == ids[2:] and "Link" not in second.headers
+    assert [c["id"] for c in second.get_json()["items"]] == ids[2:] and "Link" not in second.headers
     assert api.get("/worklist?per_page=0", MEDIATOR).status_code == 422
+
+
+@pytest.mark.parametrize(("path", "caller", "filters"), [
+    ("/cases", MEDIATOR, "&definition=mediation_case"), ("/worklist", MEDIATOR, ""),
+    ("/enterprises", "city_admin", "&min_staff=0")])
+def test_every_list_pages_alike(api: Api, path: str, caller: str, filters: str) -> None:
+    for _ in range(3):
+        api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    first = api.get(f"{path}?per_page=2{filters}", caller)
+    body = first.get_json()
+    assert set(body) == {"items", "total", "total_exact", "page", "per_page"}
+    assert (len(body["items"]), body["total"], body["total_exact"], body["page"], body["per_page"]) == (
+        2, 3, True, 1, 2)
+    assert first.headers["Link"] == f'</api/v1{path}?page=2&per_page=2{filters}>; rel="next"'
+    last = api.get(f"{path}?page=2&per_page=2{filters}", caller)
+    assert len(last.get_json()["items"]) == 1 and "Link" not in last.headers
+    assert api.get(f"{path}?per_page=500", caller).status_code == 200
+    for wrong in ("per_page=501", "per_page=0", "page=0"):
+        refused = api.get(f"{path}?{wrong}", caller)
+        assert refused.status_code == 422 and f"query.{wrong.split('=')[0]}" in refused.get_json()["errors"]
 
 
 def test_the_worklist_holds_the_cases_the_caller_can_act_on(api: Api, clock) -> None:  # type: ignore[no-untyped-def]
     first = api.open_case(MEDIATOR, "mediation_case", mediation_data())
     second = api.open_case(MEDIATOR, "mediation_case", mediation_data())
     api.fire(first["id"], "accept", MEDIATOR, {"mediator": "李调解"})
-    assert [c["id"] for c in api.get("/worklist", MEDIATOR).get_json()] == [second["id"], first["id"]]
+    assert [c["id"] for c in api.get("/worklist", MEDIATOR).get_json()["items"]] == [second["id"], first["id"]]
     api.fire(second["id"], "reject", MEDIATOR, {"reason": "不属于受理范围"})
-    assert [c["id"] for c in api.get("/worklist", MEDIATOR).get_json()] == [first["id"]]
-    assert api.get("/worklist", "counter_chengbei").get_json() == []
+    assert [c["id"] for c in api.get("/worklist", MEDIATOR).get_json()["items"]] == [first["id"]]
+    assert api.get("/worklist", "counter_chengbei").get_json()["items"] == []
 
 
 def test_a_case_outside_the_callers_scope_is_404(api: Api) -> None:

@@ -96,3 +96,16 @@ def test_demo_users_keep_demo_from_seed_demo(fresh: Flask) -> None:
     assert result.exit_code == 0, result.output
     assert fresh.test_client().post("/api/v1/auth/token", json={"username": "daxi_clerk",
                                                                   "password": "demo"}).status_code == 200
+
+
+@pytest.mark.parametrize("password", ["demo", "password1234", "x" * 201])
+def test_every_api_path_answers_in_the_policys_words_once(api: Api, password: str) -> None:
+    expected = passwords.faults(password)
+    created = api.post("/admin/users", "city_admin", {"username": "new_clerk", "org_unit": "daxi",
+                                                      "roles": ["clerk"], "password": password})
+    assert created.status_code == 422 and created.get_json()["errors"]["password"] == expected
+    changed = api.client.patch("/api/v1/admin/users/daxi_clerk", json={"password": password},
+                               headers=api.headers("city_admin"))
+    assert changed.status_code == 422 and changed.get_json()["errors"]["password"] == expected
+    own = api.post("/auth/password", "daxi_clerk", {"current_password": "demo", "new_password": password})
+    assert own.status_code == 422 and own.get_json()["errors"]["new_password"] == expected

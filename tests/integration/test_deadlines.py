@@ -51,7 +51,7 @@ def test_an_unaccepted_case_escalates_to_the_street_after_three_working_days_the
     clock.set(shanghai(2026, 12, 9, 9, 0))
     city = api.get(f"/cases/{case['id']}", "city_admin").get_json()
     assert (city["level"], city["overdue"], city["escalations"]) == ("city", True, 2)
-    worklist = api.get("/worklist", "city_admin").get_json()
+    worklist = api.get("/worklist", "city_admin").get_json()["items"]
     assert worklist[0]["id"] == case["id"]
     assert api.get("/cases?overdue=true", "city_admin").get_json()["total"] == 1
     history = api.get(f"/cases/{case['id']}/history", "city_admin").get_json()
@@ -123,7 +123,7 @@ def test_lists_show_overdue_cases_and_sort_by_due_time(fresh: Flask, api: Api, c
     assert [c["id"] for c in overdue["items"]] == [late["id"]] and overdue["items"][0]["overdue"]
     assert [c["id"] for c in api.get("/cases?sort=due_at", ENT).get_json()["items"]] == [late["id"],
                                                                                           early_accepted["id"]]
-    assert api.get("/worklist", ENT).get_json()[0]["id"] == late["id"]
+    assert api.get("/worklist", ENT).get_json()["items"][0]["id"] == late["id"]
 
 
 def test_due_soon_is_set_between_the_warning_and_the_deadline(fresh: Flask, api: Api, clock: FrozenClock) -> None:
@@ -244,19 +244,19 @@ def test_a_batch_written_set_wise_is_the_same_as_one_by_one_and_chains_its_histo
 
 def test_a_batch_that_meets_a_changed_case_is_fired_one_by_one(
         fresh: Flask, api: Api, clock: FrozenClock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from api import deferred
     from api import sweep as sweep_module
     from api.audit import verify
     from api.models import Case
+    from api.writers import SetWriter
 
     cases = [api.open_case(ENT, "mediation_case", mediation_data()) for _ in range(3)]
     real = sweep_module.fire_timer
     attempts: list[bool] = []
 
-    def meddling(session, engine, timer, at):  # type: ignore[no-untyped-def]
-        setwise = deferred.rows(session) is not None
+    def meddling(session, engine, timer, at, writer):  # type: ignore[no-untyped-def]
+        setwise = isinstance(writer, SetWriter)
         attempts.append(setwise)
-        result = real(session, engine, timer, at)
+        result = real(session, engine, timer, at, writer)
         if setwise and timer.case_id == cases[1]["id"]:
             # another writer moves the case on while the batch is being worked out
             session.execute(sa.update(Case.__table__).where(Case.__table__.c.id == timer.case_id)

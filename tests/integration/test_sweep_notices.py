@@ -37,14 +37,15 @@ def notices_of(app: Flask, kind: str) -> list[tuple[str, int, datetime | None]]:
 def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes of the set-wise batches written (to know which path the sweep took)."""
     written: list[int] = []
-    original = sweep_module._write_batch
+    original = sweep_module._fire_setwise
 
-    def spy(session: Session, results: list[Any], cancels: set[int], at: datetime) -> list[Fired]:
-        done = original(session, results, cancels, at)
-        written.append(len(done))
+    def spy(session: Session, engine: Any, timers: list[Any], at: datetime) -> list[Fired]:
+        done = original(session, engine, timers, at)
+        if done:   # [] when the batch had nothing to do set-wise, or fell back to one by one
+            written.append(len(done))
         return done
 
-    monkeypatch.setattr(sweep_module, "_write_batch", spy)
+    monkeypatch.setattr(sweep_module, "_fire_setwise", spy)
     return written
 
 
@@ -97,11 +98,12 @@ def test_a_second_sweeper_over_the_same_deadline_adds_no_overdue_notice(fresh: F
     assert [(user, case_id) for user, case_id, _ in first] == [("city_admin", case["id"]), ("city_clerk", case["id"])]
     with fresh.app_context():   # the same notice written again (a racing sweeper): the unique constraint holds
         from api.models import Case
+        from api.writers import RowWriter
 
         engine = fresh.extensions["gonghui.engine"]
         stored = db.session.get(Case, case["id"])
         definition = engine.catalog.get(stored.definition_key, stored.definition_version)
-        ownership.notify(db.session, definition, stored, "overdue", shanghai(2026, 11, 28, 0, 1),
+        ownership.notify(RowWriter(db.session), definition, stored, "overdue", shanghai(2026, 11, 28, 0, 1),
                          deadline=stored.due_at)
         db.session.commit()
     assert notices_of(fresh, "overdue") == first

@@ -1,0 +1,200 @@
+"""How the rows of a change reach the database. Whatever writes on a case's behalf — its history
+(``api.history``), its timers (``api.deadlines``), involvement and notices (``api.ownership``), webhook messages
+(``api.webhooks``) and the case itself (``api.cases``) — is handed a ``CaseWriter`` by the one who owns the
+transaction, so the way of writing is chosen once, by the caller, and can be read in the arguments:
+
+- ``RowWriter`` writes as it goes, through the session: a request changes one case and adds a handful of rows.
+  The rows of the case's own tables (history, timers, involvement) are added to the session and go in with the
+  flush that writes the case, so a lost race fails there, as ``StaleVersion``; notices and webhook messages are
+  inserted at once (the case exists already).
+- ``SetWriter`` collects new cases, changed cases, timers to cancel and rows, and ``write()`` sends them with one
+  statement per table, the cases first and the rows that point at them after: the sweep's batch
+  (``api.sweep``), ``api.cases.open_many`` (the roster and union_term imports), and ``open_case``, whose new case
+  goes in holding its history hash, before the rows that point at it.
+
+Imports: models only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.models import Case, OrgUnit, Timer
+from workflow.errors import StaleVersion
+
+Values = dict[str, Any]
+
+
+@dataclass(slots=True)
+class NewCase:
+    """A case about to be inserted set-wise (``open_many``): the columns of ``cases`` as a typed record, with its
+    unit at hand. It never goes through the session: ``SetWriter.open`` inserts it with the others."""
+
+    id: int
+    number: str
+    definition_key: str
+    definition_version: int
+    state: str
+    level: str
+    org_unit: OrgUnit
+    org_unit_id: int
+    org_path: str
+    data: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    amount: Decimal | None = None
+    party: str | None = None
+    category: str | None = None
+    closed: bool = False
+    due_at: datetime | None = None
+    warn_at: datetime | None = None
+    due_provisional: bool = False
+    overdue: bool = False
+    escalations: int = 0
+    closed_at: datetime | None = None
+    version: int = 1
+    history_hash: str | None = None
+
+
+# a case as the writers of its rows see it: stored (and in the session), or about to be inserted set-wise
+CaseRecord = Case | NewCase
+
+CASE_COLUMNS = tuple(column.key for column in Case.__table__.columns)
+
+# the columns a change may make to a stored case, written for a whole set by one statement
+CHANGED_COLUMNS = ("state", "data", "org_unit_id", "org_path", "level", "escalations", "overdue", "closed",
+                   "closed_at", "updated_at", "due_at", "warn_at", "due_provisional", "amount", "party", "category",
+                   "history_hash")
+
+
+class CaseWriter(ABC):
+    """Where the rows of a change go: written as they come (``RowWriter``) or collected (``SetWriter``)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session   # also what the writers' callers read through
+
+    @abstractmethod
+    def add(self, model: type[Any], values: Values) -> None:
+        """A row of the case's own tables (a history row, a timer, an involvement)."""
+
+    @abstractmethod
+    def insert(self, table: sa.Table, rows: list[Values]) -> None:
+        """Rows about the case written by a statement (notices, webhook messages); a table whose ``info`` says
+        ``on_conflict_do_nothing`` passes over a row another writer wrote already."""
+
+    @abstractmethod
+    def cancel_timers(self, case_id: int, statuses: tuple[str, ...]) -> None:
+        """Cancel the case's timers in ``statuses``."""
+
+    @abstractmethod
+    def changed(self, case: Case) -> None:
+        """The change of a stored case is complete: write it (its version moves by one)."""
+
+
+class RowWriter(CaseWriter):
+    """Row by row through the session (a request)."""
+
+    def add(self, model: type[Any], values: Values) -> None:
+        self.session.add(model(**values))
+
+    def insert(self, table: sa.Table, rows: list[Values]) -> None:
+        if rows:
+            self.session.execute(insert_statement(self.session, table), rows)
+
+    def cancel_timers(self, case_id: int, statuses: tuple[str, ...]) -> None:
+        table = Timer.__table__   # a plain statement: no timer of the case is held in the session to keep in step
+        self.session.execute(sa.update(table).where(table.c.case_id == case_id, table.c.status.in_(statuses))
+                             .values(status="cancelled"))
+
+    def changed(self, case: Case) -> None:
+        flush_case(self.session, case.id)
+
+
+def flush_case(session: Session, case_id: int | None) -> None:
+    """Flush; a lost race (the version moved, or another history row took the sequence number) is ``StaleVersion``."""
+    try:
+        session.flush()
+    except (StaleDataError, sa.exc.IntegrityError) as error:
+        raise StaleVersion("案件刚被他人修改，请刷新后重试", case_id=case_id) from error
+
+
+class SetWriter(CaseWriter):
+    """Collects, then ``write()`` sends it all with one statement per table."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._new: list[NewCase] = []
+        self._changed: dict[int, Case] = {}
+        self._cancels: dict[tuple[str, ...], set[int]] = {}
+        self._rows: dict[sa.Table, list[Values]] = {}
+
+    def open(self, case: NewCase) -> None:
+        """A new case, inserted first."""
+        self._new.append(case)
+
+    def add(self, model: type[Any], values: Values) -> None:
+        self._rows.setdefault(model.__table__, []).append(values)
+
+    def insert(self, table: sa.Table, rows: list[Values]) -> None:
+        if rows:
+            self._rows.setdefault(table, []).extend(rows)
+
+    def cancel_timers(self, case_id: int, statuses: tuple[str, ...]) -> None:
+        self._cancels.setdefault(statuses, set()).add(case_id)
+
+    def changed(self, case: Case) -> None:
+        self._changed[case.id] = case
+
+    def write(self) -> None:
+        """New cases, then changed cases (each only if still at the version read: else ``StaleVersion`` and the
+        caller's savepoint goes back), then cancelled timers, then the rows that point at the cases."""
+        connection = self.session.connection()
+        if self._new:
+            connection.execute(sa.insert(Case.__table__),
+                               [{name: getattr(case, name) for name in CASE_COLUMNS} for case in self._new])
+        if self._changed:
+            self._write_changed(connection)
+        timers = Timer.__table__
+        for statuses, case_ids in self._cancels.items():
+            connection.execute(sa.update(timers).where(timers.c.case_id.in_(sorted(case_ids)),
+                                                       timers.c.status.in_(statuses)).values(status="cancelled"))
+        for table, rows in self._rows.items():
+            connection.execute(insert_statement(self.session, table), rows)
+        self._new, self._changed, self._cancels, self._rows = [], {}, {}, {}
+
+    def _write_changed(self, connection: sa.Connection) -> None:
+        table = Case.__table__
+        update = (sa.update(table).where(table.c.id == sa.bindparam("c_id"), table.c.version == sa.bindparam("c_v"))
+                  .values(version=sa.bindparam("c_next"),
+                          **{name: sa.bindparam(f"c_{name}", type_=table.c[name].type) for name in CHANGED_COLUMNS}))
+        cases = list(self._changed.values())
+        written = connection.execute(update, [
+            {"c_id": case.id, "c_v": case.version, "c_next": case.version + 1,
+             **{f"c_{name}": getattr(case, name) for name in CHANGED_COLUMNS}} for case in cases])
+        if written.rowcount != len(cases):
+            raise StaleVersion("批量处理中的案件刚被他人修改")
+        for case in cases:   # written above: the unit of work must not write them again
+            self.session.expunge(case)
+
+
+def insert_statement(session: Session, table: sa.Table) -> Any:
+    """An insert into ``table``; ON CONFLICT DO NOTHING for a table that says so in its ``info`` (a row that
+    another writer already wrote, such as a notice of one deadline, is then passed over)."""
+    if not table.info.get("on_conflict_do_nothing"):
+        return sa.insert(table)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
