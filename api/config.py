@@ -38,7 +38,7 @@ class Config:
     SWEEP_BATCH = 1000   # timers per sweep transaction
     WEBHOOK_INTERVAL_SECONDS = 5   # the scheduler delivers webhook messages this often
     WEBHOOK_THREADS = 1            # messages of different cases posted at once by one scheduler
-    WEBHOOK_ALLOW_HOSTS = ""       # hosts on loopback/private networks webhooks may still target (comma-separated)
+    WEBHOOK_ALLOW_HOSTS: str = ""  # hosts on loopback/private networks webhooks may still target (comma-separated)
     WORKLIST_LIMIT = 200         # cases on the UI's worklist page
     LIST_COUNT_LIMIT = 1000      # lists count their matches up to this many (total_exact false beyond)
     ROSTER_PROGRESS_EVERY = 500  # rows between two progress records of a roster import on the web page
@@ -74,7 +74,6 @@ class Config:
     MIGRATION_DATABASE_URL: str
     PASSWORD_METHOD: str
     PUBLIC_BASE_URL: str
-    WEBHOOK_ALLOW_HOSTS: str
 
 
 PREFIX = "GONGHUI"

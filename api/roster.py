@@ -28,7 +28,8 @@ from api.cases import open_many
 from api.deadlines import SHANGHAI
 from api.exports import SafeCsvWriter
 from api.fields import is_whole_number, uscc_is_valid
-from api.lifecycles.union_formation import KEY, THRESHOLD
+from api.lifecycles.union_formation import KEY
+from api.lifecycles.union_formation import THRESHOLD as THRESHOLD  # the screening the pages show
 from api.models import Case, Employer, OrgUnit
 from api.uploads import FileRefused, Limits, inspect_csv, inspect_xlsx
 from workflow.engine import Engine

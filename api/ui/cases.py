@@ -8,6 +8,7 @@ filtered view holds every matching case, not the matching ones among the first p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,6 @@ from api.present import case_resource, engine, history_resource
 from api.ui import blp
 from api.ui import errors as ui_errors
 from api.ui import words as ui_words
-from api.ui.session import replayable
 from workflow.calendar import working_days_between
 from workflow.definitions import Definition
 from workflow.errors import InvalidData, StaleVersion, WorkflowError
@@ -65,7 +65,7 @@ def worklist() -> Any:
     rows = [_row(case, moment) for case in items]
     counts = {"overdue": sum(row["overdue"] for row in rows), "due_soon": sum(row["due_soon"] for row in rows),
               "total": len(rows)}
-    states = [(found.title, [(key, label.label) for key, label in found.states.items()])
+    states = [(found.title, [(key, named.label) for key, named in found.states.items()])
               for found in engine().catalog.latest() if not definition or found.key == definition]
     return render_template("ui/worklist.html", rows=rows, counts=counts, title=title, args=args, states=states,
                            units=units)
@@ -192,8 +192,8 @@ def fire(case_id: int, event: str) -> Any:
     return redirect(url_for("ui.case_page", case_id=case_id))
 
 
-@replayable("ui.fire")
-def _restore_fire(view_args: dict[str, Any], values: Any, notice: str) -> Any:
+def restore_fire(view_args: Mapping[str, Any], values: Any, notice: str) -> Any:
+    """The event's form on the case page, filled in with what was typed."""
     try:
         case = get_case(db.session, g.principal, view_args["case_id"])
     except WorkflowError:
@@ -288,8 +288,8 @@ def _new_case_page(definition_key: str, values: Any, errors: dict[str, list[str]
                            notice=notice), 422 if errors else 200
 
 
-@replayable("ui.new_case")
-def _restore_new_case(view_args: dict[str, Any], values: Any, notice: str) -> Any:
+def restore_new_case(view_args: Mapping[str, Any], values: Any, notice: str) -> Any:
+    """The new case's form, filled in with what was typed, where the user may open such a case."""
     key = view_args["definition_key"]
     opens = [definition.key for definition in engine().catalog.latest()
              if opens_here(definition, g.principal.acting_roles)]

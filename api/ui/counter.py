@@ -8,6 +8,7 @@ A form sent twice (the same ``submission``) shows the case it created, never a s
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from flask import abort, g, redirect, render_template, request, session, url_for
@@ -22,7 +23,7 @@ from api.present import case_resource, engine
 from api.ui import blp
 from api.ui import errors as ui_errors
 from api.ui.cases import attempt
-from api.ui.session import replayable, requires
+from api.ui.session import requires
 from workflow.definitions import Definition
 from workflow.errors import WorkflowError
 
@@ -81,8 +82,8 @@ def _counter_page(definition: Definition, values: Any, errors: dict[str, list[st
                            submission=values.get("submission") or secrets.token_urlsafe(12)), 422 if errors else 200
 
 
-@replayable("ui.counter")
-def _restore_counter(_view_args: dict[str, Any], values: Any, notice: str) -> Any:
+def restore_counter(_view_args: Mapping[str, Any], values: Any, notice: str) -> Any:
+    """The window's form, filled in with what was typed, for a counter."""
     definition = _chosen(values.get("definition")) if g.principal.roles & {COUNTER} else None
     if definition is None:
         return redirect(url_for("ui.worklist"))

@@ -9,10 +9,10 @@ whose forms may be kept register the page that shows them again (``replayable``)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
@@ -87,14 +87,18 @@ def _before() -> Any:
     return None
 
 
-def requires(*roles: str) -> Any:
-    def decorate(view: Any) -> Any:
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def requires(*roles: str) -> Callable[[View], View]:
+    """A page for holders of one of ``roles`` (anyone else: 403, in words)."""
+    def decorate(view: View) -> View:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not g.principal.roles & set(roles):
                 return render_template("ui/error.html", status=403, message="您没有此项操作的权限。"), 403
             return view(*args, **kwargs)
-        return wrapped
+        return cast(View, wrapped)
     return decorate
 
 
@@ -106,17 +110,15 @@ def not_found() -> Any:
 # ---- expired forms, kept -------------------------------------------------------------------------------
 
 REPLAY_PREFIX = "replay."
-# endpoint of a form → (view args, what was typed, notice) → that form's page filled in again
-Restorer = Callable[[dict[str, Any], MultiDict[str, str], str], Any]
-_RESTORERS: dict[str, Restorer] = {}
+# (view args, what was typed, notice) → the form's page filled in again
+Restorer = Callable[[Mapping[str, Any], MultiDict[str, str], str], Any]
 
 
-def replayable(endpoint: str) -> Callable[[Restorer], Restorer]:
-    """Register the page that shows ``endpoint``'s form again with what was typed (after an expired session)."""
-    def register(restore: Restorer) -> Restorer:
-        _RESTORERS[endpoint] = restore
-        return restore
-    return register
+def restorers() -> dict[str, Restorer]:
+    """The forms kept through an expired session, by endpoint, each with the page that shows it again."""
+    from api.ui import cases, counter
+
+    return {"ui.fire": cases.restore_fire, "ui.new_case": cases.restore_new_case, "ui.counter": counter.restore_counter}
 
 
 def _same_origin() -> bool:
@@ -134,7 +136,7 @@ def _expired_form(_error: CSRFError) -> Any:
         return render_template("ui/login.html", error="页面已过期，请再登录一次。", next=request.args.get("next"),
                                replay=[(name.removeprefix(REPLAY_PREFIX), value) for name, value in kept],
                                replay_path=request.form.get("replay_path")), 400
-    if request.endpoint not in _RESTORERS or not _same_origin():
+    if request.endpoint not in restorers() or not _same_origin():
         return render_template("ui/error.html", status=400, message="表单已过期，请刷新页面后重试。"), 400
     kept = [(name, value) for name, value in request.form.items(multi=True) if name != "csrf_token"]
     if g.get("principal") is None:
@@ -150,7 +152,7 @@ def _restore(path: str, kept: list[tuple[str, str]], notice: str) -> Any:
         endpoint, view_args = current_app.url_map.bind("localhost").match(path, method="POST")
     except HTTPException:
         return redirect(url_for("ui.worklist"))
-    restore = _RESTORERS.get(str(endpoint))
+    restore = restorers().get(str(endpoint))
     if restore is None:
         return redirect(url_for("ui.worklist"))
     return restore(view_args, MultiDict(kept), notice)
