@@ -2,18 +2,24 @@
 case's state allows, what each says, and the same Jinja template rendered for the screen or, through WeasyPrint,
 as a PDF with the Chinese font embedded.
 
+A PDF is typeset with what WeasyPrint would otherwise rebuild for every document kept for the life of the thread
+(``Typesetter``): the font configuration (Fontconfig and Pango's font map, whose loaded fonts then stay loaded) and
+``documents.css`` parsed once. The HTML given to WeasyPrint carries no style of its own.
+
 Case data reaches a document only through ``api.present.masked_data`` (the masking choke point).
 May import models, lifecycles and ``api.present``; never a view.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import segno
 from flask import current_app, render_template, request, url_for
@@ -27,6 +33,10 @@ from api.models_documents import contact_of, seed_contacts
 from api.present import engine, local, masked_data
 from api.ui.labels import choice_label, field_label
 from workflow.errors import Conflict, RecordNotFound
+
+if TYPE_CHECKING:
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
 
 STYLESHEET = Path(__file__).parent / "static" / "ui" / "documents.css"
 CLAIM, MEDIATION, REPORT, FORMATION = "medical_aid_claim", "mediation_case", "worker_report", "union_formation"
@@ -115,6 +125,12 @@ def qr_svg(url: str, scale: int = 3) -> Markup:
     return Markup(segno.make(url, error="m").svg_inline(scale=scale, title="二维码", border=2))
 
 
+@functools.lru_cache(maxsize=256)
+def follow_qr(url: str) -> Markup:
+    """The QR code of a document's follow-up URL (no secret in it, only the number): the same for every reprint."""
+    return qr_svg(url)
+
+
 def _received(case: Case, data: dict[str, Any]) -> list[tuple[str, str]]:
     """What the unit received, as label/value lines."""
     key = case.definition_key
@@ -160,7 +176,7 @@ def _common(case: Case, kind: str, principal: Principal, moment: datetime) -> di
             "received_on": written_date(local(case.created_at).date()),  # type: ignore[union-attr]
             "due_on": written_date(last_day(case.due_at)) if case.due_at and not case.closed else "",
             "due_state": definition.states[case.state].label,
-            "follow_url": url, "follow_qr": qr_svg(url) if url else None,
+            "follow_url": url, "follow_qr": follow_qr(url) if url else None,
             "data": masked_data(case, principal)}
 
 
@@ -234,16 +250,59 @@ def context(case: Case, kind: str, principal: Principal, moment: datetime) -> di
 
 
 def render_html(case: Case, kind: str, principal: Principal, moment: datetime, *, inline_style: bool = False) -> str:
-    """The standalone printable page: the style inline for WeasyPrint, linked for a browser (strict CSP)."""
-    return render_template("documents/page.html", doc=context(case, kind, principal, moment),
-                           stylesheet=Markup(STYLESHEET.read_text(encoding="utf-8")) if inline_style else None)
+    """The standalone printable page: the style inline (a file that stands alone), linked for a browser (strict CSP)."""
+    style = Markup(STYLESHEET.read_text(encoding="utf-8")) if inline_style else None
+    return _page(case, kind, principal, moment, style=style, linked=not inline_style)
+
+
+def _page(case: Case, kind: str, principal: Principal, moment: datetime, *, style: Markup | None,
+          linked: bool) -> str:
+    return render_template("documents/page.html", doc=context(case, kind, principal, moment), stylesheet=style,
+                           linked=linked)
+
+
+class Typesetter:
+    """WeasyPrint's set-up for documents, made once per thread: a new ``FontConfiguration`` costs a Fontconfig load
+    and a Pango font map that loads every font again, and parsing ``documents.css`` costs as much as laying out half
+    a page. Pango's font map must not be shared between threads, hence one per thread (gunicorn's gthread workers
+    keep their threads). The stylesheet is parsed again when its file changes."""
+
+    def __init__(self) -> None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        self.fonts: FontConfiguration = FontConfiguration()
+        self._stylesheet: CSS | None = None
+        self._stylesheet_stamp: float | None = None
+
+    def stylesheet(self) -> CSS:
+        from weasyprint import CSS
+
+        stamp = STYLESHEET.stat().st_mtime
+        if self._stylesheet is None or stamp != self._stylesheet_stamp:
+            self._stylesheet = CSS(string=STYLESHEET.read_text(encoding="utf-8"), font_config=self.fonts)
+            self._stylesheet_stamp = stamp
+        return self._stylesheet
+
+    def pdf(self, html: str) -> bytes:
+        from weasyprint import HTML
+
+        pdf: bytes = HTML(string=html).write_pdf(stylesheets=[self.stylesheet()], font_config=self.fonts)
+        return pdf
+
+
+_threads = threading.local()
+
+
+def typesetter() -> Typesetter:
+    """This thread's ``Typesetter``."""
+    found: Typesetter | None = getattr(_threads, "typesetter", None)
+    if found is None:
+        found = _threads.typesetter = Typesetter()
+    return found
 
 
 def render_pdf(case: Case, kind: str, principal: Principal, moment: datetime) -> bytes:
-    from weasyprint import HTML
-
-    pdf: bytes = HTML(string=render_html(case, kind, principal, moment, inline_style=True)).write_pdf()
-    return pdf
+    return typesetter().pdf(_page(case, kind, principal, moment, style=None, linked=False))
 
 
 def filename(case: Case, kind: str) -> str:

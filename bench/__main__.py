@@ -136,6 +136,11 @@ def figure_rows(results: dict[str, Any]) -> list[list[str]]:
                      f"{d['pdf']['per_s']} ({d['pdf']['p50_ms']}/{d['pdf']['p95_ms']})",
                      f"HTML only {d['html_only']['per_s']} ({d['html_only']['p50_ms']}/{d['html_only']['p95_ms']})",
                      ratio(d["pdf"]["per_s"], d["html_only"]["per_s"]), "≥ 20/s"])
+        if d.get("pdf_stock"):
+            stock = d["pdf_stock"]
+            rows.append(["  vs WeasyPrint set up per document (CPU ms per PDF)",
+                         f"{d['pdf']['per_s']} ({d['pdf']['cpu_ms']} ms CPU)",
+                         f"{stock['per_s']} ({stock['cpu_ms']} ms CPU)", ratio(d["pdf"]["per_s"], stock["per_s"]), ""])
     m = results.get("migrate")
     if m:
         rows.append([f"definitions: open cases migrated/s, deadlines recounted ({m['cases']} cases, median of "
