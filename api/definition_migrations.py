@@ -6,40 +6,45 @@ checked against every open case before anything moves: a state without a place i
 whose data lacks what the new version asks of a case in its new state, refuses the whole plan (422, naming
 them). The dry run lists each case with its old and new state and due time.
 
-The real run moves the cases in batches, each batch one transaction and each case in a savepoint of its own:
-state, version, deadline timers and one ``migrate`` history row (chained like every other) move together or
-not at all. The case's optimistic lock is checked as for any event: a clerk who changed the case meanwhile
-wins, and the case is planned again from what the clerk left (or reported, when it no longer fits the plan).
-A run stopped half way (a crash) is finished by asking for the same migration again: the cases already moved
-are at the new version and are not touched twice.
+The real run moves the cases in batches, set-wise as the sweep fires timers: each batch is one transaction
+that writes its cases with one conditional update (state, version of the definition, due times, and the case's
+own version moved by one, where the case is still at the version read), then, for the cases written, one
+statement per table for their timers (renamed, cancelled, inserted with the recounted deadline) and their
+``migrate`` history rows, each chained to its case's last row. A case is moved whole or not at all: a clerk who
+changed it after the batch read it wins (the update passes it over, and nothing else of it is written); it is
+then read again and planned from what the clerk left, in a transaction of its own, or reported when it no
+longer fits the plan or keeps changing. A run stopped half way (a crash) loses only its open batch and is
+finished by asking for the same migration again: the cases already moved are at the new version and are not
+touched twice.
 
 Deadlines are recounted with ``api.deadlines`` as on entering a state, from the moment the case's current
 clock started (its pending timer's start), so that lengthening "3 working days" to 5 gives the same case 5
 working days from the same start. A deadline set by hand (``extend``) stands.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
 
 from api import admin_log, deadlines
 from api.cases import denormalise, dig
 from api.history import record_history
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
-from api.writers import RowWriter
+from api.writers import SetWriter
 from workflow.definitions import Definition
 from workflow.engine import Engine
 from workflow.errors import InvalidData, UnknownDefinition
 
 BATCH = 500
+ATTEMPTS = 3   # tries at a case that a clerk keeps changing meanwhile, before it is reported
 
 
 @dataclass(frozen=True)
@@ -129,14 +134,80 @@ def _entry_faults(definition: Definition, state: str, data: dict[str, Any]) -> l
     return faults
 
 
-def _clock_of(session: Session, case_ids: list[int]) -> dict[int, Timer]:
-    """The pending deadline timer of each case (the clock of its current state)."""
-    timers = session.scalars(sa.select(Timer).where(Timer.case_id.in_(case_ids), Timer.status == "pending",
-                                                    Timer.kind == "deadline").order_by(Timer.id))
-    return {timer.case_id: timer for timer in timers}
+_CASES, _TIMERS, _HISTORY = Case.__table__, Timer.__table__, CaseHistory.__table__
+
+# What planning a case reads of it, beside its unit's code and name: plain rows, not mapped objects, so that a
+# batch is read in one query without the unit of work's bookkeeping, and nothing is written behind our back.
+_READ = ("id", "number", "state", "level", "category", "data", "created_at", "updated_at", "due_at", "warn_at",
+         "due_provisional", "amount", "party", "version", "history_hash")
+# What moving a case changes on it (besides its own version), written for a whole batch by one statement.
+_WRITTEN = ("state", "definition_version", "updated_at", "amount", "party", "category", "due_at", "warn_at",
+            "due_provisional", "history_hash")
+
+CaseRow = sa.Row[Any]
 
 
-def _set_by_hand(old: Definition, case: Case, timer: Timer) -> bool:
+def _among(session: Session, column: Any, ids: list[int]) -> Any:
+    """``column IN ids`` for a batch of ids: on PostgreSQL one array parameter (``= ANY``) rather than one
+    parameter per id, which costs more to send and parse than the statement costs to run."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, ids, type_=ARRAY(sa.Integer)))
+    return column.in_(ids)
+
+
+def _still_open(plan: Plan) -> list[Any]:
+    """The plan's cases left to move: open, and still at the old version."""
+    return [_CASES.c.definition_key == plan.key, _CASES.c.definition_version == plan.old.version,
+            sa.not_(_CASES.c.closed)]
+
+
+def _open_cases(session: Session, plan: Plan, *, after: int = 0, limit: int | None = None,
+                ids: list[int] | None = None, states: list[str] | None = None) -> list[CaseRow]:
+    """The plan's open cases in id order: after ``after`` (the next batch), among ``ids`` (to try again) or in
+    ``states``."""
+    query = (sa.select(*(_CASES.c[name] for name in _READ), OrgUnit.code.label("unit_code"),
+                       OrgUnit.name.label("unit_name"))
+             .join(OrgUnit, OrgUnit.id == _CASES.c.org_unit_id)
+             .where(*_still_open(plan), _CASES.c.id > after).order_by(_CASES.c.id).limit(limit))
+    if ids is not None:
+        query = query.where(_among(session, _CASES.c.id, ids))
+    if states is not None:
+        query = query.where(_CASES.c.state.in_(states))
+    return list(session.execute(query))
+
+
+def _batches(session: Session, plan: Plan, size: int, states: list[str] | None = None) -> Iterator[list[CaseRow]]:
+    after = 0
+    while cases := _open_cases(session, plan, after=after, limit=size, states=states):
+        yield cases
+        after = cases[-1].id
+
+
+class _Clocks:
+    """The clocks of a batch of cases: each one's pending deadline timer (read for the batch at once), and when
+    it last entered its state (read for the batch at once, the first time some case needs it)."""
+
+    def __init__(self, session: Session, case_ids: list[int]) -> None:
+        self._session, self._case_ids = session, case_ids
+        timers = session.execute(
+            sa.select(_TIMERS.c.case_id, _TIMERS.c.started_at, _TIMERS.c.period)
+            .where(_among(session, _TIMERS.c.case_id, case_ids), _TIMERS.c.status == "pending",
+                   _TIMERS.c.kind == "deadline")
+            .order_by(_TIMERS.c.id))
+        self.timers: dict[int, sa.Row[Any]] = {timer.case_id: timer for timer in timers}
+        self._entered: dict[tuple[int, str], datetime] | None = None
+
+    def entered(self, case_id: int, state: str) -> datetime | None:
+        if self._entered is None:
+            rows = self._session.execute(
+                sa.select(_HISTORY.c.case_id, _HISTORY.c.to_state, sa.func.max(_HISTORY.c.at))
+                .where(_among(self._session, _HISTORY.c.case_id, self._case_ids))
+                .group_by(_HISTORY.c.case_id, _HISTORY.c.to_state))
+            self._entered = {(found, to_state): at for found, to_state, at in rows}
+        return self._entered.get((case_id, state))
+
+
+def _set_by_hand(old: Definition, case: CaseRow, timer: sa.Row[Any]) -> bool:
     """A deadline an event set with its own period (``extend``): it stands through a migration."""
     spec = old.states[case.state].deadline if case.state in old.states else None
     if spec is None or spec.until_field:
@@ -145,12 +216,18 @@ def _set_by_hand(old: Definition, case: Case, timer: Timer) -> bool:
     return period is not None and timer.period != f"{period.unit}:{period.count}"
 
 
-def _start_of(session: Session, plan: Plan, case: Case, target: str, timer: Timer | None) -> datetime:
+def _keeps_clock(plan: Plan, case: CaseRow, timer: sa.Row[Any] | None) -> bool:
+    """The case keeps its deadline as it is: nothing is recounted, or an event set it by hand."""
+    return not plan.recount or (timer is not None and _set_by_hand(plan.old, case, timer))
+
+
+def _start_of(plan: Plan, case: CaseRow, target: str, clocks: _Clocks) -> datetime:
     """When the clock of the case's state started, as the new version counts it: the pending timer's start
     while both versions count from the same moment, else as entering the state counts (from the opening, a
     time in the data, or the last entry into the state — an escalation restarts it)."""
     new_spec, old_spec = plan.new.states[target].deadline, plan.old.states[case.state].deadline
     since = new_spec.since if new_spec else "state_entered"
+    timer = clocks.timers.get(case.id)
     if timer is not None and timer.started_at is not None and old_spec is not None and old_spec.since == since:
         return timer.started_at
     if since == "case_opened":
@@ -159,43 +236,37 @@ def _start_of(session: Session, plan: Plan, case: Case, target: str, timer: Time
         found = deadlines._instant_field(case.data, since.removeprefix("field:"))
         if found is not None:
             return found
-    entered = session.scalar(sa.select(sa.func.max(CaseHistory.at)).where(
-        CaseHistory.case_id == case.id, CaseHistory.to_state == case.state))
-    return entered or case.updated_at
+    return clocks.entered(case.id, case.state) or case.updated_at
 
 
-def _new_due(session: Session, plan: Plan, case: Case, target: str, timer: Timer | None) -> datetime | None:
-    if not plan.recount or (timer is not None and _set_by_hand(plan.old, case, timer)):
+def _new_due(plan: Plan, case: CaseRow, target: str, clocks: _Clocks) -> datetime | None:
+    if _keeps_clock(plan, case, clocks.timers.get(case.id)):
         return case.due_at
     state = plan.new.states[target]
     if state.deadline is None:
         return None
-    due = deadlines.due_for(state.deadline, case, _start_of(session, plan, case, target, timer))
+    due = deadlines.due_for(state.deadline, case, _start_of(plan, case, target, clocks))
     return due.at if due else None
 
 
-def _open_cases(session: Session, plan: Plan, after: int, limit: int) -> list[Case]:
-    return list(session.scalars(
-        sa.select(Case).where(Case.definition_key == plan.key, Case.definition_version == plan.old.version,
-                              sa.not_(Case.closed), Case.id > after)
-        .options(joinedload(Case.org_unit)).order_by(Case.id).limit(limit)))
-
-
-def _batches(session: Session, plan: Plan, size: int) -> Iterator[list[Case]]:
-    after = 0
-    while True:
-        cases = _open_cases(session, plan, after, size)
-        if not cases:
-            return
-        yield cases
-        after = cases[-1].id
-        session.expunge_all()
-
-
-def _move_of(plan: Plan, case: Case, target: str, new_due: datetime | None) -> Move:
-    return Move(case.id, case.number, case.org_unit.code, case.state, target, case.due_at, new_due,
+def _move_of(plan: Plan, case: CaseRow, target: str, new_due: datetime | None) -> Move:
+    return Move(case.id, case.number, case.unit_code, case.state, target, case.due_at, new_due,
                 plan.old.states[case.state].label if case.state in plan.old.states else case.state,
-                plan.new.states[target].label, case.org_unit.name)
+                plan.new.states[target].label, case.unit_name)
+
+
+def _target_of(plan: Plan, case: CaseRow, unmapped: dict[str, list[str]],
+               refused: dict[str, list[str]]) -> str | None:
+    """Where the case goes; None, noting why, when its state has no place or its data does not fit."""
+    target = plan.target(case.state)
+    if target is None:
+        unmapped.setdefault(case.state, []).append(case.number)
+        return None
+    faults = _entry_faults(plan.new, target, case.data)
+    if faults:
+        refused[f"cases.{case.number}"] = faults
+        return None
+    return target
 
 
 def dry_run(session: Session, plan: Plan, batch: int = BATCH) -> list[Move]:
@@ -205,19 +276,30 @@ def dry_run(session: Session, plan: Plan, batch: int = BATCH) -> list[Move]:
     unmapped: dict[str, list[str]] = {}
     refused: dict[str, list[str]] = {}
     for cases in _batches(session, plan, batch):
-        clocks = _clock_of(session, [case.id for case in cases])
+        clocks = _Clocks(session, [case.id for case in cases])
         for case in cases:
-            target = plan.target(case.state)
-            if target is None:
-                unmapped.setdefault(case.state, []).append(case.number)
-                continue
-            faults = _entry_faults(plan.new, target, case.data)
-            if faults:
-                refused[f"cases.{case.number}"] = faults
-                continue
-            moves.append(_move_of(plan, case, target, _new_due(session, plan, case, target, clocks.get(case.id))))
+            target = _target_of(plan, case, unmapped, refused)
+            if target is not None:
+                moves.append(_move_of(plan, case, target, _new_due(plan, case, target, clocks)))
     _refuse(plan, unmapped, refused)
     return moves
+
+
+def check(session: Session, plan: Plan, batch: int = BATCH) -> None:
+    """Refuse the plan exactly as the dry run does (422), without counting deadlines and reading only the
+    cases that could be refused: those in a state without a place in the new version, or bound for a state
+    whose entry asks something of the data (what no data can lack, no case lacks)."""
+    states = session.scalars(sa.select(_CASES.c.state).where(*_still_open(plan)).distinct())
+    doubtful = [state for state in states
+                if (target := plan.target(state)) is None or _entry_faults(plan.new, target, {})]
+    if not doubtful:
+        return
+    unmapped: dict[str, list[str]] = {}
+    refused: dict[str, list[str]] = {}
+    for cases in _batches(session, plan, batch, states=doubtful):
+        for case in cases:
+            _target_of(plan, case, unmapped, refused)
+    _refuse(plan, unmapped, refused)
 
 
 def _refuse(plan: Plan, unmapped: dict[str, list[str]], refused: dict[str, list[str]]) -> None:
@@ -237,41 +319,117 @@ def _refuse(plan: Plan, unmapped: dict[str, list[str]], refused: dict[str, list[
     raise InvalidData(errors, detail="无法迁移：" + "；".join(parts))
 
 
-def _migrate_case(session: Session, plan: Plan, case: Case, timer: Timer | None, *,
-                  actor: str, now: datetime, migration_id: int) -> Move:
-    """Move one case: state, version, deadline, one history row; flushed (the optimistic lock) by the caller."""
-    target = plan.target(case.state)
-    assert target is not None
-    old_state, old_level, org_from, old_due = case.state, case.level, case.org_unit.code, case.due_at
-    new_due = _new_due(session, plan, case, target, timer)
-    move = _move_of(plan, case, target, new_due)
-    keep_clock = not plan.recount or (timer is not None and _set_by_hand(plan.old, case, timer))
-    start = _start_of(session, plan, case, target, timer) if not keep_clock else None
-    writer = RowWriter(session)   # flushed by the caller with the case
-    with session.no_autoflush:
-        case.definition_version, case.state, case.updated_at = plan.new.version, target, now
-        denormalise(case, plan.new)
-        table = Timer.__table__
-        renames = [(source, plan.target(source) or source) for source in plan.old.states]
-        for source, renamed in renames:   # paused clocks of other states follow their state's new name
-            if renamed != source:
-                session.execute(sa.update(table).where(table.c.case_id == case.id, table.c.state == source,
-                                                       table.c.status.in_(("pending", "paused")))
-                                .values(state=renamed))
-        if not keep_clock:
-            deadlines.cancel_timers(writer, case, include_paused=False)
-            spec = plan.new.states[target].deadline
-            case.due_at, case.warn_at, case.due_provisional = None, None, False
-            if spec is not None and start is not None:
-                deadlines.start_clock(writer, case, spec, start, now)
-        record_history(
-            writer, case, seq=case.version + 1, event="migrate", from_state=old_state, level_from=old_level,
-            org_from=org_from, actor=actor, at=now, comment=f"流程定义由第 {plan.old.version} 版迁移到第 "
-            f"{plan.new.version} 版",
-            data={"from_version": plan.old.version, "to_version": plan.new.version, "migration": migration_id,
-                  "old_due_at": _shown(old_due), "new_due_at": _shown(case.due_at)})
-    move.new_due_at = case.due_at
-    return move
+@dataclass
+class _Planned:
+    """One case's move worked out: its new columns, its history row and new timer (if any)."""
+    move: Move
+    values: dict[str, Any]             # the parameters of the batch's update of cases
+    rows: SetWriter                    # its ``migrate`` history row, and its new deadline timer when recounted
+    recounted: bool                    # its pending timer gives way to the new one
+
+
+def _plan_case(session: Session, plan: Plan, case: CaseRow, target: str, clocks: _Clocks, *, actor: str,
+               now: datetime, migration_id: int) -> _Planned:
+    """Work out one case's move with the helpers every transition uses (the deadline timer, the history row
+    chained to the case's last one), on a plain record of the case: nothing goes through the session."""
+    keep = _keeps_clock(plan, case, clocks.timers.get(case.id))
+    # the case's columns as a plain record (as ``api.cases.open_many`` builds), changed here and written by the batch
+    moved: Any = SimpleNamespace(**case._asdict(), org_unit=SimpleNamespace(code=case.unit_code))
+    moved.definition_version, moved.state, moved.updated_at = plan.new.version, target, now
+    denormalise(moved, plan.new)
+    rows = SetWriter(session)   # collects; the batch writes the rows of the cases it moved, one insert per table
+    if not keep:
+        spec = plan.new.states[target].deadline
+        moved.due_at, moved.warn_at, moved.due_provisional = None, None, False
+        if spec is not None:
+            deadlines.start_clock(rows, moved, spec, _start_of(plan, case, target, clocks), now)
+    record_history(
+        rows, moved, seq=case.version + 1, event="migrate", from_state=case.state,
+        level_from=case.level, org_from=case.unit_code, actor=actor, at=now,
+        comment=f"流程定义由第 {plan.old.version} 版迁移到第 {plan.new.version} 版",
+        data={"from_version": plan.old.version, "to_version": plan.new.version, "migration": migration_id,
+              "old_due_at": _shown(case.due_at), "new_due_at": _shown(moved.due_at)})
+    values = {"c_id": case.id, "c_version": case.version, "c_next": case.version + 1,
+              **{f"c_{name}": getattr(moved, name) for name in _WRITTEN}}
+    return _Planned(_move_of(plan, case, target, moved.due_at), values, rows, not keep)
+
+
+def _write_cases(session: Session, planned: list[_Planned]) -> list[_Planned]:
+    """One update for the batch's cases, each only while it is at the version read (optimistic locking);
+    returns the moves written. A case a clerk changed meanwhile is passed over."""
+    if not planned:
+        return []
+    update = (sa.update(_CASES).where(_CASES.c.id == sa.bindparam("c_id"),
+                                      _CASES.c.version == sa.bindparam("c_version"))
+              .values(version=sa.bindparam("c_next"),
+                      **{name: sa.bindparam(f"c_{name}", type_=_CASES.c[name].type) for name in _WRITTEN}))
+    written = session.connection().execute(update, [move.values for move in planned])
+    if written.rowcount == len(planned):
+        return planned
+    # some were passed over: the ones written carry the hash of their new history row
+    heads = dict(session.execute(sa.select(_CASES.c.id, _CASES.c.history_hash).where(
+        _among(session, _CASES.c.id, [move.move.case_id for move in planned]))).all())
+    return [move for move in planned if heads.get(move.move.case_id) == move.values["c_history_hash"]]
+
+
+def _write_rows(session: Session, plan: Plan, done: list[_Planned]) -> None:
+    """The timers and history rows of the cases written, one statement per table and kind of change."""
+    if not done:
+        return
+    ids = [move.move.case_id for move in done]
+    renames = {source: renamed for source in plan.old.states if (renamed := plan.target(source) or source) != source}
+    if renames:   # the clocks of the cases' states (paused ones too) follow their state's new name
+        session.execute(sa.update(_TIMERS).where(_among(session, _TIMERS.c.case_id, ids),
+                                                 _TIMERS.c.state.in_(list(renames)),
+                                                 _TIMERS.c.status.in_(("pending", "paused")))
+                        .values(state=sa.case(renames, value=_TIMERS.c.state)))
+    recounted = [move.move.case_id for move in done if move.recounted]
+    if recounted:
+        session.execute(sa.update(_TIMERS).where(_among(session, _TIMERS.c.case_id, recounted),
+                                                 _TIMERS.c.status == "pending").values(status="cancelled"))
+    batch = SetWriter(session)
+    for move in done:
+        for table, collected in move.rows.collected().items():
+            batch.insert(table, collected)
+    batch.write()
+
+
+def _lost_race(error: sa.exc.DBAPIError) -> bool:
+    """PostgreSQL gave up on the transaction for another's sake (a deadlock with a sweep, say): try again."""
+    return getattr(error.orig, "sqlstate", None) in ("40P01", "40001", "55P03")
+
+
+def _migrate_batch(session: Session, plan: Plan, cases: list[CaseRow], result: Result, *, actor: str,
+                   now: datetime, before_write: BeforeWrite | None) -> list[CaseRow]:
+    """Move a batch of cases in one transaction (committed here); returns the cases a clerk changed after they
+    were read, of which nothing was written (to be read and planned again)."""
+    clocks = _Clocks(session, [case.id for case in cases])
+    planned: list[tuple[CaseRow, _Planned]] = []
+    for case in cases:
+        target = plan.target(case.state)
+        if target is None or _entry_faults(plan.new, target, case.data):
+            label = plan.old.states[case.state].label if case.state in plan.old.states else case.state
+            result.conflicts.append({"number": case.number,
+                                     "reason": f"案件刚被改为“{label}”，不在迁移计划之内，留在原版本"})
+            continue
+        planned.append((case, _plan_case(session, plan, case, target, clocks, actor=actor, now=now,
+                                         migration_id=result.migration_id or 0)))
+    for case, _ in planned if before_write is not None else ():
+        before_write(case)
+    try:
+        done = _write_cases(session, [move for _, move in planned])
+        _write_rows(session, plan, done)
+        session.execute(sa.update(DefinitionMigration).where(DefinitionMigration.id == result.migration_id)
+                        .values(moved=DefinitionMigration.moved + len(done)))
+        session.commit()
+    except sa.exc.OperationalError as error:
+        if not _lost_race(error):
+            raise
+        session.rollback()
+        done = []
+    result.moves.extend(move.move for move in done)
+    written = {move.move.case_id for move in done}
+    return [case for case, _ in planned if case.id not in written]
 
 
 def _shown(moment: datetime | None) -> str | None:
@@ -294,14 +452,15 @@ def _start(session: Session, plan: Plan, actor: str, now: datetime) -> tuple[Def
     return record, False
 
 
-BeforeWrite = Callable[[Case], None]   # called for each case of a batch between reading and writing it (tests)
+BeforeWrite = Callable[[CaseRow], None]   # called for each case of a batch between reading and writing it (tests)
 
 
 def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: datetime,
         batch: int = BATCH, before_write: BeforeWrite | None = None) -> Result:
-    """Check the plan against every open case (as the dry run), then move them batch by batch."""
+    """Check the plan against every open case (refusing what the dry run refuses), then move them batch by
+    batch; a case a clerk changed meanwhile is tried again (``ATTEMPTS`` in all) right after its batch."""
     with session_factory() as session:
-        dry_run(session, plan, batch)
+        check(session, plan, batch)
         record, resumed = _start(session, plan, actor, now)
         result = Result(plan, migration_id=record.id, resumed=resumed)
         admin_log.record(session, actor=actor, action="definition.migrate",
@@ -312,22 +471,20 @@ def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: 
     after = 0
     while True:
         with session_factory() as session:
-            cases = _open_cases(session, plan, after, batch)
+            cases = _open_cases(session, plan, after=after, limit=batch)
             if not cases:
                 break
             after = cases[-1].id
-            clocks = _clock_of(session, [case.id for case in cases])
-            for case in cases if before_write is not None else ():
-                before_write(case)
-            record = sa.update(DefinitionMigration).where(DefinitionMigration.id == result.migration_id)
-            # the batch is one transaction from its first write (SQLite too: a savepoint alone would commit
-            # on release); each case is a savepoint in it
-            session.execute(record.values(status="running"))
-            moved_before = len(result.moves)
-            for case in cases:
-                _one(session, plan, case, clocks.get(case.id), result, actor=actor, now=now)
-            session.execute(record.values(moved=DefinitionMigration.moved + len(result.moves) - moved_before))
-            session.commit()   # the batch: its cases, their timers and history rows, and the count
+            again = _migrate_batch(session, plan, cases, result, actor=actor, now=now, before_write=before_write)
+        for _ in range(ATTEMPTS - 1):
+            if not again:
+                break
+            with session_factory() as session:   # closed or moved meanwhile: no longer among them
+                cases = _open_cases(session, plan, ids=[case.id for case in again])
+                again = _migrate_batch(session, plan, cases, result, actor=actor, now=now,
+                                       before_write=before_write)
+        result.conflicts.extend({"number": case.number, "reason": "案件反复被他人修改，未迁移，请稍后再次迁移"}
+                                for case in again)
     with session_factory() as session:
         record = session.get(DefinitionMigration, result.migration_id)
         assert record is not None
@@ -335,32 +492,3 @@ def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: 
         record.conflicts = [*record.conflicts, *result.conflicts]
         session.commit()
     return result
-
-
-def _one(session: Session, plan: Plan, case: Case, timer: Timer | None, result: Result, *,
-         actor: str, now: datetime, attempts: int = 3) -> None:
-    """One case in a savepoint; a lost race reloads the case and plans it again from what it is now."""
-    for _ in range(attempts):
-        if case.closed or case.definition_version != plan.old.version:
-            return   # closed or moved meanwhile: nothing left to migrate
-        target = plan.target(case.state)
-        if target is None or _entry_faults(plan.new, target, case.data):
-            label = plan.old.states[case.state].label if case.state in plan.old.states else case.state
-            result.conflicts.append({"number": case.number, "reason": f"案件刚被改为“{label}”，不在迁移计划之内，"
-                                                                      "留在原版本"})
-            return
-        try:
-            with session.begin_nested():
-                move = _migrate_case(session, plan, case, timer, actor=actor, now=now,
-                                     migration_id=result.migration_id or 0)
-                session.flush()
-            result.moves.append(move)
-            return
-        except (StaleDataError, sa.exc.IntegrityError):
-            session.expire_all()   # a clerk changed the case since the batch read it: read it again
-            fresh = session.scalar(sa.select(Case).where(Case.id == case.id)
-                                   .options(joinedload(Case.org_unit).joinedload(OrgUnit.parent)))
-            if fresh is None:
-                return
-            case, timer = fresh, _clock_of(session, [case.id]).get(case.id)
-    result.conflicts.append({"number": case.number, "reason": "案件反复被他人修改，未迁移，请稍后再次迁移"})

@@ -151,6 +151,10 @@ class SetWriter(CaseWriter):
     def cancel_timers(self, case_id: int, statuses: tuple[str, ...]) -> None:
         self._cancels.setdefault(statuses, set()).add(case_id)
 
+    def collected(self) -> dict[sa.Table, list[Values]]:
+        """The rows collected so far, by table (for a caller that writes the rows of some sets only)."""
+        return self._rows
+
     def changed(self, case: Case) -> None:
         self._changed[case.id] = case
 

@@ -191,7 +191,8 @@ def main() -> None:
     if "documents" in chosen:
         results["documents"] = documents.run(500 if full else 100, repeats=3)
     if "migrate" in chosen:
-        results["migrate"] = migrate.run(10000 if full else 2000, repeats=3, dry_run_cases=100_000 if full else 0)
+        results["migrate"] = migrate.run(10000 if full else 2000, repeats=3,
+                                         dry_run_cases=100_000 if full else 20_000)
     print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "
           f"{results['when']})\n")
     print(table(rows_of(results)))

@@ -17,6 +17,7 @@ from api import definition_migrations, definition_store
 from api.auth import Principal
 from api.cases import open_many
 from api.extensions import db
+from api.history import history_of
 from api.models import Case, CaseHistory, Timer, User
 from api.models_definitions import DefinitionMigration, DefinitionVersion
 from tests.conftest import Api, FrozenClock, mediation_data, shanghai
@@ -391,40 +392,150 @@ def test_keeping_the_deadlines_moves_the_cases_without_recounting(fresh: Flask, 
     assert api.get(f"/cases/{case['id']}", ENT).get_json()["due_at"] == case["due_at"]
 
 
+def each_case_is_whole(app: Flask, version: int) -> int:
+    """Every open case is either not migrated at all (the old version, no ``migrate`` row, the old clock) or
+    wholly (the new version, one ``migrate`` row, one pending deadline timer, its own version matching its
+    history); returns how many are at ``version``."""
+    with app.app_context():
+        moved = 0
+        for case in db.session.scalars(sa.select(Case).where(sa.not_(Case.closed))):
+            rows = history_of(db.session, case)
+            migrated = [row for row in rows if row.event == "migrate"]
+            pending = list(db.session.scalars(sa.select(Timer).where(Timer.case_id == case.id,
+                                                                      Timer.status == "pending")))
+            assert len(migrated) == (case.definition_version == version) and migrated in ([], [rows[-1]])
+            assert case.version == len(rows) and case.history_hash == rows[-1].hash
+            assert [timer.due_at for timer in pending] == [case.due_at]
+            if migrated:
+                assert migrated[0].data["to_version"] == version and pending[0].created_at == migrated[0].at
+            moved += bool(migrated)
+        return moved
+
+
+@pytest.mark.parametrize("crash_in", ["_migrate_batch", "_write_rows"])
 def test_a_migration_stopped_by_a_crash_is_finished_by_asking_again_and_no_case_moves_twice(
-        fresh: Flask, api: Api, clock: FrozenClock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        fresh: Flask, api: Api, clock: FrozenClock, monkeypatch, crash_in: str) -> None:  # type: ignore[no-untyped-def]
+    """Killed between two batches (before the third is read), or in the middle of one (its cases updated, their
+    timers and history rows not yet written): the batches committed stay, the open one leaves no trace."""
     open_cases(fresh, [shanghai(2026, 11, 24, 9)], 45)
     assert deploy(api, mediation_v2()).status_code == 201
+    clock.set(shanghai(2026, 11, 25, 9))
     engine = fresh.extensions["gonghui.engine"]
-    original = definition_migrations._migrate_case
+    original = getattr(definition_migrations, crash_in)
     calls = {"n": 0}
 
-    def crash_on_the_23rd(*args: Any, **kwargs: Any) -> Any:
+    def killed_at_the_third_batch(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
-        if calls["n"] == 23:
+        if calls["n"] == 3:
             raise SystemExit("the process is killed")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(definition_migrations, "_migrate_case", crash_on_the_23rd)
+    monkeypatch.setattr(definition_migrations, crash_in, killed_at_the_third_batch)
     plan_body = {"from_version": 1, "to_version": 2, "state_map": {}, "recount_deadlines": True}
     with fresh.app_context(), pytest.raises(SystemExit):
         plan = definition_migrations.make_plan(engine, "mediation_case", plan_body)
         definition_migrations.run(lambda: sa.orm.Session(db.engine), plan, actor=ADMIN, now=clock(),
                                   batch=10)
-    monkeypatch.setattr(definition_migrations, "_migrate_case", original)
+    monkeypatch.setattr(definition_migrations, crash_in, original)
+    assert calls["n"] == 3
+    assert each_case_is_whole(fresh, 2) == 20   # two whole batches; the third rolled back with no case half moved
     with fresh.app_context():
-        at_v2 = db.session.scalar(sa.select(sa.func.count()).select_from(Case).where(Case.definition_version == 2))
-        assert at_v2 == 20   # two whole batches; the third rolled back with no case half moved
         record = db.session.scalar(sa.select(DefinitionMigration))
         assert (record.status, record.moved) == ("running", 20)
     audit_passes(fresh)
     again = migrate(api, plan_body)
     assert again.status_code == 200 and again.get_json()["resumed"] is True and again.get_json()["count"] == 25
+    assert each_case_is_whole(fresh, 2) == 45
     with fresh.app_context():
-        assert set(Counter(db.session.scalars(sa.select(CaseHistory.case_id).where(
-            CaseHistory.event == "migrate"))).values()) == {1}
         record = db.session.scalar(sa.select(DefinitionMigration))
         assert (record.status, record.moved) == ("done", 45)
+    audit_passes(fresh)
+
+
+def test_a_case_a_clerk_keeps_changing_is_reported_and_left_whole_while_its_batch_moves(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    """One case of a batch of twelve changes under the migration before each of its writes (a mediator extends
+    the period again and again): the other eleven move in that batch; it is passed over each time, reported,
+    and left exactly as the mediator left it; a later run moves it."""
+    open_cases(fresh, [shanghai(2026, 11, 24, 9)], 12)
+    busy = 7
+    assert api.fire(busy, "accept", "chengdong_mediator", {"mediator": "李调解"}).status_code == 200
+    assert deploy(api, mediation_v2()).status_code == 201
+    clock.set(shanghai(2026, 11, 26, 9))
+    engine = fresh.extensions["gonghui.engine"]
+    extended: list[int] = []
+    granted: list[str] = []
+
+    def mediator_extends(case: Any) -> None:
+        if case.id == busy:
+            extended.append(case.version)
+            answer = api.fire(busy, "extend", "chengdong_mediator",
+                              {"parties_consent": True, "days": 20 + len(extended)})
+            assert answer.status_code == 200, answer.get_json()
+            granted.append(answer.get_json()["due_at"])
+
+    with fresh.app_context():
+        plan = definition_migrations.make_plan(engine, "mediation_case", {"from_version": 1, "to_version": 2})
+        result = definition_migrations.run(lambda: sa.orm.Session(db.engine), plan, actor=ADMIN, now=clock(),
+                                           before_write=mediator_extends)
+    assert extended == [2, 3, 4]   # read afresh before each try: the version the last extension left
+    assert len(result.moves) == 11 and busy not in {move.case_id for move in result.moves}
+    number = api.get(f"/cases/{busy}", ENT).get_json()["number"]
+    assert result.conflicts == [{"number": number, "reason": "案件反复被他人修改，未迁移，请稍后再次迁移"}]
+    case = api.get(f"/cases/{busy}", ENT).get_json()
+    assert (case["definition_version"], case["state"], case["version"]) == (1, "mediating", 5)
+    assert case["due_at"] == granted[-1] == "2026-12-22T00:00:00+08:00"   # the last extension, 23 days (to a Monday)
+    history = api.get(f"/cases/{busy}/history", "chengdong_mediator").get_json()
+    assert [h["event"] for h in history] == ["open", "accept", "extend", "extend", "extend"]
+    assert each_case_is_whole(fresh, 2) == 11
+    with fresh.app_context():
+        record = db.session.scalar(sa.select(DefinitionMigration))
+        assert (record.status, record.moved, record.conflicts) == ("done", 11, result.conflicts)
+    audit_passes(fresh)
+    again = migrate(api, {"from_version": 1, "to_version": 2})
+    assert [c["id"] for c in again.get_json()["cases"]] == [busy] and again.get_json()["conflicts"] == []
+    moved = again.get_json()["cases"][0]
+    assert moved["old_due_at"] == moved["new_due_at"] == case["due_at"]   # an extension granted by hand stands
+    assert each_case_is_whole(fresh, 2) == 12
+    audit_passes(fresh)
+
+
+def test_the_audit_trail_verifies_after_a_migration_that_renames_states_and_recounts_deadlines(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    """Cases in every open state (one extended by hand, one agreed with a date to perform by), two states
+    renamed: after the migration each history chain is unbroken, each migrate row points at the row before it,
+    each case's pending timer carries its new state's name, and replaying the history through the engine gives
+    each case as it is stored."""
+    from api.audit import verify
+
+    open_cases(fresh, [shanghai(2026, 11, 24, 9)], 6)
+    clock.set(shanghai(2026, 11, 25, 10))
+    for case_id in (2, 3, 4):
+        assert api.fire(case_id, "accept", "chengdong_mediator", {"mediator": "李调解"}).status_code == 200
+    assert api.fire(3, "extend", "chengdong_mediator", {"parties_consent": True, "days": 30}).status_code == 200
+    agreement = {"agreement": {"terms": "分期支付", "amount": "8000.00", "perform_by": "2026-12-20"}}
+    agreed = api.fire(4, "agree", "chengdong_mediator", agreement)
+    assert agreed.status_code == 200, agreed.get_json()
+    renamed = RENAMED.replace("mediating", "in_mediation").replace("period: {working_days: 3}",
+                                                                  "period: {working_days: 4}")
+    assert deploy(api, renamed).status_code == 201, deploy(api, renamed, dry_run=True).get_json()
+    clock.set(shanghai(2026, 11, 26, 10))
+    done = migrate(api, {"from_version": 1, "to_version": 2,
+                         "state_map": {"registered": "received", "mediating": "in_mediation"}})
+    assert done.status_code == 200 and done.get_json()["count"] == 6, done.get_json()
+    with fresh.app_context():
+        assert list(verify(db.session, engine=fresh.extensions["gonghui.engine"])) == []
+        for case in db.session.scalars(sa.select(Case)):
+            rows = history_of(db.session, case)
+            assert rows[-1].event == "migrate" and rows[-1].prev_hash == rows[-2].hash
+            assert (rows[-1].from_state, rows[-1].to_state) in {("registered", "received"),
+                                                                ("mediating", "in_mediation"), ("agreed", "agreed")}
+            assert case.history_hash == rows[-1].hash and case.version == rows[-1].seq
+            timers = db.session.scalars(sa.select(Timer).where(Timer.case_id == case.id, Timer.status == "pending"))
+            assert [(t.state, t.due_at) for t in timers] == [(case.state, case.due_at)]
+    states = {c["id"]: (c["new_state"], c["old_due_at"] == c["new_due_at"]) for c in done.get_json()["cases"]}
+    assert states == {1: ("received", False), 2: ("in_mediation", True), 3: ("in_mediation", True),
+                      4: ("agreed", True), 5: ("received", False), 6: ("received", False)}
     audit_passes(fresh)
 
 
