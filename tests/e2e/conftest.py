@@ -21,8 +21,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
         "--lang=zh-CN"]
 # the browser's own words (a file field's button, a date field's placeholder) in Chinese: Debian's chromium-l10n
-# has them; headless Chromium takes its language from the environment
-LANGUAGE = {"LANGUAGE": "zh_CN:zh", "LANG": "zh_CN.UTF-8"}
+# has them; headless Chromium takes its language from LANGUAGE (LANG stays: it decides how file names are read)
+LANGUAGE = {"LANGUAGE": "zh_CN:zh"}
 OUTPUT = Path(__file__).resolve().parents[2] / "test-results"
 
 
