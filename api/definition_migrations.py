@@ -34,6 +34,7 @@ from api.cases import denormalise, dig
 from api.history import record_history
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
+from workflow.calendar import WorkCalendar
 from workflow.definitions import Definition
 from workflow.engine import Engine
 from workflow.errors import InvalidData, UnknownDefinition
@@ -48,6 +49,7 @@ class Plan:
     new: Definition
     state_map: dict[str, str]          # as asked
     recount: bool
+    calendar: WorkCalendar             # the engine's: deadlines are recounted on it
 
     def target(self, state: str) -> str | None:
         """Where a case in ``state`` goes: the mapped state, or the state of the same name, if open."""
@@ -106,7 +108,7 @@ def make_plan(engine: Engine, key: str, body: dict[str, Any]) -> Plan:
                 f"不能迁移到终结状态 {new.states[target].label}（{target}）：迁移不结案")
     if faults or old is None or new is None:
         raise InvalidData(faults, detail="迁移请求有误：" + "；".join(m for ms in faults.values() for m in ms))
-    return Plan(key, old, new, state_map, bool(body.get("recount_deadlines", True)))
+    return Plan(key, old, new, state_map, bool(body.get("recount_deadlines", True)), engine.calendar)
 
 
 def _entry_faults(definition: Definition, state: str, data: dict[str, Any]) -> list[str]:
@@ -169,7 +171,7 @@ def _new_due(session: Session, plan: Plan, case: Case, target: str, timer: Timer
     state = plan.new.states[target]
     if state.deadline is None:
         return None
-    due = deadlines.due_for(state.deadline, case, _start_of(session, plan, case, target, timer))
+    due = deadlines.due_for(state.deadline, case, _start_of(session, plan, case, target, timer), plan.calendar)
     return due.at if due else None
 
 
@@ -261,7 +263,7 @@ def _migrate_case(session: Session, plan: Plan, case: Case, timer: Timer | None,
             spec = plan.new.states[target].deadline
             case.due_at, case.warn_at, case.due_provisional = None, None, False
             if spec is not None and start is not None:
-                deadlines.start_clock(session, case, spec, start, now)
+                deadlines.start_clock(session, case, spec, start, now, plan.calendar)
         record_history(
             session, case, seq=case.version + 1, event="migrate", from_state=old_state, level_from=old_level,
             org_from=org_from, actor=actor, at=now, comment=f"流程定义由第 {plan.old.version} 版迁移到第 "

@@ -14,7 +14,7 @@ from api import deadlines, deferred, ownership, webhooks
 from api.auth import Principal
 from api.cases.data import denormalise, validate_data
 from api.history import record_history
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import Context, registry
 from api.models import Case, OrgUnit
 from api.numbering import new_ids, reserve_numbers
 from workflow.definitions import Definition
@@ -37,13 +37,14 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     except UnknownDefinition as error:
         raise InvalidData({"definition": [error.detail]}) from error
     may_open(principal, definition)
-    data = validate_data(definition.key, None, request.data)
-    lifecycle = LIFECYCLES[definition.key]
+    data = validate_data(definition, None, request.data, now)
+    lifecycle = registry()[definition.key]
+    hooks = Context(session, engine, definition, principal, now)
     unit_code = request.org_unit
     if lifecycle.before_open is not None:
-        unit_code = lifecycle.before_open(session, principal, data) or unit_code
+        unit_code = lifecycle.before_open(hooks, data) or unit_code
     unit = _owning_unit(session, principal, unit_code, definition)
-    initial = lifecycle.initial_state(data) if lifecycle.initial_state else definition.initial
+    initial = lifecycle.initial_state(hooks, data) if lifecycle.initial_state else definition.initial
     assert initial == definition.initial or initial in definition.alternative_initials, initial
     number = reserve_numbers(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year, 1)[0]
     # the id is taken before the insert, so that the first history row (whose hash covers it) is chained before
@@ -55,14 +56,14 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     denormalise(case, definition)
     session.add(case)
     with session.no_autoflush, deferred.deferring(session) as rows:
-        deadlines.enter_state(session, case, definition, now, opened=True)
+        deadlines.enter_state(session, case, definition, now, engine.calendar, opened=True)
         record_history(session, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
                        actor=principal.username, at=now, data=data, comment=request.comment)
         ownership.on_open(session, definition, case, now, webhooks.enqueue)
     session.flush()                   # the case first, holding its history hash,
     deferred.insert(session, rows)    # then the rows that point at it
     if lifecycle.after_open is not None:
-        lifecycle.after_open(session, case, now)
+        lifecycle.after_open(hooks, case)
     session.flush()
     return case
 
@@ -95,7 +96,7 @@ def open_many(session: Session, engine: Engine, principal: Principal, definition
     with deferred.deferring(session) as rows:
         for case_id, number, (code, raw) in zip(ids, numbers, requests, strict=True):
             unit = units[code]
-            data = raw if validated else validate_data(definition.key, None, raw)
+            data = raw if validated else validate_data(definition, None, raw, now)
             # a plain record with the case's columns (not a mapped object: it never goes through the session)
             case = SimpleNamespace(
                 id=case_id, number=number, definition_key=definition.key, definition_version=definition.version,
@@ -105,7 +106,8 @@ def open_many(session: Session, engine: Engine, principal: Principal, definition
                 updated_at=now, closed_at=None, version=1, history_hash=None)
             denormalise(case, definition)  # type: ignore[arg-type]
             # the same deadline and first history row as open_case, collected rather than added to the session
-            deadlines.enter_state(session, case, definition, now, opened=True)  # type: ignore[arg-type]
+            deadlines.enter_state(session, case, definition, now, engine.calendar,  # type: ignore[arg-type]
+                                  opened=True)
             record_history(session, case, seq=1, event="open", from_state=None,  # type: ignore[arg-type]
                            level_from=None, org_from=None, actor=principal.username, at=now, data=data, comment=None)
             ownership.on_open(session, definition, case, now, webhooks.enqueue)

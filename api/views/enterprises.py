@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from api import auth, roster
 from api.clock import now
 from api.extensions import db
-from api.lifecycles import union_term
+from api.lifecycles import Lifecycles, context, registry
 from api.models import Employer, OrgUnit
 from api.present import engine
 from api.problems import problem
@@ -41,8 +41,15 @@ class EnterpriseSchema(Schema):
     union_status = fields.String()
     union_unit = fields.String(allow_none=True)
     formation_case = fields.String(allow_none=True)
-    term_end = fields.Date(allow_none=True, metadata={"description": "the last day of its union's term"})
-    term_status = fields.String(allow_none=True, metadata={"description": "in_term | due | overdue (换届)"})
+    # and the columns the lifecycles add (``Lifecycle.employer_fields``, declared by ``add_columns``)
+
+
+def add_columns(lifecycles: Lifecycles) -> None:
+    """Declare the columns each lifecycle adds to an employer (its union's term, ...) before the blueprint is
+    documented; a column already declared stays."""
+    for lifecycle in lifecycles.values():
+        for name, make in lifecycle.employer_fields.items():
+            EnterpriseSchema._declared_fields.setdefault(name, make())
 
 
 class EnterprisePageSchema(Schema):
@@ -76,12 +83,17 @@ def resource(employer: Employer) -> dict[str, Any]:
     from api.models import Case
 
     case = db.session.get(Case, employer.formation_case_id) if employer.formation_case_id else None
+    columns: dict[str, Any] = {}
+    for lifecycle in registry().values():
+        if lifecycle.employer_columns is not None:
+            columns.update(lifecycle.employer_columns(
+                context(db.session, engine(), lifecycle.key, auth.current(), now()), employer))
     return {"uscc": employer.uscc, "name": employer.name,
             "street": employer.street_unit.code if employer.street_unit else None, "industry": employer.industry,
             "insured_staff": employer.insured_staff, "founded_on": employer.founded_on,
             "union_status": employer.union_status,
             "union_unit": employer.union_unit.code if employer.union_unit else None,
-            "formation_case": case.number if case else None, **union_term.term_columns(db.session, employer)}
+            "formation_case": case.number if case else None, **columns}
 
 
 @blp.route("")

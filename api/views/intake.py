@@ -105,7 +105,7 @@ class IntakeReport(MethodView):
         case = _found(number)
         if case is None:
             return problem(404, NOT_FOUND)
-        return self_service.report_status(case)
+        return self_service.report_status(case, now())
 
 
 @blp.route("/worker-reports/<case_number:number>/reopen")

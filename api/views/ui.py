@@ -35,10 +35,9 @@ from api import (
 )
 from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, get_case, list_cases, open_case, queries
 from api.clock import now
-from api.deadlines import CALENDAR
 from api.extensions import db
 from api.history import history_of
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import registry
 from api.models import CalendarYear, Case, OrgUnit, User
 from api.present import case_resource, engine, history_resource, local
 from api.redirects import local_path
@@ -89,7 +88,9 @@ def _context() -> dict[str, Any]:
         session["csrf"] = secrets.token_urlsafe(24)
     principal = g.get("principal")
     latest = engine().catalog.latest()
-    openable = [definition for definition in latest if principal is not None and definition.key != "medical_aid_claim"
+    at_counter = registry().counter()
+    openable = [definition for definition in latest if principal is not None
+                and (at_counter is None or definition.key != at_counter.key)
                 and principal.acting_roles & definition.open_roles]
     return {"csrf_token": session["csrf"], "principal": principal, "LEVELS": LEVELS, "ROLES": ROLES,
             "me": g.get("me"),
@@ -163,7 +164,7 @@ def _restore(path: str, kept: list[tuple[str, str]], notice: str) -> Any:
     if endpoint == "ui.new_case":
         key = view_args["definition_key"]
         opens = [definition.key for definition in engine().catalog.latest()
-                 if g.principal.acting_roles & definition.open_roles and definition.key in LIFECYCLES]
+                 if g.principal.acting_roles & definition.open_roles and definition.key in registry()]
         return _new_case_page(key, values, {}, notice) if key in opens else redirect(url_for("ui.worklist"))
     if endpoint == "ui.counter" and g.principal.roles & {"counter"}:
         return _counter_page(values, {}, notice)
@@ -253,7 +254,7 @@ def _row(case: Case, moment: datetime) -> dict[str, Any]:
     resource["definition_title"] = engine().catalog.get(case.definition_key, case.definition_version).title
     resource["party"] = case.party
     resource["org_path"] = case.org_path
-    resource["days_left"] = (working_days_between(CALENDAR, moment, case.due_at)
+    resource["days_left"] = (working_days_between(engine().calendar, moment, case.due_at)
                              if case.due_at and case.due_at > moment else None)
     return resource
 
@@ -453,7 +454,7 @@ def new_case(definition_key: str) -> Any:
         definition = engine().catalog.get(definition_key)
     except WorkflowError:
         abort(404)
-    if not g.principal.acting_roles & definition.open_roles or definition_key not in LIFECYCLES:
+    if not g.principal.acting_roles & definition.open_roles or definition_key not in registry():
         return render_template("ui/error.html", status=403, message="您不能开立此类案件。"), 403
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -483,9 +484,8 @@ def _new_case_page(definition_key: str, values: Any, errors: dict[str, list[str]
 @blp.route("/counter", methods=["GET", "POST"])
 @requires("counter")
 def counter() -> Any:
-    from api.lifecycles.medical_aid_claim import KEY
-
-    described = forms.form_for(KEY, None)
+    key = _counter_key()
+    described = forms.form_for(key, None)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         submission = request.form.get("submission", "")
@@ -494,17 +494,23 @@ def counter() -> Any:
             return redirect(url_for("ui.receipt", case_id=done[submission]))
         data = forms.parse(described, request.form)
         case, errors = _attempt(lambda: open_case(db.session, engine(), g.principal,
-                                                           OpenRequest(KEY, None, data), now()))
+                                                           OpenRequest(key, None, data), now()))
         if case is not None:
             session["submissions"] = dict(list({**done, submission: case.id}.items())[-20:])
             return redirect(url_for("ui.receipt", case_id=case.id))
     return _counter_page(request.form, errors)
 
 
-def _counter_page(values: Any, errors: dict[str, list[str]], notice: str | None = None) -> Any:
-    from api.lifecycles.medical_aid_claim import KEY
+def _counter_key() -> str:
+    """The lifecycle opened at the counter (the plug-in that says so)."""
+    at_counter = registry().counter()
+    if at_counter is None:
+        abort(404)
+    return at_counter.key
 
-    described = forms.form_for(KEY, None)
+
+def _counter_page(values: Any, errors: dict[str, list[str]], notice: str | None = None) -> Any:
+    described = forms.form_for(_counter_key(), None)
     return render_template("ui/counter.html", fields=described, errors=ui_errors.place(errors, described),
                            values=values, notice=notice,
                            submission=values.get("submission") or secrets.token_urlsafe(12)), 422 if errors else 200

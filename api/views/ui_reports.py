@@ -21,7 +21,7 @@ from api.clock import now
 from api.deadlines import SHANGHAI, written_date
 from api.exports import SafeCsvWriter, safe_row
 from api.extensions import db
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import context, registry
 from api.models import OrgUnit
 from api.present import engine
 from api.reports import ReportScope
@@ -77,7 +77,7 @@ def _year(year: int) -> Period:
 
 
 def figures_of(definition_key: str) -> list[tuple[str, str, str]]:
-    return LIFECYCLES[definition_key].figures or COMMON_FIGURES
+    return registry()[definition_key].figures or COMMON_FIGURES
 
 
 def _value(report: dict[str, Any], key: str, kind: str) -> Any:
@@ -123,12 +123,13 @@ def _units() -> tuple[OrgUnit, list[OrgUnit]]:
 
 
 def table(definition: Definition, period: Period, own: OrgUnit, below: list[OrgUnit]) -> Table:
-    lifecycle = LIFECYCLES[definition.key]
+    lifecycle = registry()[definition.key]
     assert lifecycle.report is not None
     figures = figures_of(definition.key)
+    hooks = context(db.session, engine(), definition, g.principal, now())
 
     def values(path: str) -> list[Any]:
-        report = lifecycle.report(db.session, ReportScope(definition.key, path, period.start, period.end))
+        report = lifecycle.report(db.session, ReportScope(definition.key, path, period.start, period.end), hooks)
         return [_value(report, key, kind) for key, _, kind in figures]
 
     return Table(definition, figures, [(unit.name, values(unit.path)) for unit in below], values(own.path))
@@ -137,7 +138,7 @@ def table(definition: Definition, period: Period, own: OrgUnit, below: list[OrgU
 def tables(period: Period, keys: list[str] | None = None) -> tuple[OrgUnit, list[Table]]:
     own, below = _units()
     chosen = [definition for definition in engine().catalog.latest()
-              if definition.key in LIFECYCLES and LIFECYCLES[definition.key].report is not None
+              if definition.key in registry() and registry()[definition.key].report is not None
               and (keys is None or definition.key in keys)]
     return own, [table(definition, period, own, below) for definition in chosen]
 
@@ -146,7 +147,10 @@ TREND_MONTHS = 6
 
 
 def closure_trend(own: OrgUnit, today: date) -> list[dict[str, Any]]:
-    report = LIFECYCLES["mediation_case"].report
+    followed = registry().with_trend()
+    assert followed is not None and followed.trend is not None
+    report = followed.report
+    hooks = context(db.session, engine(), followed.key, g.principal, now())
     months = []
     first = today.replace(day=1)
     for back in range(TREND_MONTHS - 1, -1, -1):
@@ -154,9 +158,9 @@ def closure_trend(own: OrgUnit, today: date) -> list[dict[str, Any]]:
         while month <= 0:
             year, month = year - 1, month + 12
         assert report is not None
-        figures = report(db.session, ReportScope("mediation_case", own.path, date(year, month, 1),
-                                                 _month_end(year, month)))
-        months.append({"month": f"{year}年{month}月", "rate": figures.get("closure_rate"),
+        figures = report(db.session, ReportScope(followed.key, own.path, date(year, month, 1),
+                                                 _month_end(year, month)), hooks)
+        months.append({"month": f"{year}年{month}月", "rate": figures.get(followed.trend),
                        "accepted": figures.get("accepted", 0)})
     return months
 
@@ -176,7 +180,7 @@ def dashboard() -> Any:
     today = now().astimezone(SHANGHAI).date()
     period, problem = period_of(request.args, today)
     own, found = tables(period)
-    trend = closure_trend(own, today) if "mediation_case" in LIFECYCLES else []
+    trend = closure_trend(own, today) if registry().with_trend() is not None else []
     return render_template("ui/dashboard.html", tables=found, period=period, problem=problem, own=own,
                            trend=trend, kinds=KINDS, args=request.args, today=today, shown=shown,
                            export_args=period.args())
@@ -198,7 +202,7 @@ def _attachment(name: str, suffix: str) -> dict[str, str]:
 @_ui.requires(*_ui.DASHBOARD_ROLES)
 def export(key: str, fmt: str) -> Any:
     """One lifecycle's table (``key``) or every lifecycle's (``all``, Excel: one sheet each) as a file."""
-    if (key != "all" and key not in LIFECYCLES) or fmt not in ("csv", "xlsx") or (key == "all" and fmt == "csv"):
+    if (key != "all" and key not in registry()) or fmt not in ("csv", "xlsx") or (key == "all" and fmt == "csv"):
         abort(404)
     refused = _refused()
     if refused is not None:

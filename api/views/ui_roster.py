@@ -17,7 +17,7 @@ from flask import Response, g, render_template, request
 from api import LARGE_UPLOADS, roster
 from api.clock import now
 from api.extensions import db
-from api.lifecycles.union_formation import THRESHOLD
+from api.lifecycles.union_formation import screening
 from api.models import Case, Employer, OrgUnit
 from api.present import engine
 from api.views import ui as _ui  # these pages are the ui blueprint's (no ``blp`` of their own here)
@@ -26,8 +26,7 @@ from workflow.privacy import STYLES
 LARGE_UPLOADS["ui.roster_import"] = 64 * 1024 * 1024   # a roster of 100,000 rows, as over the API
 ROSTER_ROLES = ("clerk", "admin")
 PER_PAGE = 50
-LISTS = {"required": f"应建会单位（未建会、参保 {THRESHOLD} 人及以上）",
-         "candidates": f"联合建会对象（未建会、参保不足 {THRESHOLD} 人）"}
+LISTS = {"required": "应建会单位（未建会、参保 {} 人及以上）", "candidates": "联合建会对象（未建会、参保不足 {} 人）"}
 
 
 def _refused() -> Any:
@@ -100,7 +99,8 @@ def employers() -> Any:
         OrgUnit.level == "street", OrgUnit.path.startswith(g.principal.org_path, autoescape=True))
         .order_by(OrgUnit.path)))
     where: list[Any] = [Employer.union_status == "none", OrgUnit.path.startswith(g.principal.org_path, autoescape=True)]
-    where.append(Employer.insured_staff >= THRESHOLD if chosen == "required" else Employer.insured_staff < THRESHOLD)
+    threshold = screening(engine()).threshold_staff
+    where.append(Employer.insured_staff >= threshold if chosen == "required" else Employer.insured_staff < threshold)
     street = next((unit for unit in streets if unit.code == request.args.get("street")), None)
     if street is not None:
         where.append(Employer.street_unit_id == street.id)
@@ -118,5 +118,6 @@ def employers() -> Any:
                if case is not None and case.definition_key in states and case.state in
                states[case.definition_key].states else None}
               for employer, street_name, case in rows]
-    return render_template("ui/employers.html", lists=LISTS, chosen=chosen, rows=listed, total=total, page=page,
+    lists = {name: title.format(threshold) for name, title in LISTS.items()}
+    return render_template("ui/employers.html", lists=lists, chosen=chosen, rows=listed, total=total, page=page,
                            pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), streets=streets, args=request.args)

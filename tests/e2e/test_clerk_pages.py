@@ -117,6 +117,6 @@ def test_the_holiday_grid_is_marked_by_clicking(browser_page: Any, fresh: Flask)
     page.click("button:has-text('载入 2027 年放假安排')")
     assert "2027 年放假安排已载入：1 天休、1 天调休上班" in page.locator("[role=status]").inner_text()
     with fresh.app_context():
-        from api.deadlines import CALENDAR
+        working_days = fresh.extensions["gonghui.engine"].calendar
 
-        CALENDAR.unload()
+        working_days.unload()
