@@ -3,7 +3,8 @@
 keeps the shipped behaviour.
 
 Changed in the copy: the claim window (180 → 30 days), the supplement period the one-time notice states (30 → 10
-days), the scheme parameters a member is given by default (deductible 1000.00 → 500.00), the reopen window of a
+days), the scheme parameters a member is given by default (deductible 1000.00 → 500.00, ratio 50 % → 60 %, annual
+cap 30000.00 → 2500.00), the re-examination period a refusal states (15 → 20 days), the reopen window of a
 resolved worker report (15 → 5 days), the screening of the roster (25 → 100 insured staff, 1 → 3 years in
 operation) and the union's term (default 5 → 3 years, reminder 6 → 12 months before the end, committee of 3 → 5,
 term lengths 3 or 5 → 3, 4 or 5; the formation's election report alike).
@@ -31,6 +32,9 @@ CHANGES = {
         ("      period: {days: 30}\n      warn_before: {days: 5}\n      on_timeout: lapse",
          "      period: {days: 10}\n      warn_before: {days: 5}\n      on_timeout: lapse"),
         ('    deductible: "1000.00"', '    deductible: "500.00"'),
+        ('    ratio: "0.50"', '    ratio: "0.60"'),
+        ('    annual_cap: "30000.00"', '    annual_cap: "2500.00"'),
+        ("  reexamination_days: 15 ", "  reexamination_days: 20 "),
     ],
     "worker_report.v1.yaml": [
         ("      period: {days: 15}\n      on_timeout: close", "      period: {days: 5}\n      on_timeout: close"),
@@ -122,9 +126,19 @@ def test_the_claim_window_the_notice_period_and_the_default_scheme_parameters(ap
     assert changed.status_code == 201, changed.get_json()
     assert "请在 10 日内（即 2026年12月4日前）" in changed.get_json()["notice"]
     assert "请在 30 日内（即 2026年12月24日前）" in shipped.get_json()["notice"]
-    # the demo members were given each definition's default deductible: (5000 − 500) × 50 % here
+    # the demo members were given each definition's default parameters: (5000 − 500) × 60 % = 2700.00, capped
     assert (shipped.get_json()["data"]["amount_computed"], changed.get_json()["data"]["amount_computed"]) == (
-        "2000.00", "2250.00")
+        "2000.00", "2500.00")
+    # a refusal states each definition's re-examination period
+    for client, receipt, days in ((api, shipped.get_json(), 15), (other, changed.get_json(), 20)):
+        if receipt["state"] == "awaiting_documents":
+            client.fire(receipt["id"], "supplement", COUNTER, {"documents": [
+                "bank_card", "itemized_bill", "insurance_settlement", "discharge_summary"]})
+        client.fire(receipt["id"], "start_review", REVIEWER)
+        assert client.fire(receipt["id"], "reject", REVIEWER, {"reason": "发票与费用明细不符"}).status_code == 200
+        page, _ = signed_in(client.client.application, REVIEWER)
+        text = page.get(f"/cases/{receipt['id']}/documents/decision").get_data(as_text=True)
+        assert f"可自收到本通知之日起 {days} 日内" in text
 
 
 def resolved_report(api: Api) -> tuple[str, dict[str, str]]:
