@@ -68,10 +68,6 @@ class Context:
     def today(self) -> date:
         return self.now.astimezone(SHANGHAI).date()
 
-    def of(self, definition_key: str) -> Context:
-        """The same moment, session and principal, for the latest version of another definition."""
-        return Context(self.session, self.engine, self.engine.catalog.get(definition_key), self.principal, self.now)
-
 
 def context(session: Session, engine: Engine, definition: Definition | str, principal: Principal | None,
             now: datetime) -> Context:

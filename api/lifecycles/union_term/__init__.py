@@ -88,6 +88,11 @@ class ApprovalSchema(Schema):
 
 # ---- the terms that follow an approval --------------------------------------------------------------------
 
+def _by_the_system(context: Context) -> Context:
+    """The union_term definition's context, the system opening the case (the approval was someone else's)."""
+    return Context(context.session, context.engine, context.engine.catalog.get(KEY), None, context.now)
+
+
 def after_formation(context: Context, formation: Case, outcome: Outcome) -> None:
     """A formation approved (its union just founded): the new union's first term, from the election reported
     (the definition's default term unless its rules say otherwise: ``term_years`` on the election report or the
@@ -98,7 +103,7 @@ def after_formation(context: Context, formation: Case, outcome: Outcome) -> None
     data = formation.data
     elected = data.get("elected_on")
     term_start = date.fromisoformat(elected) if elected else context.today
-    terms = Context(context.session, context.engine, context.engine.catalog.get(KEY), None, context.now)
+    terms = _by_the_system(context)
     open_terms(terms, [(union, term_data(
         terms, union, chair=data.get("chair"), committee=data.get("committee") or [], term_start=term_start,
         term_years=data.get("term_years"), source="formation", uscc=data["enterprise"]["uscc"],
@@ -111,7 +116,7 @@ def open_next_term(context: Context, case: Case, outcome: Outcome) -> None:
     election = case.data.get("election") or {}
     if union is None or not election:
         raise InvalidData({"data.election": ["没有可批复的选举结果"]})
-    terms = Context(context.session, context.engine, context.engine.catalog.get(KEY), None, context.now)
+    terms = _by_the_system(context)
     opened = open_terms(terms, [(union, term_data(
         terms, union, chair=election["chair"], committee=election["committee"],
         term_start=date.fromisoformat(election["elected_on"]), term_years=election["term_years"],
