@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
@@ -13,9 +13,12 @@ from werkzeug.routing import BaseConverter
 from api import headers, idempotency, json_guard, problems, secret_key
 from api.config import load_defaults, load_environment
 from api.extensions import csrf, db, migrate, smorest
-from api.lifecycles import check_against, load_all
+from workflow.calendar import WorkCalendar
 from workflow.definitions import Catalog
 from workflow.engine import Engine
+
+if TYPE_CHECKING:
+    from api.lifecycles import Lifecycles
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -35,10 +38,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
-    load_all()
-    catalog = Catalog.from_directory(app.config["DEFINITIONS_DIR"])
-    check_against(catalog)
-    app.extensions["gonghui.engine"] = Engine(catalog)
+    lifecycles = _lifecycles(app)
+    catalog = Catalog.from_directory(app.config["DEFINITIONS_DIR"], effects=lifecycles.effect_names)
+    lifecycles.check_against(catalog)
+    app.extensions["gonghui.engine"] = Engine(catalog, WorkCalendar())
 
     app.url_map.converters["case_number"] = CaseNumberConverter
     db.init_app(app)
@@ -74,6 +77,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def _lifecycles(app: Flask) -> Lifecycles:
+    """The lifecycle plug-ins of ``api.plugins`` (or of the ``LIFECYCLES`` setting), registered with the app: kept
+    in ``app.extensions``, their commands added to ``gonghui``. marshmallow's messages are made Chinese first,
+    before the plug-ins' schemas are declared."""
+    from api.fields import use_chinese_messages
+
+    use_chinese_messages()
+    from api.lifecycles import EXTENSION, Lifecycles
+
+    listed = app.config.get("LIFECYCLES")
+    if listed is None:
+        from api.plugins import LIFECYCLES as listed
+    lifecycles = app.extensions[EXTENSION] = Lifecycles(listed)
+    for plugin in lifecycles.values():
+        for command in plugin.commands:
+            app.cli.add_command(command)
+    return lifecycles
+
+
 # a roster of 100,000 rows, over the API and in the browser
 LARGE_UPLOADS = {"enterprises.EnterpriseImport": 64 * 1024 * 1024, "ui.roster_import": 64 * 1024 * 1024}
 
@@ -103,14 +125,15 @@ def _refuse_nul_characters() -> None:
 
 def _calendar_in_step() -> None:
     """A year loaded through another process reaches this one within a minute (one query a minute)."""
-    from flask import request
+    from flask import current_app, request
 
     if request.method == "POST":
         from api import calendar_store
         from api.clock import now
 
         try:
-            calendar_store.refresh_if_stale(db.session, now())
+            calendar_store.refresh_if_stale(db.session, now(), current_app.extensions["gonghui.engine"].calendar,
+                                            current_app.extensions.setdefault("gonghui.calendar_refreshed", []))
         except Exception:  # noqa: BLE001 - a database that is away is answered by the request itself
             db.session.rollback()
 
@@ -130,14 +153,17 @@ def _register_blueprints(app: Flask) -> None:
     import flask_smorest
 
     from api import views
-    from api.lifecycles import LIFECYCLES
+    from api.lifecycles import registry
+    from api.views import enterprises
 
     blueprints = []
     for module in sorted(pkgutil.iter_modules(views.__path__), key=lambda found: found.name):
         blueprint = getattr(importlib.import_module(f"api.views.{module.name}"), "blp", None)
         if blueprint is not None:
             blueprints.append(blueprint)
-    blueprints += [blueprint for lifecycle in LIFECYCLES.values() for blueprint in lifecycle.blueprints]
+    lifecycles = registry(app)
+    blueprints += [blueprint for lifecycle in lifecycles.values() for blueprint in lifecycle.blueprints]
+    enterprises.add_columns(lifecycles)
     for blueprint in blueprints:
         if isinstance(blueprint, flask_smorest.Blueprint):
             smorest.register_blueprint(blueprint)

@@ -13,7 +13,6 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from api import checkpoints, replay
-from api.effects import EFFECT_HANDLERS
 from api.history import chain_hash, history_payload
 from api.models import Case, CaseHistory, OrgUnit
 from workflow.engine import Engine
@@ -27,13 +26,17 @@ class Break:
 
 
 def verify(session: Session, batch: int = 1000, *, engine: Engine | None = None,
-           seal: checkpoints.Seal | None = None) -> Iterator[Break]:
+           seal: checkpoints.Seal | None = None, bound_effects: frozenset[str] | None = None) -> Iterator[Break]:
     """Every place where a case's history is not an unbroken chain (tampered, missing or reordered rows),
     where a case departs from its replayed history, and where a signed checkpoint is not matched.
-    ``engine`` and ``seal`` default to the application's (when called inside it)."""
+    ``engine``, ``seal`` and the effects the lifecycles bind default to the application's (when called inside
+    it)."""
     if has_app_context():
+        from api.lifecycles import registry
+
         engine = engine or current_app.extensions.get("gonghui.engine")
         seal = seal or checkpoints.Seal.of(current_app)
+        bound_effects = bound_effects if bound_effects is not None else registry().effect_names
     last_id = 0
     while True:
         cases = list(session.execute(
@@ -44,7 +47,7 @@ def verify(session: Session, batch: int = 1000, *, engine: Engine | None = None,
         if not cases:
             break
         for row in cases:
-            yield from _verify_case(session, row, engine)
+            yield from _verify_case(session, row, engine, bound_effects or frozenset())
         last_id = cases[-1][0]
         session.expunge_all()
     if seal is not None:
@@ -52,7 +55,8 @@ def verify(session: Session, batch: int = 1000, *, engine: Engine | None = None,
             yield Break(finding.case_number, finding.seq, finding.reason)
 
 
-def _verify_case(session: Session, case: Any, engine: Engine | None) -> Iterator[Break]:
+def _verify_case(session: Session, case: Any, engine: Engine | None, bound_effects: frozenset[str]
+                 ) -> Iterator[Break]:
     case_id, number, version, head = case[0], case[1], case[2], case[3]
     previous: str | None = None
     expected_seq = 1
@@ -73,6 +77,6 @@ def _verify_case(session: Session, case: Any, engine: Engine | None) -> Iterator
         yield Break(number, expected_seq - 1, "the case's record of its last history row does not match it")
     if engine is not None:
         stored = replay.StoredCase(case[4], case[5], case[6], case[7], case[9], version, case[8])
-        for seq, reason in replay.differences(engine, stored, rows, EFFECT_HANDLERS):
+        for seq, reason in replay.differences(engine, stored, rows, bound_effects):
             if not reason.startswith("the case is at version"):   # reported above
                 yield Break(number, seq, reason)

@@ -1,4 +1,4 @@
-"""Loaded holiday schedules: stored in ``calendar_years``, kept in the process-wide ``deadlines.CALENDAR``.
+"""Loaded holiday schedules: stored in ``calendar_years``, kept in the engine's calendar (``Engine.calendar``).
 
 Every process refreshes its calendar from the table at start-up and at each sweep (and at most once a
 minute on requests), so a year loaded through one process reaches all of them. Loading a year recounts
@@ -15,17 +15,17 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from api.deadlines import CALENDAR, count, warning_for
+from api.deadlines import count, warning_for
 from api.extensions import db
 from api.models import CalendarYear, Case, Timer
 from workflow.calendar import Due, WorkCalendar, YearSchedule
-from workflow.definitions import Period
+from workflow.definitions import DeadlineSpec, Period
+from workflow.engine import Engine
 
 REFRESH_EVERY = timedelta(minutes=1)
-_last_refresh: dict[str, datetime] = {}
 
 
-def refresh(session: Session, calendar: WorkCalendar = CALENDAR) -> None:
+def refresh(session: Session, calendar: WorkCalendar) -> None:
     """Make ``calendar`` hold exactly the years stored in the table."""
     stored = {row.year: row for row in session.scalars(sa.select(CalendarYear))}
     for year in list(calendar.loaded):
@@ -38,14 +38,15 @@ def refresh(session: Session, calendar: WorkCalendar = CALENDAR) -> None:
             calendar.load(schedule)
 
 
-def refresh_if_stale(session: Session, now: datetime) -> None:
-    last = _last_refresh.get("at")
-    if last is None or now - last >= REFRESH_EVERY or now < last:
-        refresh(session)
-        _last_refresh["at"] = now
+def refresh_if_stale(session: Session, now: datetime, calendar: WorkCalendar, last: list[datetime]) -> None:
+    """Refresh when the last refresh (``last``, kept by the caller: one item or none) is a minute old."""
+    if not last or now - last[0] >= REFRESH_EVERY or now < last[0]:
+        refresh(session, calendar)
+        last[:] = [now]
 
 
-def store(session: Session, schedule: YearSchedule, *, source: str | None, actor: str, now: datetime) -> int:
+def store(session: Session, engine: Engine, schedule: YearSchedule, *, source: str | None, actor: str,
+          now: datetime) -> int:
     """Save (or replace) a year's schedule, load it, and recount the provisional deadlines; returns how many.
     The administrators' log records it (before and after)."""
     from api import admin_log
@@ -57,8 +58,8 @@ def store(session: Session, schedule: YearSchedule, *, source: str | None, actor
     row.source, row.loaded_by, row.loaded_at = source, actor, now
     session.add(row)
     session.flush()
-    CALENDAR.load(schedule)
-    recounted = recount_provisional(session)
+    engine.calendar.load(schedule)
+    recounted = recount_provisional(session, engine)
     admin_log.record(session, actor=actor, action="calendar.load", target=str(schedule.year), at=now, before=before,
                      after={"holidays": row.holidays, "workdays": row.workdays, "source": source,
                             "recounted": recounted})
@@ -82,9 +83,9 @@ class Moved:
     new_due_at: datetime
 
 
-def preview(session: Session, schedule: YearSchedule) -> list[Moved]:
+def preview(session: Session, engine: Engine, schedule: YearSchedule) -> list[Moved]:
     """The deadlines loading ``schedule`` would move (counted on a copy of the calendar; nothing is written)."""
-    trial = WorkCalendar(dict(CALENDAR.loaded))
+    trial = WorkCalendar(dict(engine.calendar.loaded))
     trial.load(schedule)
     moved = []
     for timer, due in _recounts(session, trial):
@@ -105,8 +106,9 @@ def _recounts(session: Session, calendar: WorkCalendar) -> Iterator[tuple[Timer,
         yield timer, count(period, timer.started_at, calendar)
 
 
-def recount_provisional(session: Session, calendar: WorkCalendar = CALENDAR) -> int:
+def recount_provisional(session: Session, engine: Engine) -> int:
     """Recount pending deadline timers counted across a year that has a schedule now."""
+    calendar = engine.calendar
     recounted = 0
     for timer, due in list(_recounts(session, calendar)):
         if due.provisional and due.at == timer.due_at:
@@ -114,7 +116,7 @@ def recount_provisional(session: Session, calendar: WorkCalendar = CALENDAR) -> 
         timer.due_at, timer.provisional = due.at, due.provisional
         case = session.get(Case, timer.case_id)
         if case is not None:
-            spec = _deadline_of(case)
+            spec = _deadline_of(engine, case)
             warn_at = warning_for(spec, due.at, calendar) if spec else None
             # A recount is not a change of the case: no new version, no history row.
             session.execute(sa.update(Case).where(Case.id == case.id).values(
@@ -125,10 +127,7 @@ def recount_provisional(session: Session, calendar: WorkCalendar = CALENDAR) -> 
     return recounted
 
 
-def _deadline_of(case: Case):  # type: ignore[no-untyped-def]
-    from flask import current_app
-
-    engine = current_app.extensions["gonghui.engine"]
+def _deadline_of(engine: Engine, case: Case) -> DeadlineSpec | None:
     return engine.catalog.get(case.definition_key, case.definition_version).states[case.state].deadline
 
 
@@ -136,7 +135,7 @@ def init_app(app: Flask) -> None:
     """Load the stored years at start-up (quietly skipped before the schema exists)."""
     with app.app_context():
         try:
-            refresh(db.session)
+            refresh(db.session, app.extensions["gonghui.engine"].calendar)
         except sa.exc.SQLAlchemyError:
             pass
         finally:

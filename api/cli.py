@@ -269,14 +269,18 @@ def definitions() -> None:
 def definitions_check(directory: str | None) -> None:
     """Validate every definition file (the same check as start-up); exit 1 with the faults."""
     from api.config import Config
-    from api.lifecycles import check_against, load_all
+    from api.fields import use_chinese_messages
     from workflow.definitions import Catalog
     from workflow.errors import DefinitionError
 
-    load_all()
+    use_chinese_messages()
+    from api.lifecycles import Lifecycles
+    from api.plugins import LIFECYCLES
+
     try:
-        catalog = Catalog.from_directory(directory or Config.DEFINITIONS_DIR)
-        check_against(catalog)
+        lifecycles = Lifecycles(LIFECYCLES)
+        catalog = Catalog.from_directory(directory or Config.DEFINITIONS_DIR, effects=lifecycles.effect_names)
+        lifecycles.check_against(catalog)
     except DefinitionError as error:
         click.echo("definitions refused:", err=True)
         for reason in error.reasons:

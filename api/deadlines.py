@@ -23,40 +23,24 @@ from workflow.calendar import (
     SHANGHAI,
     Due,
     WorkCalendar,
-    add_days,
-    add_months,
-    add_working_days,
+    count_period,
+    last_day,
     months_later,
     subtract_working_days,
+    written_date,
 )
 from workflow.definitions import DeadlineSpec, Definition, Period
 from workflow.engine import Outcome
 
-__all__ = ["SHANGHAI", "CALENDAR", "enter_state", "after_transition", "due_for", "count", "warning_for", "last_day",
+__all__ = ["SHANGHAI", "enter_state", "after_transition", "due_for", "count", "warning_for", "last_day",
            "written_date"]
 
-# The process-wide working-day calendar; ``api.calendar_store`` keeps its loaded years in step with the table.
-CALENDAR = WorkCalendar()
+# Every period is counted on the engine's calendar (``Engine.calendar``), whose loaded years
+# ``api.calendar_store`` keeps in step with the table; the callers pass it in.
 
 
-def last_day(moment: datetime | None) -> date | None:
-    """The last day of a deadline, in Shanghai: a period ending at 24:00 is due on the day before 00:00."""
-    if moment is None:
-        return None
-    return (moment.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
-
-
-def written_date(day: date | None) -> str:
-    """A date as it is written on paper: 2026年12月2日."""
-    return f"{day.year}年{day.month}月{day.day}日" if day else ""
-
-
-def count(period: Period, start: datetime, calendar: WorkCalendar = CALENDAR) -> Due:
-    if period.unit == "working_days":
-        return add_working_days(calendar, start, period.count)
-    if period.unit == "months":
-        return add_months(calendar, start, period.count)
-    return add_days(calendar, start, period.count)
+def count(period: Period, start: datetime, calendar: WorkCalendar) -> Due:
+    return count_period(calendar, period.unit, period.count, start)
 
 
 def _date_field(data: dict[str, Any], dotted: str) -> date | None:
@@ -74,7 +58,7 @@ def period_for(spec: DeadlineSpec, case: CaseRecord) -> Period | None:
     return spec.period_for(case.level, case.category)
 
 
-def due_for(spec: DeadlineSpec, case: CaseRecord, start: datetime, calendar: WorkCalendar = CALENDAR) -> Due | None:
+def due_for(spec: DeadlineSpec, case: CaseRecord, start: datetime, calendar: WorkCalendar) -> Due | None:
     """When the case must leave its state, counted from ``start`` at the case's current level."""
     if spec.until_field:
         day = _date_field(case.data, spec.until_field)
@@ -85,7 +69,7 @@ def due_for(spec: DeadlineSpec, case: CaseRecord, start: datetime, calendar: Wor
     return count(period, start, calendar) if period else None
 
 
-def warning_for(spec: DeadlineSpec, due: datetime, calendar: WorkCalendar = CALENDAR) -> datetime | None:
+def warning_for(spec: DeadlineSpec, due: datetime, calendar: WorkCalendar) -> datetime | None:
     if spec.warn_before is None:
         return None
     if spec.warn_before.unit == "working_days":
@@ -103,19 +87,19 @@ def cancel_timers(writer: CaseWriter, case: CaseRecord, *, include_paused: bool 
 
 
 def start_clock(writer: CaseWriter, case: CaseRecord, spec: DeadlineSpec, start: datetime, now: datetime,
-                due: Due | None = None, period: str | None = None) -> None:
+                calendar: WorkCalendar, due: Due | None = None, period: str | None = None) -> None:
     """Write the deadline timer of the case's current state, and show it (and its warning time) on the case.
 
     The warning ("due soon") needs no timer of its own: lists and worklists compare ``warn_at`` with now.
     """
     if due is None:
-        due = due_for(spec, case, start)
+        due = due_for(spec, case, start, calendar)
         chosen = None if spec.until_field else period_for(spec, case)
         period = f"{chosen.unit}:{chosen.count}" if chosen else "until"
     case.due_at, case.warn_at, case.due_provisional = None, None, False
     if due is None:
         return
-    warn = warning_for(spec, due.at)
+    warn = warning_for(spec, due.at, calendar)
     case.due_at, case.warn_at, case.due_provisional = due.at, warn, due.provisional
     writer.add(Timer, {"case_id": case.id, "state": case.state, "kind": "deadline", "action": spec.on_timeout,
                        "due_at": due.at, "status": "pending", "provisional": due.provisional, "started_at": start,
@@ -123,7 +107,7 @@ def start_clock(writer: CaseWriter, case: CaseRecord, spec: DeadlineSpec, start:
                        "result": None})
 
 
-def enter_state(writer: CaseWriter, case: CaseRecord, definition: Definition, now: datetime, *,
+def enter_state(writer: CaseWriter, case: CaseRecord, definition: Definition, now: datetime, calendar: WorkCalendar, *,
                 opened: bool = False, restart: bool = False) -> None:
     """Start the clock of the case's current state (``since: case_opened`` counts from the opening)."""
     case.due_at, case.warn_at, case.due_provisional = None, None, False
@@ -135,7 +119,7 @@ def enter_state(writer: CaseWriter, case: CaseRecord, definition: Definition, no
         start = case.created_at
     elif not restart and state.deadline.since.startswith("field:"):
         start = _instant_field(case.data, state.deadline.since.removeprefix("field:")) or now
-    start_clock(writer, case, state.deadline, start, now)
+    start_clock(writer, case, state.deadline, start, now, calendar)
 
 
 def _instant_field(data: dict[str, Any], name: str) -> datetime | None:
@@ -153,7 +137,7 @@ def _pause(session: Session, case: Case, now: datetime) -> None:
         timer.remaining_seconds = max(0, int((timer.due_at - now).total_seconds()))
 
 
-def _resume(session: Session, case: Case, definition: Definition, now: datetime) -> bool:
+def _resume(session: Session, case: Case, definition: Definition, now: datetime, calendar: WorkCalendar) -> bool:
     """Resume the paused timers of the case's current state; False when there are none."""
     paused = list(session.scalars(sa.select(Timer).where(
         Timer.case_id == case.id, Timer.status == "paused", Timer.state == case.state)))
@@ -165,12 +149,12 @@ def _resume(session: Session, case: Case, definition: Definition, now: datetime)
         timer.remaining_seconds = None
         case.due_at, case.due_provisional = timer.due_at, timer.provisional
         state = definition.states[case.state]
-        case.warn_at = warning_for(state.deadline, timer.due_at) if state.deadline else None
+        case.warn_at = warning_for(state.deadline, timer.due_at, calendar) if state.deadline else None
     return True
 
 
 def after_transition(writer: CaseWriter, case: Case, definition: Definition, outcome: Outcome,
-                     now: datetime) -> None:
+                     now: datetime, calendar: WorkCalendar) -> None:
     """Leaving a state cancels its timers (or pauses them); entering one (or escalating) starts its clock."""
     session = writer.session   # paused timers are read and changed through it
     entering = definition.states[outcome.to_state]
@@ -181,27 +165,28 @@ def after_transition(writer: CaseWriter, case: Case, definition: Definition, out
         if isinstance(days, int) and not isinstance(days, bool):
             spec = entering.deadline or DeadlineSpec(periods={}, on_timeout="remind")
             period = Period("working_days", days)
-            start_clock(writer, case, spec, now, now, count(period, now), period=f"working_days:{days}")
+            start_clock(writer, case, spec, now, now, calendar, count(period, now, calendar),
+                        period=f"working_days:{days}")
         else:
-            enter_state(writer, case, definition, now, restart=True)
+            enter_state(writer, case, definition, now, calendar, restart=True)
     elif outcome.from_state != outcome.to_state:
         if entering.pauses_clock:
             _pause(session, case, now)
             cancel_timers(writer, case, include_paused=False)
-            enter_state(writer, case, definition, now)
+            enter_state(writer, case, definition, now, calendar)
             return
         cancel_timers(writer, case, include_paused=False)
         case.due_at, case.warn_at, case.due_provisional = None, None, False
-        if not _resume(session, case, definition, now):
+        if not _resume(session, case, definition, now, calendar):
             cancel_timers(writer, case)
-            enter_state(writer, case, definition, now)
+            enter_state(writer, case, definition, now, calendar)
     elif "restart_deadline" in outcome.effects:
         state = definition.states[case.state]
         if state.deadline is not None:
             cancel_timers(writer, case, include_paused=False)
             days = outcome.changes.get("days")
             if isinstance(days, int):
-                start_clock(writer, case, state.deadline, now, now, count(Period("days", days), now),
-                            period=f"days:{days}")
+                start_clock(writer, case, state.deadline, now, now, calendar,
+                            count(Period("days", days), now, calendar), period=f"days:{days}")
             else:
-                start_clock(writer, case, state.deadline, now, now)
+                start_clock(writer, case, state.deadline, now, now, calendar)

@@ -39,6 +39,7 @@ from api.history import record_history
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
 from api.writers import SetWriter
+from workflow.calendar import WorkCalendar
 from workflow.definitions import Definition
 from workflow.engine import Engine
 from workflow.errors import InvalidData, UnknownDefinition
@@ -54,6 +55,7 @@ class Plan:
     new: Definition
     state_map: dict[str, str]          # as asked
     recount: bool
+    calendar: WorkCalendar             # the engine's: deadlines are recounted on it
 
     def target(self, state: str) -> str | None:
         """Where a case in ``state`` goes: the mapped state, or the state of the same name, if open."""
@@ -112,7 +114,7 @@ def make_plan(engine: Engine, key: str, body: dict[str, Any]) -> Plan:
                 f"不能迁移到终结状态 {new.states[target].label}（{target}）：迁移不结案")
     if faults or old is None or new is None:
         raise InvalidData(faults, detail="迁移请求有误：" + "；".join(m for ms in faults.values() for m in ms))
-    return Plan(key, old, new, state_map, bool(body.get("recount_deadlines", True)))
+    return Plan(key, old, new, state_map, bool(body.get("recount_deadlines", True)), engine.calendar)
 
 
 def _entry_faults(definition: Definition, state: str, data: dict[str, Any]) -> list[str]:
@@ -245,7 +247,7 @@ def _new_due(plan: Plan, case: CaseRow, target: str, clocks: _Clocks) -> datetim
     state = plan.new.states[target]
     if state.deadline is None:
         return None
-    due = deadlines.due_for(state.deadline, case, _start_of(plan, case, target, clocks))
+    due = deadlines.due_for(state.deadline, case, _start_of(plan, case, target, clocks), plan.calendar)
     return due.at if due else None
 
 
@@ -342,7 +344,7 @@ def _plan_case(session: Session, plan: Plan, case: CaseRow, target: str, clocks:
         spec = plan.new.states[target].deadline
         moved.due_at, moved.warn_at, moved.due_provisional = None, None, False
         if spec is not None:
-            deadlines.start_clock(rows, moved, spec, _start_of(plan, case, target, clocks), now)
+            deadlines.start_clock(rows, moved, spec, _start_of(plan, case, target, clocks), now, plan.calendar)
     record_history(
         rows, moved, seq=case.version + 1, event="migrate", from_state=case.state,
         level_from=case.level, org_from=case.unit_code, actor=actor, at=now,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from api import admin_log
 from api.extensions import db
-from api.lifecycles import check_against
+from api.lifecycles import Lifecycles, registry
 from api.models import Case
 from api.models_definitions import DefinitionVersion
 from workflow.definitions import Catalog, Definition, parse_text
@@ -46,11 +46,13 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def validate(text: str, source: str = "definition") -> Definition:
-    """The loader's checks and the lifecycle module's, every fault with its line; 422 when any fails."""
+def validate(text: str, source: str = "definition", plugins: Lifecycles | None = None) -> Definition:
+    """The loader's checks and the lifecycle plug-in's (the app's, unless ``plugins`` are given), every fault
+    with its line; 422 when any fails."""
+    plugins = plugins if plugins is not None else registry()
     try:
-        definition = parse_text(text, source)
-        check_against(Catalog([definition]))
+        definition = parse_text(text, source, plugins.effect_names)
+        plugins.check_against(Catalog([definition]))
     except DefinitionError as error:
         raise InvalidData({"definition": list(error.reasons)},
                           detail=f"流程定义有误（{len(error.reasons)} 处）：" + "；".join(error.reasons)) from error
@@ -138,7 +140,7 @@ def refresh(app: Flask, session: Session) -> list[tuple[str, int]]:
         else:
             text = files[found][0]
         try:
-            definition = validate(text, f"{found[0]} v{found[1]}")
+            definition = validate(text, f"{found[0]} v{found[1]}", registry(app))
         except InvalidData as error:   # e.g. a guard the code no longer has: keep running the rest
             log.error("definition %s v%s not installed: %s", *found, error.detail)
             continue

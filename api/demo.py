@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.auth import hash_password
 from api.models import Employer, OrgUnit, User
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from api.lifecycles import Context, Lifecycle
 
 CITY = ("wenling", "温岭市总工会")
 STREETS = [
@@ -83,7 +89,11 @@ def upsert_user(session: Session, username: str, unit: OrgUnit, roles: list[str]
     return user
 
 
-def seed(session: Session, now: datetime) -> dict[str, int]:
+def seed(session: Session, now: datetime, app: Flask | None = None) -> dict[str, int]:
+    """The org tree, the users, the units' contacts, and each lifecycle's reference data (its plug-in's
+    ``seed``: members and scheme years, ...), for the app's plug-ins (``current_app`` unless given)."""
+    from api.models_documents import seed_contacts
+
     city = upsert_unit(session, *CITY, "city", None, now)
     streets = {code: upsert_unit(session, code, f"{name}总工会", "street", city, now) for code, name in STREETS}
     for code, name, street, uscc in ENTERPRISES:
@@ -93,17 +103,25 @@ def seed(session: Session, now: datetime) -> dict[str, int]:
     units = {unit.code: unit for unit in session.scalars(sa.select(OrgUnit))}
     for username, unit_code, roles, display in USERS:
         upsert_user(session, username, units[unit_code], roles, DEMO_PASSWORD, now, display)
-    for hook in SEED_HOOKS:
-        hook(session, now)
+    seed_contacts(session, now)
+    for plugin, hooks in _plugins(session, now, app):
+        if plugin.seed is not None:
+            plugin.seed(hooks)
     return {"org_units": len(units), "users": len(USERS)}
 
 
-# Lifecycles add their own demo data (employers, members, scheme years) here.
-SEED_HOOKS: list = []
-# Demo cases, added by `gonghui seed-demo` after the reference data above (tests start without cases).
-CASE_HOOKS: list = []
+def seed_cases(session: Session, now: datetime, app: Flask | None = None) -> None:
+    """Each lifecycle's demo cases (its plug-in's ``demo_cases``), added by ``gonghui seed-demo`` after the
+    reference data (tests start without cases)."""
+    for plugin, hooks in _plugins(session, now, app):
+        if plugin.demo_cases is not None:
+            plugin.demo_cases(hooks)
 
 
-def seed_cases(session: Session, now: datetime) -> None:
-    for hook in CASE_HOOKS:
-        hook(session, now)
+def _plugins(session: Session, now: datetime, app: Flask | None) -> list[tuple[Lifecycle, Context]]:
+    from flask import current_app
+
+    from api.lifecycles import context, registry
+
+    engine = (app or current_app).extensions["gonghui.engine"]
+    return [(plugin, context(session, engine, plugin.key, None, now)) for plugin in registry(app).values()]

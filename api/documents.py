@@ -29,9 +29,10 @@ from api.auth import Principal
 from api.deadlines import last_day, written_date
 from api.extensions import db
 from api.models import Case, OrgUnit
-from api.models_documents import contact_of, seed_contacts
+from api.models_documents import contact_of
 from api.present import engine, local, masked_data
 from api.ui.labels import choice_label, field_label
+from workflow.definitions import Definition
 from workflow.errors import Conflict, RecordNotFound
 
 if TYPE_CHECKING:
@@ -61,10 +62,14 @@ class Kind:
     allowed: Callable[[Case], bool]
 
 
+def _definition(case: Case) -> Definition:
+    return engine().catalog.get(case.definition_key, case.definition_version)
+
+
 def _missing(case: Case) -> list[dict[str, str]]:
     from api.lifecycles.medical_aid_claim import missing_items
 
-    return missing_items(case.data) if case.definition_key == CLAIM else []
+    return missing_items(_definition(case), case.data) if case.definition_key == CLAIM else []
 
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in [
@@ -135,9 +140,7 @@ def _received(case: Case, data: dict[str, Any]) -> list[tuple[str, str]]:
     """What the unit received, as label/value lines."""
     key = case.definition_key
     if key == CLAIM:
-        from api.lifecycles.medical_aid_claim import config
-
-        labels = config()["documents"]
+        labels = _definition(case).config["documents"]
         invoices = data.get("invoices") or []
         total = sum((Decimal(str(item.get("amount", "0"))) for item in invoices), Decimal("0"))
         return [("申请人", str(data["member"]["name"])), ("身份证号", str(data["member"]["id_number"])),
@@ -200,9 +203,7 @@ def _decision(case: Case, context: dict[str, Any]) -> dict[str, Any]:
                              "decided_on": written_date(local(decided.at).date()) if decided else "",  # type: ignore[union-attr]
                              "parent_unit": parent.name if parent is not None else ""}
     if case.definition_key == CLAIM:
-        from api.lifecycles.medical_aid_claim import config
-
-        extra["reexamination_days"] = config().get("reexamination_days")
+        extra["reexamination_days"] = _definition(case).config.get("reexamination_days")
         extra["city_unit"] = _root_unit(case).name
     return extra
 
@@ -308,7 +309,3 @@ def render_pdf(case: Case, kind: str, principal: Principal, moment: datetime) ->
 def filename(case: Case, kind: str) -> str:
     return f"{case.number}-{kind}.pdf"
 
-
-from api import demo  # noqa: E402
-
-demo.SEED_HOOKS.append(seed_contacts)

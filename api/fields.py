@@ -1,14 +1,45 @@
-"""marshmallow fields and validators shared by the lifecycles' data schemas."""
+"""marshmallow fields and validators shared by the lifecycles' data schemas; the facts their validators may read
+while case data is loaded (:func:`loading`); marshmallow's default messages in Chinese (:func:`use_chinese_messages`,
+called once by ``create_app``)."""
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, class_registry, fields, validate
+from marshmallow.experimental.context import Context
 from stdnum.cn import ric, uscc
+
+
+@dataclass(frozen=True)
+class Loading:
+    """What a lifecycle schema's validators may read while case data is loaded: the definition's ``config``
+    and today's date (in Shanghai). Set by ``api.cases.validate_data`` around each load."""
+
+    config: Mapping[str, Any]
+    today: date
+
+
+def loading(config: Mapping[str, Any], today: date) -> Context[Loading]:
+    return Context(Loading(config, today))
+
+
+def being_loaded() -> Loading:
+    found = Context.get(None)
+    if not isinstance(found, Loading):
+        raise RuntimeError("a lifecycle's data is loaded through api.cases.validate_data, which says what day it is")
+    return found
+
+
+def not_in_future(value: date) -> None:
+    if value > being_loaded().today:
+        raise ValidationError("日期不能晚于今天")
 
 
 class Money(fields.Decimal):
@@ -98,9 +129,67 @@ def validate_uscc(value: str) -> None:
         raise ValidationError("统一社会信用代码无效（校验位不符）")
 
 
-def _chinese_messages() -> None:
-    """marshmallow's default messages, in Chinese: clerks and integrators alike read them. Every field's and
-    validator's default is set here, once, before any schema is declared."""
+_installed: list[bool] = []
+
+
+def use_chinese_messages() -> None:
+    """marshmallow's default messages, in Chinese: clerks and integrators alike read them. Called once by
+    ``create_app`` (a second call does nothing). marshmallow copies a field's default messages when the field is
+    made, so the fields of schemas declared before this call (a module imported ahead of ``create_app``) are
+    re-worded here too."""
+    if _installed:
+        return
+    english = _defaults(fields.Field, "default_error_messages")
+    english_validators = _defaults(validate.Validator, "default_message")
+    _set_chinese_defaults()
+    for schema in {cls for classes in class_registry._registry.values() for cls in classes}:
+        for declared in schema._declared_fields.values():
+            _reword(declared, english, english_validators)
+    _installed.append(True)
+
+
+def _defaults(root: type, attribute: str) -> dict[type, Any]:
+    """The defaults of ``root`` and every subclass, as they are now (before the Chinese ones are set)."""
+    found: dict[type, Any] = {}
+    pending: list[type] = [root]
+    while pending:
+        cls = pending.pop()
+        if attribute == "default_error_messages":
+            found[cls] = {key: value for base in reversed(cls.__mro__)
+                          for key, value in getattr(base, attribute, {}).items()}
+        else:
+            found[cls] = getattr(cls, attribute, None)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def _reword(field: Any, english: dict[type, Any], english_validators: dict[type, Any]) -> None:
+    """Put the Chinese default in place of each of the field's messages that is still marshmallow's English one
+    (and of its validators' and inner fields'); a message the schema chose itself stays."""
+    if type(field) in english:
+        chinese = {key: value for base in reversed(type(field).__mro__)
+                   for key, value in getattr(base, "default_error_messages", {}).items()}
+        for key, message in list(field.error_messages.items()):
+            if english[type(field)].get(key) == message and key in chinese:
+                field.error_messages[key] = chinese[key]
+    for validator in getattr(field, "validators", []):
+        default = english_validators.get(type(validator))
+        if default is not None and getattr(validator, "error", None) == default:
+            validator.error = type(validator).default_message
+        if isinstance(validator, validate.Range) and validator.error is None:
+            minimum = validator.message_gte if validator.min_inclusive else validator.message_gt
+            maximum = validator.message_lte if validator.max_inclusive else validator.message_lt
+            validator.message_min = type(validator).message_min.format(min_op=minimum)
+            validator.message_max = type(validator).message_max.format(max_op=maximum)
+            validator.message_all = type(validator).message_all.format(min_op=minimum, max_op=maximum)
+    for inner in (getattr(field, "inner", None), getattr(field, "key_field", None),
+                  getattr(field, "value_field", None), *getattr(field, "tuple_fields", ())):
+        if isinstance(inner, fields.Field):
+            _reword(inner, english, english_validators)
+
+
+def _set_chinese_defaults() -> None:
+    """Every field's and validator's default, in Chinese."""
     fields.Field.default_error_messages.update({
         "required": "此项为必填项", "null": "不能为空", "validator_failed": "数据无效"})
     fields.String.default_error_messages.update({"invalid": "须为文字", "invalid_utf8": "不是有效的 UTF-8 文字"})
@@ -142,6 +231,3 @@ def _chinese_messages() -> None:
     validate.Predicate.default_message = "数据无效"
     validate.Email.default_message = "电子邮箱地址无效"
     validate.URL.default_message = "网址无效"
-
-
-_chinese_messages()

@@ -80,9 +80,9 @@ def describe(schema: Schema, prefix: str = "", labeler: Any = None) -> list[Form
 
 def form_for(definition_key: str, event: str | None) -> list[FormField]:
     """The form of a new case (``event`` None) or of one event, labelled by its lifecycle."""
-    from api.lifecycles import LIFECYCLES
+    from api.lifecycles import registry
 
-    schema = LIFECYCLES[definition_key].schema_for(event)
+    schema = registry()[definition_key].schema_for(event)
     return describe(schema, labeler=lambda path: label_for(definition_key, path, event))
 
 

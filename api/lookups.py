@@ -108,4 +108,4 @@ def report_status_for_reporter(session: Session, number: str, secret: str, *, cl
     case = find_report_for_reporter(session, number, secret, client=client, now=now)
     from api.self_service import report_status
 
-    return report_status(case) if case is not None else None
+    return report_status(case, now) if case is not None else None

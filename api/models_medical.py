@@ -38,7 +38,8 @@ class SchemeYear(db.Model):  # type: ignore[name-defined,misc]
     deductible: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
     ratio: Mapped[Decimal] = mapped_column(sa.Numeric(5, 4))
     annual_cap: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
-    window_days: Mapped[int] = mapped_column(default=180)
+    # the claim window after discharge for this year, when it has its own (else the definition's claim_window_days)
+    window_days: Mapped[int | None] = mapped_column(nullable=True)
 
     member: Mapped[Member] = relationship(back_populates="years")
 

@@ -19,7 +19,7 @@ from api.auth import Principal
 from api.cases.data import view_of
 from api.deadlines import SHANGHAI
 from api.extensions import db
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import registry
 from api.models import Case, CaseHistory, Employer
 from api.writers import CaseRecord
 from workflow import privacy
@@ -61,7 +61,7 @@ def case_resource(case: Case, principal: Principal, now: datetime) -> dict[str, 
     the_engine = engine()
     definition = the_engine.definition(view_of(case))
     due_soon = bool(case.due_at and not case.overdue and case.warn_at and case.warn_at <= now < case.due_at)
-    lifecycle = LIFECYCLES.get(case.definition_key)
+    lifecycle = registry().get(case.definition_key)
     extra = lifecycle.extra(case) if lifecycle is not None and lifecycle.extra is not None else {}
     return {
         **extra,

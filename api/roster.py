@@ -15,7 +15,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -28,8 +28,7 @@ from api.cases import open_many
 from api.deadlines import SHANGHAI
 from api.exports import SafeCsvWriter
 from api.fields import is_whole_number, uscc_is_valid
-from api.lifecycles.union_formation import KEY
-from api.lifecycles.union_formation import THRESHOLD as THRESHOLD  # the screening the pages show
+from api.lifecycles.union_formation import KEY, screening
 from api.models import Case, Employer, OrgUnit
 from api.uploads import FileRefused, Limits, inspect_csv, inspect_xlsx
 from workflow.engine import Engine
@@ -336,7 +335,7 @@ def import_roster(session: Session, engine: Engine, principal: Principal, rows: 
                for unit_id, code, name, path in session.execute(
                    sa.select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.path).where(OrgUnit.level == "street"))}
     today = now.astimezone(SHANGHAI).date()
-    result = _Import(session, engine, principal, now, today - timedelta(days=365))
+    result = _Import(session, engine, principal, now, today)
     pending: list[_Row] = []
     for number, raw in enumerate(rows, start=2):
         result.rows += 1
@@ -372,11 +371,11 @@ class _Employer:
 
 
 class _Import(ImportResult):
-    def __init__(self, session: Session, engine: Engine, principal: Principal, now: datetime,
-                 one_year_ago: date) -> None:
+    def __init__(self, session: Session, engine: Engine, principal: Principal, now: datetime, today: date) -> None:
         super().__init__()
         self.session, self.engine, self.principal, self.now = session, engine, principal, now
-        self.one_year_ago = one_year_ago
+        # who must form a union (workflow.rules.union_formation), as the definition says on the day of the import
+        self.screening, self.today = screening(engine), today
         self.seen: set[str] = set()
         self.candidate_set: set[str] = set()
 
@@ -395,11 +394,11 @@ class _Import(ImportResult):
                 employer.status = "single"
             if employer.status != "none" or row.unionized:
                 continue
-            if row.staff >= THRESHOLD and row.founded <= self.one_year_ago:
+            if self.screening.must_form_union(row.staff, row.founded, self.today):
                 if not employer.has_open_case:
                     employer.has_open_case = True
                     to_open.append(row)
-            elif row.staff < THRESHOLD and row.uscc not in self.candidate_set:
+            elif self.screening.joint_candidate(row.staff) and row.uscc not in self.candidate_set:
                 self.candidate_set.add(row.uscc)
                 self.candidates.append(row.uscc)
         self.employers = len(self.seen)

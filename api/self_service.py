@@ -18,6 +18,7 @@ from api.auth import Principal
 from api.cases import FireRequest, OpenRequest, fire_event, open_case
 from api.deadlines import last_day
 from api.extensions import db
+from api.lifecycles import context
 from api.models import Case
 from api.models_reports import ReportSecret
 from api.present import engine, local, masked_data
@@ -51,16 +52,20 @@ def file_report(data: dict[str, Any], moment: datetime) -> tuple[Case, str]:
     return case, issue_secret(case)
 
 
-def report_status(case: Case) -> dict[str, Any]:
-    """What the reporter reads: the state in words, the handling unit, the deadline, the feedback."""
+def report_status(case: Case, moment: datetime) -> dict[str, Any]:
+    """What the reporter reads: the state in words, the handling unit, the deadline, the feedback, and while the
+    report may be reopened (the rule the guard applies), the last day to ask."""
+    from api.lifecycles.worker_report import reopen_last_day
+
     definition = engine().catalog.get(case.definition_key, case.definition_version)
-    can_reopen = case.state == "resolved" and "reopen" in definition.events
+    reopen_until = reopen_last_day(context(db.session, engine(), definition, None, moment), case)
+    can_reopen = reopen_until is not None
     shown = masked_data(case, None)   # the reporter holds no account: the public's view
     return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
             "category": case.category, "submitted_at": local(case.created_at), "updated_at": local(case.updated_at),
             "feedback": shown.get("feedback"), "can_reopen": can_reopen,
             "unit_name": case.org_unit.name, "due_on": None if can_reopen else last_day(case.due_at),
-            "reopen_until": last_day(case.due_at) if can_reopen else None,
+            "reopen_until": reopen_until,
             "decline_reason": shown.get("reason") if case.state == "declined" else None}
 
 
@@ -83,12 +88,12 @@ def claim_status(case: Case) -> dict[str, Any]:
 
     definition = engine().catalog.get(case.definition_key, case.definition_version)
     shown = masked_data(case, None)   # the applicant holds no account: the public's view
-    missing = missing_items(shown) if case.state == "awaiting_documents" else []
+    missing = missing_items(definition, shown) if case.state == "awaiting_documents" else []
     return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
             "member": masked_name(str(shown["member"]["name"])), "claim_type": case.category,
             "submitted_at": local(case.created_at), "updated_at": local(case.updated_at),
             "amount_claimed": shown["eligible_self_pay"], "amount_computed": shown.get("amount_computed"),
             "amount_approved": shown.get("approved_amount"), "paid_on": shown.get("paid_on"),
-            "missing": missing, "notice": notice_text(missing, case.number, case.due_at) if missing else "",
+            "missing": missing, "notice": notice_text(definition, missing, case.number, case.due_at) if missing else "",
             "supplement_by": last_day(case.due_at) if missing else None, "unit_name": case.org_unit.name,
             "due_on": last_day(case.due_at) if not case.closed else None}

@@ -107,8 +107,8 @@ def sweep_due(session_factory: Callable[[], Session], engine: Engine, at: dateti
     open batch rolls back, and its timers are pending again.
     """
     with session_factory() as session:
-        calendar_store.refresh(session)
-        calendar_store.recount_provisional(session)
+        calendar_store.refresh(session, engine.calendar)
+        calendar_store.recount_provisional(session, engine)
         session.commit()
     with session_factory() as session:   # due-soon notices, once per case and deadline, set-wise
         ownership.notify_due_soon(session, engine, at)

@@ -14,6 +14,7 @@ from typing import Any
 
 from transitions import Machine
 
+from api.plugins import bound_effects
 from bench.stats import per_call_us, summary
 from workflow.definitions import Catalog
 from workflow.engine import CaseView, Engine
@@ -25,7 +26,7 @@ ROW: dict[str, Any] = {"definition_key": "mediation_case", "definition_version":
 
 
 def run(calls: int) -> dict[str, Any]:
-    catalog = Catalog.from_directory(ROOT / "definitions")
+    catalog = Catalog.from_directory(ROOT / "definitions", effects=bound_effects())
     engine = Engine(catalog)
     definition = catalog.get("mediation_case")
     results: dict[str, Any] = {}

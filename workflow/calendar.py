@@ -181,5 +181,26 @@ def working_days_between(calendar: WorkCalendar, start: datetime, end: datetime)
                if calendar.is_workday(first + timedelta(days=offset)))
 
 
+def count_period(calendar: WorkCalendar, unit: str, amount: int, start: datetime) -> Due:
+    """A period of ``amount`` ``days``, ``working_days`` or ``months`` counted from ``start`` as a deadline is."""
+    if unit == "working_days":
+        return add_working_days(calendar, start, amount)
+    if unit == "months":
+        return add_months(calendar, start, amount)
+    return add_days(calendar, start, amount)
+
+
+def last_day(moment: datetime | None) -> date | None:
+    """The last day of a period, in Shanghai: a period ending at 24:00 is due on the day before 00:00."""
+    if moment is None:
+        return None
+    return (moment.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+
+
+def written_date(day: date | None) -> str:
+    """A date as it is written on paper: 2026年12月2日."""
+    return f"{day.year}年{day.month}月{day.day}日" if day else ""
+
+
 def days_of(dates: Iterable[date]) -> frozenset[date]:
     return frozenset(dates)

@@ -8,6 +8,7 @@ or effect names, duplicate events, deadlines on terminal states, ...), before an
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,8 +251,11 @@ def _names(check: _Checker, where: Any, key: str, value: Any, what: str) -> tupl
     return tuple(value)
 
 
-def parse_definition(raw: Any, source: str) -> Definition:
-    """Validate one parsed YAML document and build a :class:`Definition`, or raise DefinitionError."""
+def parse_definition(raw: Any, source: str, bound_effects: Collection[str] = ()) -> Definition:
+    """Validate one parsed YAML document and build a :class:`Definition`, or raise DefinitionError.
+
+    ``bound_effects`` names the effects the service binds besides the pure ones of ``workflow.registry`` (the effects
+    of its lifecycle plug-ins, which need persistence); any other effect name is refused."""
     check = _Checker(source)
     if not isinstance(raw, dict):
         raise DefinitionError(source, ["the file must hold one mapping"])
@@ -341,7 +345,7 @@ def parse_definition(raw: Any, source: str) -> Definition:
                 check.fault(spec, "guards", f"{what}: unknown guard {guard!r}")
         effects = _names(check, spec, "effects", spec.get("effects"), what)
         for effect in effects:
-            if effect not in EFFECTS:
+            if effect not in EFFECTS and effect not in bound_effects:
                 check.fault(spec, "effects", f"{what}: unknown effect {effect!r}")
         events[name] = EventDef(
             name=name, label=str(spec.get("label", name)), sources=sources, dest=dest,
@@ -496,7 +500,7 @@ def _check_graph(check: _Checker, states: dict[str, StateDef], events: dict[str,
             check.faults.append(f"state {name!r} is not terminal but no event leads out of it")
 
 
-def parse_text(text: str, source: str) -> Definition:
+def parse_text(text: str, source: str, effects: Collection[str] = ()) -> Definition:
     """Validate the YAML text of one definition (a file's, or one deployed at runtime) and build it."""
     try:
         raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (strict safe loader)
@@ -504,12 +508,12 @@ def parse_text(text: str, source: str) -> Definition:
         raise DefinitionError(source, [str(error).replace("\n", " ")]) from error
     except (ValueError, TypeError, RecursionError) as error:   # a date such as 2026-13-45, a list as a key
         raise DefinitionError(source, [f"not a definition: {type(error).__name__}: {error}"]) from error
-    return parse_definition(raw, source)
+    return parse_definition(raw, source, effects)
 
 
-def load_file(path: Path) -> Definition:
+def load_file(path: Path, effects: Collection[str] = ()) -> Definition:
     source = str(path)
-    definition = parse_text(path.read_text(encoding="utf-8"), source)
+    definition = parse_text(path.read_text(encoding="utf-8"), source, effects)
     expected = f"{definition.key}.v{definition.version}"
     if path.name.split(".yaml")[0] not in (expected, definition.key):
         raise DefinitionError(source, [f"the file of {definition.key} v{definition.version} must be named "
@@ -532,13 +536,15 @@ class Catalog:
             versions[definition.version] = definition
 
     @classmethod
-    def from_directory(cls, directory: Path | str) -> Catalog:
+    def from_directory(cls, directory: Path | str, effects: Collection[str] = ()) -> Catalog:
+        """Every definition file of ``directory`` (``effects``: the names the service binds, as for
+        ``parse_definition``)."""
         files = sorted(Path(directory).glob("*.yaml"))
         faults: list[DefinitionError] = []
         definitions: list[Definition] = []
         for path in files:
             try:
-                definitions.append(load_file(path))
+                definitions.append(load_file(path, effects))
             except DefinitionError as error:
                 faults.append(error)
         if faults:

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from transitions import EventData, Machine, MachineError
 
+from workflow.calendar import WorkCalendar
 from workflow.definitions import LEVELS, Catalog, Definition, EventDef
 from workflow.errors import (
     EventNotAllowed,
@@ -25,7 +26,8 @@ from workflow.errors import (
     RoleNotPermitted,
     UnknownEvent,
 )
-from workflow.registry import EFFECTS, GUARDS, Faults, TransitionContext
+from workflow.registry import EFFECTS, GUARDS, TransitionContext
+from workflow.rules import Faults
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,36 @@ def _is_blank(value: Any) -> bool:
 
 
 class Engine:
-    """Fires events for every definition of a catalog."""
+    """Fires events for every definition of a catalog, counting time on one working-day calendar.
 
-    def __init__(self, catalog: Catalog) -> None:
+    The engine holds what is worked out once per process and definition version: the machines, the
+    calendar whose loaded years every deadline and window is counted on, and the states each set of roles can
+    work (keyed by the catalog's generation, so a deployed version is seen at once)."""
+
+    def __init__(self, catalog: Catalog, calendar: WorkCalendar | None = None) -> None:
         self.catalog = catalog
+        self.calendar = calendar if calendar is not None else WorkCalendar()
         self._machines: dict[tuple[str, int], Machine] = {
             (definition.key, definition.version): self._build(definition) for definition in catalog.all()
         }
+        self._workable: dict[tuple[int, frozenset[str]], dict[tuple[str, int], list[str]]] = {}
+
+    def workable_states(self, roles: frozenset[str]) -> dict[tuple[str, int], list[str]]:
+        """For each definition version, the states in which a holder of ``roles`` can fire an event that moves
+        the casework on (worked out once per catalog generation and set of roles)."""
+        key = (self.catalog.generation, roles)
+        found = self._workable.get(key)
+        if found is None:
+            found = {}
+            for definition in self.catalog.all():
+                states = sorted({source for event in definition.events.values() if roles & event.roles
+                                 and event.works for source in event.sources})
+                if states:
+                    found[(definition.key, definition.version)] = states
+            if len(self._workable) > 1000:
+                self._workable.clear()
+            self._workable[key] = found
+        return found
 
     def install(self, definition: Definition) -> None:
         """Build the machine of a version deployed while the process runs, then make the version known."""
@@ -151,7 +176,7 @@ class Engine:
         # a supervision event's data (the instruction, the note) goes to the history, not into the case
         merged = dict(case.data) if event.supervises else {**case.data, **data}
         context = TransitionContext(definition.key, event.name, case.state, target, level_to, merged, data, now,
-                                    definition.config)
+                                    definition.config, definition, self.calendar)
         subject = _Subject(case.state)
         try:
             fired = self._machines[(definition.key, definition.version)].events[event.name].trigger(

@@ -2,8 +2,10 @@
 
 A guard is a predicate over a proposed transition: it returns the faults it finds, per field (an empty
 mapping lets the event through). An effect is a named consequence of a transition. Pure effects that only
-change the case's data are implemented here; effects that need persistence (creating an org unit,
-restarting a timer) are declared here by name and carried out by the service layer, which binds them.
+change the case's data are implemented here, and ``restart_deadline``, which every lifecycle may use, is declared
+here and carried out by the deadline service. Effects of one lifecycle that need persistence (creating an org
+unit, opening the next term's case) belong to its plug-in in ``api.lifecycles``, which binds them by name; the
+loader is told their names (``Catalog.from_directory(..., effects=...)``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-Faults = dict[str, list[str]]
+from workflow.rules import Faults, medical_aid_claim, worker_report
+
+if TYPE_CHECKING:
+    from workflow.calendar import WorkCalendar
+    from workflow.definitions import Definition
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,8 @@ class TransitionContext:
     event_data: Mapping[str, Any]
     now: datetime
     config: Mapping[str, Any] = field(default_factory=dict)
+    definition: Definition | None = None      # the definition version the case runs on
+    calendar: WorkCalendar | None = None      # the engine's: windows are counted as deadlines are
 
 
 Guard = Callable[[TransitionContext], Faults]
@@ -83,15 +91,9 @@ def six_standards_met(context: TransitionContext) -> Faults:
 effect("restart_deadline")       # the deadline service restarts the state's timer from now
 effect("stamp_acknowledged", lambda context: {"acknowledged_at": context.now.isoformat()})
 effect("stamp_resolved", lambda context: {"resolved_at": context.now.isoformat()})
-effect("create_union_unit")      # approval of a union formation creates the enterprise-level org unit
-effect("open_next_term")         # approval of a re-election opens the union's next term
 
 
-def missing_documents(config: Mapping[str, Any], claim_type: str | None, documents: Any) -> list[str]:
-    """The document codes a claim of ``claim_type`` still lacks, in the checklist's order."""
-    required = (config.get("required_documents") or {}).get(claim_type if isinstance(claim_type, str) else "", [])
-    held = {code for code in documents if isinstance(code, str)} if isinstance(documents, list | tuple) else set()
-    return [code for code in required if code not in held]
+missing_documents = medical_aid_claim.missing_documents
 
 
 @guard("documents_complete")
@@ -102,19 +104,12 @@ def documents_complete(context: TransitionContext) -> Faults:
     return {"documents": [f"缺少：{labels.get(code, code)}" for code in missing]} if missing else {}
 
 
-REOPEN_DAYS = 15
-
-
 @guard("within_reopen_window")
 def within_reopen_window(context: TransitionContext) -> Faults:
-    """A reporter who is not satisfied may reopen within 15 days of the resolution."""
-    try:
-        resolved = datetime.fromisoformat(str(context.data.get("resolved_at")))
-    except ValueError:
+    """A reporter who is not satisfied may reopen while the resolved state's deadline runs (15 days in the
+    definition), counted on the calendar exactly as that deadline is."""
+    if context.definition is None or context.calendar is None:
         return {}
-    if resolved.tzinfo is None:
-        return {}
-    elapsed = context.now - resolved
-    if elapsed.total_seconds() > REOPEN_DAYS * 86400:
-        return {"reason": [f"办结已超过 {REOPEN_DAYS} 日，不能再要求重新办理"]}
-    return {}
+    return worker_report.reopen_faults(context.data.get("resolved_at"), context.now,
+                                       worker_report.reopen_window(context.definition, context.level),
+                                       context.calendar)

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import ValidationError
 
-from api.lifecycles import LIFECYCLES
+from api.fields import loading
+from api.lifecycles import registry
 from api.models import Case
 from api.problems import flatten
 from api.writers import CaseRecord
+from workflow.calendar import SHANGHAI
 from workflow.definitions import Definition
 from workflow.engine import CaseView
 from workflow.errors import InvalidData
 
 SYSTEM = "system"
 
-def validate_data(definition_key: str, event: str | None, raw: Any) -> dict[str, Any]:
-    """Validate with the lifecycle's schema; return JSON-ready data (Decimal → "1.00", date → ISO)."""
-    schema = LIFECYCLES[definition_key].schema_for(event)
+def validate_data(definition: Definition, event: str | None, raw: Any, now: datetime) -> dict[str, Any]:
+    """Validate with the lifecycle's schema (whose validators may read the definition's config and today's
+    date); return JSON-ready data (Decimal → "1.00", date → ISO)."""
+    schema = registry()[definition.key].schema_for(event)
     if not isinstance(raw, dict):
         raise InvalidData({"data": ["须为 JSON 对象"]})
     try:
-        loaded = schema.load(raw)
+        with loading(definition.config, now.astimezone(SHANGHAI).date()):
+            loaded = schema.load(raw)
     except ValidationError as error:
         raise InvalidData(flatten(error.messages, "data"), detail="以下字段有误：" +
                           "、".join(sorted(flatten(error.messages, "data")))) from error

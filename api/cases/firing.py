@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from api import deadlines, ownership, webhooks
 from api.auth import Principal
 from api.cases.data import SYSTEM, denormalise, validate_data, view_of
-from api.effects import EFFECT_HANDLERS
 from api.history import record_history
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import Context, registry
 from api.models import Case
 from api.writers import CaseWriter, RowWriter
 from workflow.definitions import Definition
@@ -52,10 +51,10 @@ def fire_event(session: Session, engine: Engine, principal: Principal | None, ca
     if event is not None and case.state in event.sources and held & event.roles:
         if principal is not None:
             ownership.check_supervision(principal, case, definition, event)
-        data = validate_data(definition.key, request.event, request.data)
-        prepare = LIFECYCLES[definition.key].prepare_event
+        data = validate_data(definition, request.event, request.data, now)
+        prepare = registry()[definition.key].prepare_event
         if prepare is not None:
-            data = prepare(session, case, request.event, data, now)
+            data = prepare(Context(session, engine, definition, principal, now), case, request.event, data)
         if principal is not None and event.supervises:
             data = ownership.prepare_move(session, principal, case, definition, event, data)
     outcome = engine.fire(view, request.event, roles=held, data=data if isinstance(data, dict) else {},
@@ -89,11 +88,11 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
         case.closed_at = now if case.closed else None
         case.updated_at = now
         denormalise(case, definition)
-        deadlines.after_transition(writer, case, definition, outcome, now)
-        for name in outcome.effects:
-            handler = EFFECT_HANDLERS.get(name)
-            if handler is not None:
-                handler(session, case, outcome, now)
+        deadlines.after_transition(writer, case, definition, outcome, now, engine.calendar)
+        plugins, hooks = registry(), Context(session, engine, definition, None, now)
+        for effect in [*filter(None, map(plugins.effect, outcome.effects)),
+                       *plugins.reactions_to(definition.key, outcome.event)]:
+            effect(hooks, case, outcome)
         # the flush moves the version by one; the history row carries the new version as its sequence number
         record_history(writer, case, seq=case.version + 1, event=outcome.event, from_state=outcome.from_state,
                        level_from=outcome.level_from, org_from=org_from, actor=outcome.actor, at=now,

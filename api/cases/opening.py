@@ -17,7 +17,7 @@ from api import deadlines, ownership, webhooks
 from api.auth import Principal
 from api.cases.data import denormalise, validate_data
 from api.history import record_history
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import Context, registry
 from api.models import Case, OrgUnit
 from api.numbering import new_ids, reserve_numbers
 from api.writers import NewCase, SetWriter
@@ -41,13 +41,14 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     except UnknownDefinition as error:
         raise InvalidData({"definition": [error.detail]}) from error
     may_open(principal, definition)
-    data = validate_data(definition.key, None, request.data)
-    lifecycle = LIFECYCLES[definition.key]
+    data = validate_data(definition, None, request.data, now)
+    lifecycle = registry()[definition.key]
+    hooks = Context(session, engine, definition, principal, now)
     unit_code = request.org_unit
     if lifecycle.before_open is not None:
-        unit_code = lifecycle.before_open(session, principal, data) or unit_code
+        unit_code = lifecycle.before_open(hooks, data) or unit_code
     unit = _owning_unit(session, principal, unit_code, definition)
-    initial = lifecycle.initial_state(data) if lifecycle.initial_state else definition.initial
+    initial = lifecycle.initial_state(hooks, data) if lifecycle.initial_state else definition.initial
     assert initial == definition.initial or initial in definition.alternative_initials, initial
     number = reserve_numbers(session, definition.number_prefix, now.astimezone(deadlines.SHANGHAI).year, 1)[0]
     # the id is taken before the insert, so that the first history row (whose hash covers it) is chained before
@@ -60,14 +61,14 @@ def open_case(session: Session, engine: Engine, principal: Principal, request: O
     session.add(case)
     writer = SetWriter(session)
     with session.no_autoflush:
-        deadlines.enter_state(writer, case, definition, now, opened=True)
+        deadlines.enter_state(writer, case, definition, now, engine.calendar, opened=True)
         record_history(writer, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
                        actor=principal.username, at=now, data=data, comment=request.comment)
         ownership.on_open(writer, definition, case, now, webhooks.enqueue)
     session.flush()    # the case first, holding its history hash,
     writer.write()     # then the rows that point at it
     if lifecycle.after_open is not None:
-        lifecycle.after_open(session, case, now)
+        lifecycle.after_open(hooks, case)
     session.flush()
     return case
 
@@ -100,14 +101,14 @@ def open_many(session: Session, engine: Engine, principal: Principal, definition
     opened: list[Opened] = []
     for case_id, number, (code, raw) in zip(ids, numbers, requests, strict=True):
         unit = units[code]
-        data = raw if validated else validate_data(definition.key, None, raw)
+        data = raw if validated else validate_data(definition, None, raw, now)
         case = NewCase(id=case_id, number=number, definition_key=definition.key,
                        definition_version=definition.version, state=definition.initial, level=unit.level,
                        org_unit=unit, org_unit_id=unit.id, org_path=unit.path, data=data,
                        created_by=principal.username, created_at=now, updated_at=now)
         denormalise(case, definition)
         # the same deadline, first history row, involvement and notices as open_case
-        deadlines.enter_state(writer, case, definition, now, opened=True)
+        deadlines.enter_state(writer, case, definition, now, engine.calendar, opened=True)
         record_history(writer, case, seq=1, event="open", from_state=None, level_from=None, org_from=None,
                        actor=principal.username, at=now, data=data, comment=None)
         ownership.on_open(writer, definition, case, now, webhooks.enqueue)

@@ -26,23 +26,10 @@ def get_case(session: Session, principal: Principal | None, case_id: int) -> Cas
     return case
 
 
-_ACTIONABLE: dict[tuple[int, int, frozenset[str]], dict[tuple[str, int], list[str]]] = {}
-
-
 def actionable_states(engine: Engine, roles: frozenset[str]) -> dict[tuple[str, int], list[str]]:
-    """For each definition version, the states in which a holder of ``roles`` can fire some event
-    (worked out once per engine, catalog generation and set of roles: a deployed version starts a generation)."""
-    cached = _ACTIONABLE.get((id(engine), engine.catalog.generation, roles))
-    if cached is not None:
-        return cached
-    result: dict[tuple[str, int], list[str]] = {}
-    for definition in engine.catalog.all():
-        states = sorted({source for event in definition.events.values() if roles & event.roles
-                         and event.works for source in event.sources})
-        if states:
-            result[(definition.key, definition.version)] = states
-    _ACTIONABLE[(id(engine), engine.catalog.generation, roles)] = result
-    return result
+    """For each definition version, the states in which a holder of ``roles`` can fire some event (kept by the
+    engine, per catalog generation and set of roles: a deployed version starts a generation)."""
+    return engine.workable_states(roles)
 
 
 @dataclass(frozen=True)

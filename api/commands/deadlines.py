@@ -79,14 +79,16 @@ def calendar_load(path: Path, dry_run: bool) -> None:
             click.echo(f"  {where}: {'; '.join(messages)}", err=True)
         sys.exit(1)
     if dry_run:
-        calendar_store.refresh(db.session)
-        moved = calendar_store.preview(db.session, schedule)
+        engine = current_app.extensions["gonghui.engine"]
+        calendar_store.refresh(db.session, engine.calendar)
+        moved = calendar_store.preview(db.session, engine, schedule)
         click.echo(f"{schedule.year}: dry run, nothing loaded; {len(moved)} deadline(s) would move")
         for item in moved:
             click.echo(f"  {item.number}  {item.old_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} → "
                        f"{item.new_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}")
         return
-    recounted = calendar_store.store(db.session, schedule, source=path.name, actor=admin_log.actor_of_cli(),
+    recounted = calendar_store.store(db.session, current_app.extensions["gonghui.engine"], schedule,
+                                     source=path.name, actor=admin_log.actor_of_cli(),
                                      now=current_app.config["CLOCK"]())
     db.session.commit()
     click.echo(f"{schedule.year}: {len(schedule.holidays)} holidays, {len(schedule.workdays)} make-up workdays "
@@ -99,20 +101,20 @@ def calendar_load(path: Path, dry_run: bool) -> None:
 def calendar_show(month: str) -> None:
     """Print a month (YYYY-MM) with its working days (班 = make-up workday, 休 = holiday)."""
     from api import calendar_store
-    from api.deadlines import CALENDAR
 
+    calendar = current_app.extensions["gonghui.engine"].calendar
     try:
         year, number = (int(part) for part in month.split("-"))
         first = date(year, number, 1)
     except ValueError as error:
         raise click.BadParameter("expected YYYY-MM", param_hint="MONTH") from error
-    calendar_store.refresh(db.session)
-    click.echo(f"{first:%Y-%m}" + ("" if CALENDAR.knows(year) else "  (provisional: no official schedule loaded)"))
+    calendar_store.refresh(db.session, calendar)
+    click.echo(f"{first:%Y-%m}" + ("" if calendar.knows(year) else "  (provisional: no official schedule loaded)"))
     click.echo("  一   二   三   四   五   六   日")
     line = "     " * first.weekday()
     for day in range(1, month_calendar.monthrange(year, number)[1] + 1):
         current = date(year, number, day)
-        working = CALENDAR.is_workday(current)
+        working = calendar.is_workday(current)
         mark = ("班" if current.weekday() >= 5 else " ") if working else ("休" if current.weekday() < 5 else " ")
         cell = f"{day:>2}{mark}"
         line += f" {cell} " if working else f"[{cell}]"

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy.orm import Session
 
 from api.fields import Money, flag, one_of, text, validate_id_number, validate_uscc
-from api.lifecycles import Lifecycle, register
+from api.lifecycles import Context, Lifecycle
 from api.models import Case
 from api.reports import ReportScope, common_figures, money, rate, reached
 
@@ -81,7 +81,7 @@ def _figures(visitors: int, accepted: int, amount: Any, concluded: int, agreemen
             "success_rate": rate(agreements, concluded)}    # 调解成功率 = 达成协议 ÷ 调处结案
 
 
-def report(session: Session, scope: ReportScope) -> dict[str, Any]:
+def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
     """One grouped query by level and dispute type; the totals and both breakdowns are sums of its rows."""
     result = common_figures(session, scope)
     rows = session.execute(sa.select(
@@ -120,7 +120,13 @@ FIGURES = [
 ]
 
 
-register(Lifecycle(
+CHOICES = {
+    "wages": "拖欠工资", "overtime": "加班费", "social_insurance": "社会保险", "injury": "工伤待遇",
+    "termination": "解除劳动合同", "other": "其他", "visit": "来访", "phone": "电话", "online": "网上",
+    "referral": "转办",
+}
+
+plugin = Lifecycle(
     key="mediation_case",
     open_schema=MediationCaseSchema,
     event_schemas={"accept": AcceptSchema, "reject": ReasonSchema, "fail": ReasonSchema,
@@ -128,6 +134,7 @@ register(Lifecycle(
                    "escalate": EscalateSchema},
     report=report,
     labels=LABELS,
+    choices=CHOICES,
     figures=FIGURES,
     trend=("closure_rate", "accepted"),
-))
+)

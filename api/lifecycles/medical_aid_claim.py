@@ -3,38 +3,29 @@ notice of missing documents, the "最多跑一次" counter interface and the rep
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
-from api.clock import now as clock_now
-from api.deadlines import CALENDAR, SHANGHAI, last_day, written_date
 from api.fields import Money, one_of, text, validate_id_number
-from api.lifecycles import Lifecycle, register
+from api.lifecycles import Context, Lifecycle
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, CaseHistory, OrgUnit
 from api.models_medical import ClaimedInvoice, Member, SchemeYear
 from api.reports import ReportScope, common_figures, money, rate
 from workflow.calendar import working_days_between
+from workflow.definitions import Definition
 from workflow.errors import Conflict, InvalidData
-from workflow.registry import missing_documents
+from workflow.rules import medical_aid_claim as rules
 
 KEY = "medical_aid_claim"
 CLAIM_TYPES = ["inpatient", "special_outpatient", "critical_illness"]
 DOCUMENT_CODES = ["id_card", "bank_card", "invoice", "itemized_bill", "insurance_settlement",
                   "discharge_summary", "diagnosis_certificate"]
-CENT = Decimal("0.01")
-
-
-def config() -> dict[str, Any]:
-    found: dict[str, Any] = current_app.extensions["gonghui.engine"].catalog.get(KEY).config
-    return found
 
 
 class MemberSchema(Schema):
@@ -101,30 +92,14 @@ class PaySchema(Schema):
     paid_on = fields.Date(required=True)
 
 
-# ---- rules -------------------------------------------------------------------------------------------
+# ---- rules (``workflow.rules.medical_aid_claim``) applied to the stored facts --------------------------------
 
-@dataclass(frozen=True)
-class Amount:
-    value: Decimal
-    explanation: str
-
-
-def compute_amount(eligible: Decimal, deductible: Decimal, ratio: Decimal, cap: Decimal,
-                   already_paid: Decimal) -> Amount:
-    """(eligible self-pay − deductible) × ratio, capped by what remains of the annual cap; half-up to cents."""
-    base = max(eligible - deductible, Decimal("0"))
-    share = (base * ratio).quantize(CENT, rounding=ROUND_HALF_UP)
-    remaining = max(cap - already_paid, Decimal("0"))
-    value = min(share, remaining)
-    explanation = (f"（合规自付 {eligible:.2f} − 起付线 {deductible:.2f}）× 报销比例 {ratio * 100:.0f}% = {share:.2f}；"
-                   f"年度封顶 {cap:.2f}，本年度已核准 {already_paid:.2f}，剩余额度 {remaining:.2f}；"
-                   f"核定 {value:.2f}")
-    return Amount(value, explanation)
-
-
-def _scheme_year(session: Session, id_number: str, year: int) -> SchemeYear | None:
-    return session.scalar(sa.select(SchemeYear).join(Member).where(
+def _scheme_year(session: Session, id_number: str, year: int) -> rules.SchemeYear | None:
+    found = session.scalar(sa.select(SchemeYear).join(Member).where(
         Member.id_number == id_number, SchemeYear.year == year, SchemeYear.paid.is_(True)))
+    if found is None:
+        return None
+    return rules.SchemeYear(found.year, found.deductible, found.ratio, found.annual_cap, found.window_days)
 
 
 def _already_approved(session: Session, id_number: str, year: int, excluding: int | None) -> Decimal:
@@ -138,88 +113,72 @@ def _already_approved(session: Session, id_number: str, year: int, excluding: in
                Decimal("0"))
 
 
-def check_eligibility(session: Session, data: dict[str, Any], today: date) -> dict[str, list[str]]:
-    """Every rule a claim breaks, by field; empty when the member may claim."""
-    faults: dict[str, list[str]] = {}
+def before_open(context: Context, data: dict[str, Any]) -> str | None:
+    """Eligibility (422 naming every rule broken), the amount as computed, the documents still missing."""
+    session = context.session
     discharged = date.fromisoformat(data["discharged_on"])
-    if discharged > today:
-        faults["data.discharged_on"] = ["出院日期不能晚于今天"]
-    if date.fromisoformat(data["admitted_on"]) > today:
-        faults["data.admitted_on"] = ["入院日期不能晚于今天"]
-    year = _scheme_year(session, data["member"]["id_number"], discharged.year)
-    if year is None:
-        faults["data.member"] = [f"规则：出院日期所在的 {discharged.year} 年度未参加职工医疗互助保障（或未缴费）"]
-    elif (today - discharged).days > year.window_days:
-        faults["data.discharged_on"] = [f"规则：须在出院后 {year.window_days} 天内申请，已超过申请期限"]
+    scheme = _scheme_year(session, data["member"]["id_number"], discharged.year)
     numbers = [invoice["number"] for invoice in data["invoices"]]
-    for claimed, number in session.execute(
-            sa.select(Case.number, ClaimedInvoice.number).join(Case, Case.id == ClaimedInvoice.case_id)
-            .where(ClaimedInvoice.number.in_(numbers))):
-        faults.setdefault("data.invoices", []).append(f"规则：发票 {number} 已在申请 {claimed} 中报销")
-    return faults
-
-
-def before_open(session: Session, principal: Any, data: dict[str, Any]) -> str | None:
-    today = clock_now().astimezone(SHANGHAI).date()
-    faults = check_eligibility(session, data, today)
+    claimed = [(number, claim) for claim, number in session.execute(
+        sa.select(Case.number, ClaimedInvoice.number).join(Case, Case.id == ClaimedInvoice.case_id)
+        .where(ClaimedInvoice.number.in_(numbers)))]
+    faults = rules.eligibility_faults(admitted_on=date.fromisoformat(data["admitted_on"]), discharged_on=discharged,
+                                      scheme=scheme, invoices_claimed=claimed, now=context.now,
+                                      config=context.config, calendar=context.calendar)
     if faults:
         raise InvalidData(faults, detail="不符合报销条件：" + "；".join(m for ms in faults.values() for m in ms))
-    discharged = date.fromisoformat(data["discharged_on"])
-    year = _scheme_year(session, data["member"]["id_number"], discharged.year)
-    assert year is not None
+    assert scheme is not None
     already = _already_approved(session, data["member"]["id_number"], discharged.year, None)
-    amount = compute_amount(Decimal(data["eligible_self_pay"]), year.deductible, year.ratio, year.annual_cap, already)
+    amount = rules.compute_amount(Decimal(data["eligible_self_pay"]), scheme, already)
     data["scheme_year"] = discharged.year
     data["amount_computed"] = f"{amount.value:.2f}"
     data["amount_explanation"] = amount.explanation
-    data["missing_documents"] = missing_documents(config(), data["claim_type"], data.get("documents"))
-    data["counter_unit"] = principal.org_unit
+    data["missing_documents"] = rules.missing_documents(context.config, data["claim_type"], data.get("documents"))
+    data["counter_unit"] = context.principal.org_unit if context.principal is not None else None
     return None
 
 
-def initial_state(data: dict[str, Any]) -> str:
-    return "awaiting_documents" if data.get("missing_documents") else "accepted"
+def initial_state(context: Context, data: dict[str, Any]) -> str:
+    return rules.initial_state(data.get("missing_documents") or [])
 
 
-def after_open(session: Session, case: Case, now: datetime) -> None:
+def after_open(context: Context, case: Case) -> None:
     for invoice in case.data["invoices"]:
-        session.add(ClaimedInvoice(number=invoice["number"], case_id=case.id,
-                                   amount=Decimal(invoice["amount"])))
+        context.session.add(ClaimedInvoice(number=invoice["number"], case_id=case.id,
+                                           amount=Decimal(invoice["amount"])))
     try:
-        session.flush()
+        context.session.flush()
     except sa.exc.IntegrityError as error:
         raise Conflict("所列发票刚被另一份申请使用，请核对后重新提交") from error
 
 
-def prepare_event(session: Session, case: Case, event: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+def prepare_event(context: Context, case: Case, event: str, data: dict[str, Any]) -> dict[str, Any]:
     if event == "supplement":
         documents = sorted(set(case.data.get("documents", [])) | set(data["documents"]))
-        missing = missing_documents(config(), case.data.get("claim_type"), documents)
+        missing = rules.missing_documents(context.config, case.data.get("claim_type"), documents)
         return {**data, "documents": documents, "missing_documents": missing}
     if event == "request_documents":
         documents = [code for code in case.data.get("documents", []) if code not in data["documents_required"]]
-        missing = missing_documents(config(), case.data.get("claim_type"), documents)
+        missing = rules.missing_documents(context.config, case.data.get("claim_type"), documents)
         return {**data, "documents": documents, "missing_documents": missing}
     if event == "approve":
-        return _approve(session, case, data)
+        return _approve(context.session, case, data)
     return data
 
 
 def _approve(session: Session, case: Case, data: dict[str, Any]) -> dict[str, Any]:
     id_number, year_number = case.data["member"]["id_number"], case.data["scheme_year"]
-    year = _scheme_year(session, id_number, year_number)
-    if year is None:
+    scheme = _scheme_year(session, id_number, year_number)
+    if scheme is None:
         raise InvalidData({"data": [f"规则：{year_number} 年度互助保障资格已不存在"]})
     already = _already_approved(session, id_number, year_number, case.id)
-    computed = compute_amount(Decimal(case.data["eligible_self_pay"]), year.deductible, year.ratio,
-                              year.annual_cap, already)
+    computed = rules.compute_amount(Decimal(case.data["eligible_self_pay"]), scheme, already)
     result = {**data, "amount_computed": f"{computed.value:.2f}", "amount_explanation": computed.explanation}
     adjusted = Decimal(data["amount"]) if data.get("amount") is not None else None
     if adjusted is not None and adjusted != computed.value:
-        if not data.get("reason"):
-            raise InvalidData({"data.reason": ["调整核定金额须说明理由"]})
-        if adjusted > max(year.annual_cap - already, Decimal("0")):
-            raise InvalidData({"data.amount": ["调整后的金额超过年度剩余额度"]})
+        faults = rules.adjusted_amount_faults(adjusted, computed, data.get("reason"), scheme, already)
+        if faults:
+            raise InvalidData(faults)
         result["approved_amount"] = f"{adjusted:.2f}"
         result["amount_explanation"] = f"{computed.explanation}；审核调整为 {adjusted:.2f}，理由：{data['reason']}"
     else:
@@ -228,39 +187,20 @@ def _approve(session: Session, case: Case, data: dict[str, Any]) -> dict[str, An
     return result
 
 
-# ---- the one-time notice -----------------------------------------------------------------------------
+# ---- the one-time notice, for the counter, the status page and the documents ---------------------------------
 
-def missing_items(data: dict[str, Any]) -> list[dict[str, str]]:
-    labels = config()["documents"]
-    codes = missing_documents(config(), data.get("claim_type"), data.get("documents"))
-    return [{"code": code, "label": labels.get(code, code)} for code in codes]
+def missing_items(definition: Definition, data: dict[str, Any]) -> list[dict[str, str]]:
+    return rules.missing_items(definition.config, data)
 
 
-def supplement_period() -> str:
-    """The supplement period as the definition states it (“30 日”, “10 个工作日”), never a second copy of it."""
-    definition = current_app.extensions["gonghui.engine"].catalog.get(KEY)
-    deadline = definition.states["awaiting_documents"].deadline
-    period = next(iter(deadline.periods.values())) if deadline is not None and deadline.periods else None
-    if period is None:
-        return "规定期限"
-    return f"{period.count} 日" if period.unit == "days" else f"{period.count} 个工作日"
-
-
-def notice_text(missing: list[dict[str, str]], number: str | None = None, due: datetime | None = None) -> str:
-    if not missing:
-        return "材料齐全，已受理。"
-    items = "；".join(f"{index}. {item['label']}" for index, item in enumerate(missing, start=1))
-    reference = f"申请编号 {number}，" if number else ""
-    until = ""
-    if due is not None:
-        until = f"（即 {written_date(last_day(due))}前）"
-    return (f"一次性告知：{reference}尚缺以下材料：{items}。请在 {supplement_period()}内{until}"
-            f"通过所在企业工会或线上补交，无需再到窗口；逾期未补正的，申请将终止。")
+def notice_text(definition: Definition, missing: list[dict[str, str]], number: str | None = None,
+                due: datetime | None = None) -> str:
+    return rules.notice_text(definition, missing, number, due)
 
 
 # ---- report ------------------------------------------------------------------------------------------
 
-def report(session: Session, scope: ReportScope) -> dict[str, Any]:
+def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
     where = scope.where()
     result = common_figures(session, scope)
     cases = list(session.scalars(sa.select(Case).where(*where)))
@@ -282,7 +222,7 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
             accepted_at = session.scalar(sa.select(sa.func.min(CaseHistory.at)).where(
                 CaseHistory.case_id == case.id, CaseHistory.to_state == "accepted"))
             if accepted_at is not None and case.closed_at is not None:
-                days.append(working_days_between(CALENDAR, accepted_at, case.closed_at))
+                days.append(working_days_between(context.calendar, accepted_at, case.closed_at))
         counter = per_counter.setdefault(case.created_by, {"claims": 0, "accepted_at_first_visit": 0})
         counter["claims"] += 1
         counter["accepted_at_first_visit"] += first_visit.get(case.id) == "accepted"
@@ -301,38 +241,20 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
     return result
 
 
-register(Lifecycle(
-    key=KEY,
-    open_schema=ClaimSchema,
-    event_schemas={"supplement": SupplementSchema, "request_documents": RequestDocumentsSchema,
-                   "approve": ApproveSchema, "reject": ReasonSchema, "withdraw": ReasonSchema, "pay": PaySchema,
-                   "escalate": EscalateSchema},
-    report=report, before_open=before_open, initial_state=initial_state, after_open=after_open,
-    prepare_event=prepare_event,
-    labels={
-        "member": "申请人（会员）", "member.name": "姓名", "member.id_number": "身份证号", "employer": "工作单位",
-        "claim_type": "报销类型", "hospital": "就诊医院", "admitted_on": "入院日期", "discharged_on": "出院日期",
-        "total_cost": "医疗总费用（元）", "insurance_paid": "医保统筹支付（元）", "eligible_self_pay": "合规自付（元）",
-        "invoices": "医疗费用发票", "invoices.number": "发票号", "invoices.amount": "发票金额（元）",
-        "documents": "已交材料", "supplement:documents": "本次补交的材料", "bank_account": "银行账号", "note": "备注",
-        "documents_required": "需补正的材料", "reason": "理由", "approve:amount": "核定金额（元）",
-        "approve:reason": "调整核定金额的理由", "payment_ref": "拨付凭证号", "paid_on": "拨付日期",
-        "scheme_year": "互助保障年度", "amount_computed": "测算金额（元）", "amount_explanation": "金额计算说明",
-        "approved_amount": "核定金额（元）", "missing_documents": "尚缺材料", "counter_unit": "受理窗口",
-    },
-    figures=[("total", "申请", "count"), ("accepted_at_first_visit", "一次办结", "count"),
-             ("first_visit_rate", "一次办结率", "rate"), ("amount_claimed", "申请金额（合规自付，元）", "money"),
-             ("amount_approved", "核定金额（元）", "money"), ("amount_paid", "已拨付金额（元）", "money"),
-             ("avg_working_days_to_payment", "平均拨付用时（工作日）", "days"), ("open", "在办", "count"),
-             ("overdue", "超期", "count")],
-))
-
-
-# ---- demo data ---------------------------------------------------------------------------------------
+# ---- members and the demo ------------------------------------------------------------------------------------
 
 DEMO_MEMBERS = [("张三", "331081199805201237", "cd-e001"), ("李四", "332623198507080786", "dx-e001")]
-DEMO_PARAMETERS = {"deductible": Decimal("1000.00"), "ratio": Decimal("0.50"), "annual_cap": Decimal("30000.00"),
-                   "window_days": 180}
+
+
+def scheme_parameters(config: Any, **given: Any) -> dict[str, Any]:
+    """A scheme year's parameters: those given, else the definition's ``member_defaults``; the claim window
+    stays None (the definition's ``claim_window_days``) unless given."""
+    defaults = config["member_defaults"]
+    return {"deductible": Decimal(str(given.get("deductible") or defaults["deductible"])),
+            "ratio": Decimal(str(given.get("ratio") or defaults["ratio"])),
+            "annual_cap": Decimal(str(given.get("annual_cap") or defaults["annual_cap"])),
+            "window_days": int(given["window_days"]) if given.get("window_days") else None,
+            "paid": given.get("paid", True)}
 
 
 def upsert_member(session: Session, name: str, id_number: str, employer: str | None,
@@ -357,12 +279,40 @@ def upsert_member(session: Session, name: str, id_number: str, employer: str | N
     return member
 
 
-def seed_members(session: Session, now: datetime) -> None:
+def seed_members(context: Context) -> None:
     for name, id_number, employer in DEMO_MEMBERS:
-        upsert_member(session, name, id_number, employer,
-                      {year: {**DEMO_PARAMETERS, "paid": True} for year in (2025, 2026)}, now)
+        upsert_member(context.session, name, id_number, employer,
+                      {year: scheme_parameters(context.config) for year in (2025, 2026)}, context.now)
 
 
-from api import demo  # noqa: E402
-
-demo.SEED_HOOKS.append(seed_members)
+plugin = Lifecycle(
+    key=KEY,
+    open_schema=ClaimSchema,
+    event_schemas={"supplement": SupplementSchema, "request_documents": RequestDocumentsSchema,
+                   "approve": ApproveSchema, "reject": ReasonSchema, "withdraw": ReasonSchema, "pay": PaySchema,
+                   "escalate": EscalateSchema},
+    report=report, before_open=before_open, initial_state=initial_state, after_open=after_open,
+    prepare_event=prepare_event, counter=True, config_keys=("claim_window_days", "documents", "required_documents",
+                                                              "member_defaults", "reexamination_days"),
+    labels={
+        "member": "申请人（会员）", "member.name": "姓名", "member.id_number": "身份证号", "employer": "工作单位",
+        "claim_type": "报销类型", "hospital": "就诊医院", "admitted_on": "入院日期", "discharged_on": "出院日期",
+        "total_cost": "医疗总费用（元）", "insurance_paid": "医保统筹支付（元）", "eligible_self_pay": "合规自付（元）",
+        "invoices": "医疗费用发票", "invoices.number": "发票号", "invoices.amount": "发票金额（元）",
+        "documents": "已交材料", "supplement:documents": "本次补交的材料", "bank_account": "银行账号", "note": "备注",
+        "documents_required": "需补正的材料", "reason": "理由", "approve:amount": "核定金额（元）",
+        "approve:reason": "调整核定金额的理由", "payment_ref": "拨付凭证号", "paid_on": "拨付日期",
+        "scheme_year": "互助保障年度", "amount_computed": "测算金额（元）", "amount_explanation": "金额计算说明",
+        "approved_amount": "核定金额（元）", "missing_documents": "尚缺材料", "counter_unit": "受理窗口",
+    },
+    figures=[("total", "申请", "count"), ("accepted_at_first_visit", "一次办结", "count"),
+             ("first_visit_rate", "一次办结率", "rate"), ("amount_claimed", "申请金额（合规自付，元）", "money"),
+             ("amount_approved", "核定金额（元）", "money"), ("amount_paid", "已拨付金额（元）", "money"),
+             ("avg_working_days_to_payment", "平均拨付用时（工作日）", "days"), ("open", "在办", "count"),
+             ("overdue", "超期", "count")],
+    choices={"inpatient": "住院", "special_outpatient": "门诊特殊病种", "critical_illness": "重大疾病",
+             "id_card": "身份证", "bank_card": "银行卡", "invoice": "医疗费用发票", "itemized_bill": "费用明细清单",
+             "insurance_settlement": "医保结算单", "discharge_summary": "出院小结",
+             "diagnosis_certificate": "疾病诊断证明书"},
+    seed=seed_members,
+)

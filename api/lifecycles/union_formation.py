@@ -3,24 +3,34 @@ and the coverage report."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
-from api.effects import bind_effect
-from api.fields import flag, one_of, text, validate_uscc
-from api.lifecycles import Lifecycle, register, union_term
+from api.fields import being_loaded, flag, not_in_future, one_of, text, validate_uscc
+from api.lifecycles import Context, Lifecycle
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, Employer, OrgUnit
 from api.reports import ReportScope, common_figures, rate
-from workflow.engine import Outcome
+from workflow.engine import Engine, Outcome
 from workflow.errors import Conflict, InvalidData
+from workflow.rules.union_formation import Screening
 
 KEY = "union_formation"
-THRESHOLD = 25
+
+
+def screening(engine: Engine) -> Screening:
+    """Who must form a union, as the latest definition's ``config`` says (``threshold_staff``,
+    ``min_years_in_operation``)."""
+    return Screening.of(engine.catalog.get(KEY).config)
+
+
+def allowed_term(value: int) -> None:
+    allowed = [int(years) for years in being_loaded().config["allowed_term_years"]]
+    if value not in allowed:
+        raise ValidationError(f"任期须为 {' 或 '.join(map(str, allowed))} 年")
 
 
 class EnterpriseSchema(Schema):
@@ -59,14 +69,14 @@ class ElectionCallSchema(Schema):
 class ElectionReportSchema(Schema):
     chair = text(100, required=True)
     committee = fields.List(text(100), required=True, validate=validate.Length(min=1, max=50))
-    # the first term (union_term) starts on the day of the election and runs 5 years unless the rules say 3
-    elected_on = fields.Date(validate=union_term.not_in_future)
-    term_years = fields.Integer(strict=True, validate=union_term.allowed_term)
+    # the day of the election and the term of the committee under the union's rules (3 or 5 years)
+    elected_on = fields.Date(validate=not_in_future)
+    term_years = fields.Integer(strict=True, validate=allowed_term)
 
 
 class ApprovalSchema(Schema):
     approval_no = text(64, required=True)
-    term_years = fields.Integer(strict=True, validate=union_term.allowed_term)
+    term_years = fields.Integer(strict=True, validate=allowed_term)
 
 
 class SixStandardsSchema(Schema):
@@ -96,8 +106,9 @@ def open_case_of(session: Session, employer: Employer) -> Case | None:
     return case if case is not None and not case.closed else None
 
 
-def before_open(session: Session, principal: Any, data: dict[str, Any]) -> str | None:
+def before_open(context: Context, data: dict[str, Any]) -> str | None:
     """One open case per employer (409 naming it); the case belongs to the employer's street."""
+    session = context.session
     employer = employer_of(session, data["enterprise"]["uscc"], lock=True)
     if employer is None:
         return None
@@ -109,16 +120,17 @@ def before_open(session: Session, principal: Any, data: dict[str, Any]) -> str |
     return employer.street_unit.code if employer.street_unit else None
 
 
-def after_open(session: Session, case: Case, now: datetime) -> None:
-    employer = employer_of(session, case.data["enterprise"]["uscc"])
+def after_open(context: Context, case: Case) -> None:
+    employer = employer_of(context.session, case.data["enterprise"]["uscc"])
     if employer is not None:
         employer.formation_case_id = case.id
 
 
-@bind_effect("create_union_unit")
-def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datetime) -> None:
+def create_union_unit(context: Context, case: Case, outcome: Outcome) -> None:
     """Approval founds the union: an enterprise-level org unit under the employer's street, coded
-    ``<street>-u<employer id>``, whose clerks can then be given accounts and receive cases."""
+    ``<street>-u<employer id>``, whose clerks can then be given accounts and receive cases. (Lifecycles that
+    follow a new union, such as its terms, react to the approval once this is done.)"""
+    session, now = context.session, context.now
     data = case.data
     employer = employer_of(session, data["enterprise"]["uscc"])
     street = (employer.street_unit if employer and employer.street_unit else
@@ -130,7 +142,7 @@ def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datet
     code = f"{street.code}-u{employer.id}" if employer else f"{street.code}-c{case.id}"
     # no flush here: a flush would write the case once now and once more with its history row, leaving a gap
     # in its versions (the history's seq 7 missing); everything goes in with the one flush of the transition.
-    # A new unit is inserted on its own (its id is needed at once: its first term is opened below).
+    # A new unit is inserted on its own (its id is needed at once: a reaction to the approval may point at it).
     name, path = f"{data['enterprise']['name']}{suffix}", f"{street.path}{code}/"
     unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
     if unit is None:
@@ -148,7 +160,6 @@ def create_union_unit(session: Session, case: Case, outcome: Outcome, now: datet
             member.union_status = "joint" if joint else "single"
             member.union_unit, member.updated_at = unit, now
     case.data = {**data, "union_unit": unit.code, "chair": data.get("chair"), "units_covered": len(set(covered))}
-    union_term.after_formation(session, case, unit, now)
 
 
 def _covered_staff(session: Session, codes: list[str]) -> int:
@@ -158,7 +169,7 @@ def _covered_staff(session: Session, codes: list[str]) -> int:
                               .where(Employer.uscc.in_(codes))) or 0)
 
 
-def report(session: Session, scope: ReportScope) -> dict[str, Any]:
+def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
     """New unions in the period (single vs joint), units covered, workers reached, open cases, formation rate."""
     result = common_figures(session, scope)
     where = scope.where()
@@ -172,7 +183,8 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
         sa.select(OrgUnit.code, OrgUnit.name, sa.func.count(),
                   sa.func.count().filter(Employer.union_status != "none"))
         .join(Employer, Employer.street_unit_id == OrgUnit.id)
-        .where(Employer.insured_staff >= THRESHOLD, OrgUnit.path.startswith(scope.org_path, autoescape=True))
+        .where(Employer.insured_staff >= Screening.of(context.config).threshold_staff,
+               OrgUnit.path.startswith(scope.org_path, autoescape=True))
         .group_by(OrgUnit.code, OrgUnit.name))
     total_required = total_with_union = 0
     for code, name, required, with_union in rows:
@@ -190,15 +202,16 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
     return result
 
 
-
-register(Lifecycle(
+plugin = Lifecycle(
     key=KEY,
     open_schema=FormationSchema,
     event_schemas={"notify": NotifySchema, "start_preparation": PreparationSchema, "call_election": ElectionCallSchema,
                    "report_election": ElectionReportSchema, "approve": ApprovalSchema,
                    "return_for_correction": ReasonSchema, "assess": AssessSchema, "exempt": ReasonSchema,
                    "escalate": EscalateSchema},
-    report=report, before_open=before_open, after_open=after_open,
+    report=report, before_open=before_open, after_open=after_open, effects={"create_union_unit": create_union_unit},
+    config_keys=("threshold_staff", "min_years_in_operation", "allowed_term_years"),
+    choices={"single": "单独组建", "joint": "联合组建", "roster": "参保名单", "manual": "手工录入"},
     labels={
         "kind": "组建方式", "enterprise": "用人单位", "enterprise.uscc": "统一社会信用代码",
         "enterprise.name": "单位名称",
@@ -213,6 +226,6 @@ register(Lifecycle(
     },
     figures=[("new_unions", "新建工会", "count"), ("single", "单独建会", "count"), ("joint", "联合建会", "count"),
              ("units_covered", "覆盖单位", "count"), ("workers_reached", "惠及职工", "count"),
-             ("formation_rate", "建会率（25人以上单位）", "rate"), ("open", "在办", "count"),
+             ("formation_rate", "建会率（应建会单位）", "rate"), ("open", "在办", "count"),
              ("overdue", "超期", "count")],
-))
+)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-from api.deadlines import CALENDAR
 from api.fields import flag, one_of, text, validate_uscc
-from api.lifecycles import Lifecycle, register
+from api.lifecycles import Context, Lifecycle
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, CaseHistory, Employer, OrgUnit
 from api.reports import ReportScope, common_figures, rate
 from workflow.calendar import working_days_between
+from workflow.rules import worker_report as rules
 
 KEY = "worker_report"
 CATEGORIES = ["social_insurance", "safety", "overtime_pay", "employment", "wage_arrears", "other"]
@@ -61,44 +62,47 @@ def _employer(session: Session, data: dict[str, Any]) -> Employer | None:
     return session.scalar(sa.select(Employer).where(Employer.name == name))
 
 
-def route(session: Session, principal: Any, data: dict[str, Any]) -> str | None:
-    """The employer's union if it has one, else its street; a wage-arrears warning goes to the street at once;
-    an employer not on the roster goes to the street named in the report, else to the city."""
-    employer = _employer(session, data)
-    if employer is not None:
-        data["employer"], data["employer_uscc"] = employer.name, employer.uscc
-        street = employer.street_unit.code if employer.street_unit else None
-        if data["category"] != "wage_arrears" and employer.union_unit is not None:
-            return employer.union_unit.code
-        if street:
-            return street
-    if data.get("street"):
-        wanted = str(data["street"]).strip()
-        unit = session.scalar(sa.select(OrgUnit).where(
-            OrgUnit.level == "street", sa.or_(OrgUnit.name == wanted, OrgUnit.name == f"{wanted}总工会",
-                                              OrgUnit.code == wanted)))
-        if unit is not None:
-            return unit.code
-    if principal.username == "intake":
-        return "wenling"
-    return None if principal.level == "street" or data["category"] != "wage_arrears" else "wenling"
+def _named_street(session: Session, data: dict[str, Any]) -> str | None:
+    if not data.get("street"):
+        return None
+    wanted = str(data["street"]).strip()
+    return session.scalar(sa.select(OrgUnit.code).where(
+        OrgUnit.level == "street", sa.or_(OrgUnit.name == wanted, OrgUnit.name == f"{wanted}总工会",
+                                          OrgUnit.code == wanted)))
+
+
+def route(context: Context, data: dict[str, Any]) -> str | None:
+    """Where the report goes (``workflow.rules.worker_report.route``), from the employer the roster knows."""
+    session = context.session
+    found = _employer(session, data)
+    employer = None
+    if found is not None:
+        data["employer"], data["employer_uscc"] = found.name, found.uscc
+        employer = rules.Employer(found.union_unit.code if found.union_unit is not None else None,
+                                  found.street_unit.code if found.street_unit is not None else None)
+    principal = context.principal
+    city = session.scalar(sa.select(OrgUnit.code).where(OrgUnit.level == "city").order_by(OrgUnit.id).limit(1))
+    return rules.route(data["category"], employer, _named_street(session, data),
+                       early_warning=context.definition.early_warning_categories, city=city or "",
+                       public_intake=principal is None or principal.username == "intake",
+                       caller_level=principal.level if principal is not None else "city")
 
 
 def extra(case: Case) -> dict[str, Any]:
     return {"early_warning": case.category == "wage_arrears" and not case.closed}
 
 
-def _mean_working_days(session: Session, cases: list[Case], event: str) -> float | None:
+def _mean_working_days(session: Session, cases: list[Case], event: str, context: Context) -> float | None:
     spans = []
     for _case_id, created, at in session.execute(
             sa.select(Case.id, Case.created_at, sa.func.min(CaseHistory.at)).join(CaseHistory)
             .where(Case.id.in_([case.id for case in cases]), CaseHistory.event == event)
             .group_by(Case.id, Case.created_at)):
-        spans.append(working_days_between(CALENDAR, created, at))
+        spans.append(working_days_between(context.calendar, created, at))
     return round(sum(spans) / len(spans), 2) if spans else None
 
 
-def report(session: Session, scope: ReportScope) -> dict[str, Any]:
+def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
     where = scope.where()
     result = common_figures(session, scope)
     cases = list(session.scalars(sa.select(Case).where(*where)))
@@ -118,15 +122,26 @@ def report(session: Session, scope: ReportScope) -> dict[str, Any]:
             warnings[code] = warnings.get(code, 0) + 1
     result.update({
         "by_category": by_category, "by_employer": by_employer,
-        "avg_working_days_to_acknowledge": _mean_working_days(session, cases, "acknowledge"),
-        "avg_working_days_to_resolve": _mean_working_days(session, cases, "resolve"),
+        "avg_working_days_to_acknowledge": _mean_working_days(session, cases, "acknowledge", context),
+        "avg_working_days_to_resolve": _mean_working_days(session, cases, "resolve", context),
         "reopened": reopened, "reopen_rate": rate(reopened, resolved),
         "open_wage_arrears_warnings": warnings,
     })
     return result
 
 
-register(Lifecycle(
+def reopen_last_day(context: Context, case: Case) -> date | None:
+    """While a resolved report may still be reopened, the last day it may be (the guard's window); else None."""
+    event = context.definition.events.get(rules.REOPEN)
+    if event is None or case.state not in event.sources:
+        return None
+    window = rules.reopen_window(context.definition, case.level)
+    if not rules.may_reopen(case.data.get("resolved_at"), context.now, window, context.calendar):
+        return None
+    return rules.reopen_last_day(case.data.get("resolved_at"), window, context.calendar)
+
+
+plugin = Lifecycle(
     key=KEY,
     open_schema=WorkerReportSchema,
     event_schemas={"decline": ReasonSchema, "reopen": ReasonSchema, "serve_opinion": OpinionSchema,
@@ -143,6 +158,10 @@ register(Lifecycle(
              ("avg_working_days_to_acknowledge", "平均受理用时（工作日）", "days"),
              ("avg_working_days_to_resolve", "平均办结用时（工作日）", "days"), ("escalated", "上报上级", "count"),
              ("reopen_rate", "重新办理率", "rate"), ("open", "在办", "count"), ("overdue", "超期", "count")],
-))
+    choices={"social_insurance": "社会保险", "safety": "安全生产", "overtime_pay": "加班工资", "employment": "劳动用工",
+             "wage_arrears": "欠薪", "other": "其他", "wechat": "微信平台", "phone": "电话", "visit": "来访",
+             "operator": "话务员录入", "labour": "人社部门", "justice": "司法部门", "housing": "住建部门",
+             "market": "市场监管部门"},
+)
 
 

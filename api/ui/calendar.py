@@ -11,9 +11,10 @@ from flask import g, redirect, render_template, request, session, url_for
 
 from api import calendar_store
 from api.clock import now
-from api.deadlines import CALENDAR, SHANGHAI
+from api.deadlines import SHANGHAI
 from api.extensions import db
 from api.models import CalendarYear
+from api.present import engine
 from api.ui import blp
 from api.ui.session import requires
 from workflow.schedules import ScheduleError, from_lists
@@ -37,12 +38,13 @@ def marks_of(year: int) -> tuple[dict[date, str], str]:
         marks = {date.fromisoformat(day): "holiday" for day in stored.holidays}
         marks.update({date.fromisoformat(day): "workday" for day in stored.workdays})
         return marks, f"已载入（{stored.source or '管理员'}）"
-    if not CALENDAR.knows(year):
+    calendar = engine().calendar
+    if not calendar.knows(year):
         return {}, "尚未载入：期限暂按周末和元旦、劳动节、国庆节临时计算"
     marks = {}
     day = date(year, 1, 1)
     while day.year == year:
-        workday = CALENDAR.is_workday(day)
+        workday = calendar.is_workday(day)
         if day.weekday() < 5 and not workday:
             marks[day] = "holiday"
         elif day.weekday() >= 5 and workday:
@@ -103,10 +105,10 @@ def calendar_preview() -> Any:
         session["calendar_errors"] = faults
         return redirect(url_for("ui.calendar_grid", year=year or None))
     schedule = from_lists(year, holidays, workdays)
-    calendar_store.refresh(db.session)
+    calendar_store.refresh(db.session, engine().calendar)
     marks = [(f"d-{day}", "holiday") for day in holidays] + [(f"d-{day}", "workday") for day in workdays]
     return render_template("ui/calendar_preview.html", schedule=schedule, marks=marks,
-                           moves=calendar_store.preview(db.session, schedule))
+                           moves=calendar_store.preview(db.session, engine(), schedule))
 
 
 @blp.post("/admin/calendar")
@@ -117,7 +119,7 @@ def admin_load_calendar() -> Any:
         session["calendar_errors"] = faults
         return redirect(url_for("ui.calendar_grid", year=year or None))
     try:
-        recounted = calendar_store.store(db.session, from_lists(year, holidays, workdays), source="网页月历",
+        recounted = calendar_store.store(db.session, engine(), from_lists(year, holidays, workdays), source="网页月历",
                                          actor=g.principal.username, now=now())
     except ScheduleError:
         db.session.rollback()

@@ -18,10 +18,9 @@ from flask import Response, abort, current_app, g, redirect, render_template, re
 from api import diagram, documents, forms, ownership, self_service
 from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, get_case, list_cases, open_case, queries
 from api.clock import now
-from api.deadlines import CALENDAR
 from api.extensions import db
 from api.history import history_of
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import registry
 from api.models import Case, OrgUnit
 from api.present import case_resource, engine, history_resource
 from api.ui import blp
@@ -38,7 +37,7 @@ def _row(case: Case, moment: datetime) -> dict[str, Any]:
     resource["definition_title"] = engine().catalog.get(case.definition_key, case.definition_version).title
     resource["party"] = case.party
     resource["org_path"] = case.org_path
-    resource["days_left"] = (working_days_between(CALENDAR, moment, case.due_at)
+    resource["days_left"] = (working_days_between(engine().calendar, moment, case.due_at)
                              if case.due_at and case.due_at > moment else None)
     return resource
 
@@ -245,7 +244,7 @@ def opens_here(definition: Definition, roles: frozenset[str]) -> bool:
     a counter opens is opened at the window, ``api.ui.counter``)."""
     from api.ui.counter import COUNTER
 
-    return definition.key in LIFECYCLES and any(role.partition("@")[0] != COUNTER
+    return definition.key in registry() and any(role.partition("@")[0] != COUNTER
                                                 for role in roles & definition.open_roles)
 
 
@@ -269,7 +268,7 @@ def new_case(definition_key: str) -> Any:
         data = forms.parse(forms.form_for(definition_key, None), request.form)
         case, errors = attempt(lambda: open_case(db.session, engine(), g.principal, OpenRequest(
             definition_key, request.form.get("org_unit") or None, data), now()))
-        if case is not None and LIFECYCLES[definition_key].lookup_secret:
+        if case is not None and registry()[definition_key].lookup_secret:
             return render_template("ui/report_issued.html", case=case, definition=definition,
                                    secret=self_service.issue_secret(case)), 201
         if case is not None:

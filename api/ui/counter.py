@@ -18,7 +18,7 @@ from api.auth import Principal
 from api.cases import OpenRequest, get_case, open_case
 from api.clock import now
 from api.extensions import db
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import registry
 from api.present import case_resource, engine
 from api.ui import blp
 from api.ui import errors as ui_errors
@@ -37,7 +37,7 @@ def opened_at_the_counter(definition: Definition, roles: frozenset[str]) -> bool
 
 def counter_definitions(principal: Principal) -> list[Definition]:
     return [definition for definition in engine().catalog.latest()
-            if definition.key in LIFECYCLES and opened_at_the_counter(definition, principal.acting_roles)]
+            if definition.key in registry() and opened_at_the_counter(definition, principal.acting_roles)]
 
 
 def _chosen(key: str | None) -> Definition | None:

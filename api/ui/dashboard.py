@@ -22,7 +22,7 @@ from api.clock import now
 from api.deadlines import SHANGHAI, written_date
 from api.exports import SafeCsvWriter, safe_row
 from api.extensions import db
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import context, registry
 from api.models import OrgUnit
 from api.present import engine
 from api.reports import ReportScope
@@ -80,7 +80,7 @@ def _year(year: int) -> Period:
 
 
 def figures_of(definition_key: str) -> list[tuple[str, str, str]]:
-    return LIFECYCLES[definition_key].figures or COMMON_FIGURES
+    return registry()[definition_key].figures or COMMON_FIGURES
 
 
 def _value(report: dict[str, Any], key: str, kind: str) -> Any:
@@ -126,12 +126,13 @@ def _units() -> tuple[OrgUnit, list[OrgUnit]]:
 
 
 def table(definition: Definition, period: Period, own: OrgUnit, below: list[OrgUnit]) -> Table:
-    lifecycle = LIFECYCLES[definition.key]
+    lifecycle = registry()[definition.key]
     assert lifecycle.report is not None
     figures = figures_of(definition.key)
+    hooks = context(db.session, engine(), definition, g.principal, now())
 
     def values(path: str) -> list[Any]:
-        report = lifecycle.report(db.session, ReportScope(definition.key, path, period.start, period.end))
+        report = lifecycle.report(db.session, ReportScope(definition.key, path, period.start, period.end), hooks)
         return [_value(report, key, kind) for key, _, kind in figures]
 
     return Table(definition, figures, [(unit.name, values(unit.path)) for unit in below], values(own.path))
@@ -140,7 +141,7 @@ def table(definition: Definition, period: Period, own: OrgUnit, below: list[OrgU
 def tables(period: Period, keys: list[str] | None = None) -> tuple[OrgUnit, list[Table]]:
     own, below = _units()
     chosen = [definition for definition in engine().catalog.latest()
-              if definition.key in LIFECYCLES and LIFECYCLES[definition.key].report is not None
+              if definition.key in registry() and registry()[definition.key].report is not None
               and (keys is None or definition.key in keys)]
     return own, [table(definition, period, own, below) for definition in chosen]
 
@@ -151,25 +152,28 @@ TREND_MONTHS = 6
 def trends(own: OrgUnit, today: date) -> list[dict[str, Any]]:
     """Each lifecycle's trend (``Lifecycle.trend``: a rate and the count it is a rate of) over the last months."""
     found = []
+    plugins = registry()
     for definition in engine().catalog.latest():
-        lifecycle = LIFECYCLES.get(definition.key)
+        lifecycle = plugins[definition.key] if definition.key in plugins else None
         if lifecycle is None or lifecycle.trend is None or lifecycle.report is None:
             continue
         names = {key: name for key, name, _ in figures_of(definition.key)}
         rate, count = lifecycle.trend
+        hooks = context(db.session, engine(), definition, g.principal, now())
         found.append({"title": definition.title, "rate_name": names[rate], "count_name": names[count],
-                      "months": _months(lifecycle.report, definition.key, own, today, rate, count)})
+                      "months": _months(lifecycle.report, hooks, definition.key, own, today, rate, count)})
     return found
 
 
-def _months(report: Any, key: str, own: OrgUnit, today: date, rate: str, count: str) -> list[dict[str, Any]]:
+def _months(report: Any, hooks: Any, key: str, own: OrgUnit, today: date, rate: str,
+            count: str) -> list[dict[str, Any]]:
     months = []
     first = today.replace(day=1)
     for back in range(TREND_MONTHS - 1, -1, -1):
         year, month = first.year, first.month - back
         while month <= 0:
             year, month = year - 1, month + 12
-        figures = report(db.session, ReportScope(key, own.path, date(year, month, 1), _month_end(year, month)))
+        figures = report(db.session, ReportScope(key, own.path, date(year, month, 1), _month_end(year, month)), hooks)
         months.append({"month": f"{year}年{month}月", "rate": figures.get(rate), "count": figures.get(count, 0)})
     return months
 
@@ -217,7 +221,7 @@ def _attachment(name: str, suffix: str) -> dict[str, str]:
 @requires(*DASHBOARD_ROLES)
 def export(key: str, fmt: str) -> Any:
     """One lifecycle's table (``key``) or every lifecycle's (``all``, Excel: one sheet each) as a file."""
-    if (key != "all" and key not in LIFECYCLES) or fmt not in ("csv", "xlsx") or (key == "all" and fmt == "csv"):
+    if (key != "all" and key not in registry()) or fmt not in ("csv", "xlsx") or (key == "all" and fmt == "csv"):
         abort(404)
     refused = _refused()
     if refused is not None:

@@ -16,17 +16,16 @@ from flask import Response, abort, current_app, g, jsonify, redirect, render_tem
 from api import roster, roster_jobs
 from api.clock import now
 from api.extensions import db
+from api.lifecycles.union_formation import screening
 from api.models import Case, Employer, OrgUnit
 from api.present import employer_contact, engine
-from api.roster import THRESHOLD  # the roster's screening: this many insured staff must form a union
 from api.ui import blp, words
 from api.ui.session import requires
 from api.uploads import FileRefused, Limits
 
 ROSTER_ROLES = ("clerk", "admin")
 PER_PAGE = 50
-LISTS = {"required": f"应建会单位（未建会、参保 {THRESHOLD} 人及以上）",
-         "candidates": f"联合建会对象（未建会、参保不足 {THRESHOLD} 人）"}
+LISTS = {"required": "应建会单位（未建会、参保 {} 人及以上）", "candidates": "联合建会对象（未建会、参保不足 {} 人）"}
 
 
 def _refused() -> Any:
@@ -132,7 +131,8 @@ def employers() -> Any:
         OrgUnit.level == "street", OrgUnit.path.startswith(g.principal.org_path, autoescape=True))
         .order_by(OrgUnit.path)))
     where: list[Any] = [Employer.union_status == "none", OrgUnit.path.startswith(g.principal.org_path, autoescape=True)]
-    where.append(Employer.insured_staff >= THRESHOLD if chosen == "required" else Employer.insured_staff < THRESHOLD)
+    threshold = screening(engine()).threshold_staff
+    where.append(Employer.insured_staff >= threshold if chosen == "required" else Employer.insured_staff < threshold)
     street = next((unit for unit in streets if unit.code == request.args.get("street")), None)
     if street is not None:
         where.append(Employer.street_unit_id == street.id)
@@ -152,5 +152,6 @@ def employers() -> Any:
                if case is not None and case.definition_key in states and case.state in
                states[case.definition_key].states else None}
               for employer, street_name, street_path, case in rows]
-    return render_template("ui/employers.html", lists=LISTS, chosen=chosen, rows=listed, total=total, page=page,
+    lists = {name: title.format(threshold) for name, title in LISTS.items()}
+    return render_template("ui/employers.html", lists=lists, chosen=chosen, rows=listed, total=total, page=page,
                            pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), streets=streets, args=request.args)

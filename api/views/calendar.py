@@ -13,7 +13,7 @@ from api import auth, calendar_store
 from api.clock import now
 from api.extensions import db
 from api.models import CalendarYear
-from api.present import local
+from api.present import engine, local
 from workflow.schedules import from_lists
 
 blp = Blueprint("calendar", __name__, url_prefix="/api/v1/admin", description="工作日历：各年度法定节假日安排")
@@ -71,8 +71,8 @@ class CalendarYears(MethodView):
         if query["dry_run"]:
             moves = [{"case": item.case_id, "number": item.number, "old_due_at": local(item.old_due_at).isoformat(),
                       "new_due_at": local(item.new_due_at).isoformat()}  # type: ignore[union-attr]
-                     for item in calendar_store.preview(db.session, schedule)]
+                     for item in calendar_store.preview(db.session, engine(), schedule)]
             return {**body, "dry_run": True, "moves": moves}, 200
-        recounted = calendar_store.store(db.session, schedule, source=body.get("source") or "api",
+        recounted = calendar_store.store(db.session, engine(), schedule, source=body.get("source") or "api",
                                          actor=principal.username, now=now())
         return _resource(db.session.get(CalendarYear, schedule.year), recounted)

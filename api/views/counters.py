@@ -79,8 +79,9 @@ class ClaimCheck(MethodView):
         """A dry run: every document still missing, as the one-time notice (一次性告知). Stores nothing."""
         _require_counter()
         data = ClaimSchema().dump(claim)
-        missing = missing_items(data)
-        return {"complete": not missing, "missing": missing, "notice": notice_text(missing)}
+        definition = engine().catalog.get(KEY)
+        missing = missing_items(definition, data)
+        return {"complete": not missing, "missing": missing, "notice": notice_text(definition, missing)}
 
 
 @blp.route("/claims")
@@ -97,9 +98,10 @@ class Claims(MethodView):
         moment = now()
         case = open_case(db.session, engine(), principal, OpenRequest(
             definition=KEY, org_unit=None, data=ClaimSchema().dump(claim)), moment)
-        missing = missing_items(case.data)
+        definition = engine().catalog.get(case.definition_key, case.definition_version)
+        missing = missing_items(definition, case.data)
         receipt = case_resource(case, principal, moment)
-        notice = notice_text(missing, case.number, case.due_at)
+        notice = notice_text(definition, missing, case.number, case.due_at)
         receipt.update({"complete": not missing, "missing": missing, "notice": notice,
                         "notice_url": url_for("counters.ClaimNotice", number=case.number)})
         return receipt, 201, {"Location": url_for("cases.Case", case_id=case.id), "ETag": f'"{case.version}"'}

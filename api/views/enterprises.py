@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from api import auth, roster
 from api.clock import now
 from api.extensions import db
-from api.lifecycles import union_term
+from api.lifecycles import Lifecycles, context, registry
 from api.models import Employer, OrgUnit
 from api.pagination import Page, PageQuerySchema, count_capped, count_limit, envelope, next_link, page_schema, paged
 from api.present import employer_contact, engine
@@ -40,13 +40,20 @@ class EnterpriseSchema(Schema):
     union_status = fields.String()
     union_unit = fields.String(allow_none=True)
     formation_case = fields.String(allow_none=True)
-    term_end = fields.Date(allow_none=True, metadata={"description": "the last day of its union's term"})
-    term_status = fields.String(allow_none=True, metadata={"description": "in_term | due | overdue (换届)"})
     contact_name = fields.String(allow_none=True, metadata={
         "description": "联系人 from the roster; personal data: whole for clerks and administrators of a street or "
                        "the city with the employer in scope (they contact the employer), else masked (陈**)"})
     contact_phone = fields.String(allow_none=True, metadata={
         "description": "联系电话 from the roster; personal data, as contact_name (else masked: 057******3456)"})
+    # and the columns the lifecycles add (``Lifecycle.employer_fields``, declared by ``add_columns``)
+
+
+def add_columns(lifecycles: Lifecycles) -> None:
+    """Declare the columns each lifecycle adds to an employer (its union's term, ...) before the blueprint is
+    documented; a column already declared stays."""
+    for lifecycle in lifecycles.values():
+        for name, make in lifecycle.employer_fields.items():
+            EnterpriseSchema._declared_fields.setdefault(name, make())
 
 
 EnterprisePageSchema = page_schema(EnterpriseSchema, "EnterprisePageSchema")
@@ -77,12 +84,17 @@ def resource(employer: Employer, principal: auth.Principal) -> dict[str, Any]:
     from api.models import Case
 
     case = db.session.get(Case, employer.formation_case_id) if employer.formation_case_id else None
+    columns: dict[str, Any] = {}
+    for lifecycle in registry().values():
+        if lifecycle.employer_columns is not None:
+            columns.update(lifecycle.employer_columns(
+                context(db.session, engine(), lifecycle.key, principal, now()), employer))
     return {"uscc": employer.uscc, "name": employer.name, **employer_contact(employer, principal),
             "street": employer.street_unit.code if employer.street_unit else None, "industry": employer.industry,
             "insured_staff": employer.insured_staff, "founded_on": employer.founded_on,
             "union_status": employer.union_status,
             "union_unit": employer.union_unit.code if employer.union_unit else None,
-            "formation_case": case.number if case else None, **union_term.term_columns(db.session, employer)}
+            "formation_case": case.number if case else None, **columns}
 
 
 @blp.route("")

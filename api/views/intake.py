@@ -103,7 +103,7 @@ class IntakeReport(MethodView):
                                        "schema": {"type": "string"}}])
     def get(self, number: str) -> Any:
         """The state and the feedback, for the reporter holding the secret (404 otherwise)."""
-        return self_service.report_status(_found(number))
+        return self_service.report_status(_found(number), now())
 
 
 @blp.route("/worker-reports/<case_number:number>/reopen")

@@ -136,7 +136,7 @@ def report_status() -> Any:
     case, refused = _report_lookup(number, request.form.get("code", "").strip()[:40], "public/report_status.html")
     if refused is not None:
         return refused
-    return render_template("public/report_status.html", number=number, status=self_service.report_status(case),
+    return render_template("public/report_status.html", number=number, status=self_service.report_status(case, now()),
                            code=request.form.get("code", "").strip())
 
 
@@ -162,7 +162,7 @@ def report_reopen() -> Any:
             error = "；".join(m for ms in faults.values() for m in ms) or "当前状态不能要求重新办理"
     status = 200 if error is None else 422
     return render_template("public/report_status.html", number=number, code=code, reopen_error=error,
-                           reopened=error is None, status=self_service.report_status(case)), status
+                           reopened=error is None, status=self_service.report_status(case, now())), status
 
 
 # ---- follow a claim ----------------------------------------------------------------------------------------

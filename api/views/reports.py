@@ -9,9 +9,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api import auth
+from api.clock import now
 from api.extensions import db
-from api.lifecycles import LIFECYCLES
+from api.lifecycles import context, registry
 from api.models import OrgUnit
+from api.present import engine
 from api.reports import ReportScope
 from api.schemas import ReportQuerySchema
 from workflow.errors import InvalidData, UnknownDefinition
@@ -21,7 +23,7 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="统计�
 
 def scope_for(definition: str, args: dict[str, Any]) -> ReportScope:
     principal = auth.current()
-    lifecycle = LIFECYCLES.get(definition)
+    lifecycle = registry().get(definition)
     if lifecycle is None or lifecycle.report is None:
         raise UnknownDefinition(f"没有名为 {definition!r} 的报表", key=definition)
     path = principal.org_path
@@ -42,6 +44,6 @@ class Report(MethodView):
     def get(self, args: dict[str, Any], definition: str) -> dict[str, Any]:
         """The figures a lifecycle is judged by, for the caller's scope (``org_unit`` narrows it)."""
         scope = scope_for(definition, args)
-        report = LIFECYCLES[definition].report
+        report = registry()[definition].report
         assert report is not None
-        return report(db.session, scope)
+        return report(db.session, scope, context(db.session, engine(), definition, auth.current(), now()))

@@ -62,7 +62,7 @@ def test_creating_an_existing_user_is_refused_everywhere(fresh: Flask, api: Api)
 def test_tokens_calendars_and_sessions_are_logged_from_the_api_the_page_and_the_cli(
         fresh: Flask, api: Api, tmp_path: Path) -> None:
     from api.cli import cli
-    from api.deadlines import CALENDAR
+    working_days = fresh.extensions["gonghui.engine"].calendar
 
     issued = api.post("/admin/tokens", "city_admin", {"username": "counter_chengbei", "label": "窗口 7"})
     token_id = next(t["id"] for t in api.get("/admin/tokens", "city_admin").get_json() if t["label"] == "窗口 7")
@@ -75,7 +75,7 @@ def test_tokens_calendars_and_sessions_are_logged_from_the_api_the_page_and_the_
     schedule.write_text("year: 2029\nholidays: [2029-01-01]\n", encoding="utf-8")
     assert fresh.test_cli_runner().invoke(cli, ["calendar", "load", str(schedule)]).exit_code == 0
     assert fresh.test_cli_runner().invoke(cli, ["tokens", "revoke", str(token_id)]).exit_code == 1  # already
-    CALENDAR.unload()
+    working_days.unload()
     entries = log(api)
     actions = [(entry["action"], entry["target"]) for entry in reversed(entries)]
     assert actions == [("token.issue", "counter_chengbei"), ("token.revoke", "counter_chengbei"),

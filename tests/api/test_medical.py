@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from api.extensions import db
-from api.lifecycles.medical_aid_claim import compute_amount
 from api.models_medical import AccessRecord
 from tests.conftest import Api, FrozenClock, shanghai
 from tests.integration.test_deadlines import sweep
+from workflow.rules.medical_aid_claim import SchemeYear, compute_amount
 
 COUNTER = "counter_chengbei"
 ALL_DOCUMENTS = ["id_card", "bank_card", "invoice", "itemized_bill", "insurance_settlement", "discharge_summary"]
@@ -127,8 +127,8 @@ def test_waiting_for_documents_pauses_the_review_clock(fresh: Flask, api: Api, c
     ("20000.00", "30000.00", "0.00"),      # cap used up
 ])
 def test_the_amount_rules(eligible: str, already: str, expected: str) -> None:
-    amount = compute_amount(Decimal(eligible), Decimal("1000.00"), Decimal("0.50"), Decimal("30000.00"),
-                            Decimal(already))
+    scheme = SchemeYear(2026, Decimal("1000.00"), Decimal("0.50"), Decimal("30000.00"))
+    amount = compute_amount(Decimal(eligible), scheme, Decimal(already))
     assert f"{amount.value:.2f}" == expected
 
 

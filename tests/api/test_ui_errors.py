@@ -152,7 +152,7 @@ def _put(app: Flask, case_id: int, state: str, unit_code: str) -> None:
 def test_one_bad_value_per_field_of_every_form_is_shown_beside_its_field(fresh: Flask, api: Api, key: str) -> None:
     from api import demo, forms
     from api.extensions import db
-    from api.lifecycles import LIFECYCLES
+    from api.lifecycles import registry
     from api.models import OrgUnit
 
     with fresh.app_context():
@@ -164,7 +164,7 @@ def test_one_bad_value_per_field_of_every_form_is_shown_beside_its_field(fresh: 
                          "全能")
         db.session.commit()
         definition = fresh.extensions["gonghui.engine"].catalog.get(key)
-        lifecycle = LIFECYCLES[key]
+        lifecycle = registry()[key]
         open_form = forms.form_for(key, None)
         event_forms = {name: forms.form_for(key, name) for name in definition.events}
     opener = {"medical_aid_claim": "counter_chengbei", "union_formation": "chengdong_clerk"}.get(

@@ -77,10 +77,10 @@ def test_an_administrator_marks_a_holiday_schedule_on_the_month_grid(fresh: Flas
     assert "2027 年放假安排已载入：2 天休、1 天调休上班" in page
     assert re.search(r'data-day="2027-02-14">.*?value="workday" selected', page, re.S)
     with fresh.app_context():
-        from api.deadlines import CALENDAR
+        working_days = fresh.extensions["gonghui.engine"].calendar
 
-        assert not CALENDAR.is_workday(date(2027, 2, 8)) and CALENDAR.is_workday(date(2027, 2, 14))
-        CALENDAR.unload()
+        assert not working_days.is_workday(date(2027, 2, 8)) and working_days.is_workday(date(2027, 2, 14))
+        working_days.unload()
     client.post("/admin/calendar", data={"csrf_token": csrf, "year": "2027", "d-2027-02-14": "workday"})
     assert "请至少标出一天法定节假日" in client.get("/admin/calendar?year=2027").get_data(as_text=True)
     # a year of the built-in official schedule shows its days

@@ -264,7 +264,7 @@ def test_the_end_of_a_term_is_counted_again_on_the_schedule_loaded_since(
     from api.extensions import db
 
     with fresh.app_context():   # the process's calendar as the (empty) table says: no year left by other tests
-        calendar_store.refresh(db.session)
+        calendar_store.refresh(db.session, fresh.extensions["gonghui.engine"].calendar)
     # a 3-year term from 11 February 2024: Thursday 11 February 2027 while 2027 has no schedule
     case = open_term(api, term_start="2024-02-11", term_years=3)
     assert (case["data"]["term_end"], case["data"]["reminder_on"]) == ("2027-02-11", "2026-08-11")
@@ -284,9 +284,9 @@ def test_the_end_of_a_term_is_counted_again_on_the_schedule_loaded_since(
         assert api.get(f"/cases/{case['id']}", STREET).get_json()["due_soon"] is True
     finally:
         with fresh.app_context():
-            from api.deadlines import CALENDAR
+            working_days = fresh.extensions["gonghui.engine"].calendar
 
-            CALENDAR.unload()
+            working_days.unload()
 
 
 def test_the_case_page_shows_the_term_in_chinese(fresh: Flask, api: Api) -> None:

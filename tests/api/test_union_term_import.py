@@ -167,14 +167,13 @@ def test_every_bad_row_is_named_and_the_good_ones_are_imported(fresh: Flask, api
 
 
 def test_gonghui_import_union_terms_reads_a_file(fresh: Flask, tmp_path: Path) -> None:
-    from api.commands.union_term import import_union_terms
-
+    """The command is the plug-in's: create_app adds it to ``gonghui`` (app.cli), nothing else names it."""
     path = tmp_path / "unions.csv"
     path.write_text(HEADER + "cd-e001,,,,陈建国,,2021-05-10,5\ncd-e002,,,,,,2021-05-10,5\n", encoding="utf-8-sig")
-    result = fresh.test_cli_runner().invoke(import_union_terms, [str(path)])
+    result = fresh.test_cli_runner().invoke(args=["import-union-terms", str(path)])
     assert result.exit_code == 0, result.output
     assert "1 term cases opened" in result.output and "row 3 (cd-e002): rejected: 工会主席为空" in result.output
-    again = fresh.test_cli_runner().invoke(import_union_terms, [str(path)])
+    again = fresh.test_cli_runner().invoke(args=["import-union-terms", str(path)])
     assert "0 term cases opened" in again.output and "1 unions already with an open term case" in again.output
 
 

@@ -109,9 +109,34 @@ def test_the_reporter_may_reopen_within_fifteen_days_but_not_after(fresh: Flask,
     history = api.get(f"/cases/{case['id']}/history", "ent_clerk").get_json()
     assert (history[-1]["event"], history[-1]["actor"]) == ("reopen", "reporter")
     api.fire(case["id"], "resolve", "ent_clerk", {"feedback": "已全部补发"})
-    clock.set(shanghai(2026, 12, 21, 10))
+    # resolved on 5 December: 15 days end on Sunday the 20th, which moves to Monday the 21st (Civil Code)
+    clock.set(shanghai(2026, 12, 22, 10))
     late = api.client.post(f"{INTAKE}/{receipt['number']}/reopen", json={"reason": "还有问题"}, headers=headers)
-    assert late.status_code == 422
+    assert late.status_code == 422 and "2026年12月21日" in str(late.get_json()["errors"])
+
+
+def test_the_status_page_and_the_reopen_agree_on_the_window_a_rest_day_extends(
+        fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    """The window is the resolved state's deadline, counted as the deadline is: the last of 15 days falls on a
+    Sunday, so the reporter may still reopen on the Monday — the page says so, and the reopen is accepted."""
+    receipt = file(api).get_json()
+    (case,) = api.get("/cases?definition=worker_report", "ent_clerk").get_json()["items"]
+    clock.set(shanghai(2026, 12, 5, 10))
+    for event, data in [("acknowledge", {}), ("start_handling", {}), ("resolve", {"feedback": "已协调补发"})]:
+        api.fire(case["id"], event, "ent_clerk", data)
+    headers = {"X-Report-Secret": receipt["secret"]}
+    clock.set(shanghai(2026, 12, 21, 20))   # 16 days and 10 hours after the resolution, on Monday
+    seen = api.client.get(f"{INTAKE}/{receipt['number']}", headers=headers).get_json()
+    assert (seen["can_reopen"], seen["reopen_until"]) == (True, "2026-12-21")
+    reopened = api.client.post(f"{INTAKE}/{receipt['number']}/reopen", json={"reason": "只补发了一个月"},
+                               headers=headers)
+    assert reopened.status_code == 200 and reopened.get_json()["state"] == "handling"
+    api.fire(case["id"], "resolve", "ent_clerk", {"feedback": "已全部补发"})   # resolved again on the 21st
+    clock.set(shanghai(2027, 1, 6, 9))      # 15 days end on 5 January 2027 (a working day)
+    seen = api.client.get(f"{INTAKE}/{receipt['number']}", headers=headers).get_json()
+    assert (seen["can_reopen"], seen["reopen_until"]) == (False, None)
+    refused = api.client.post(f"{INTAKE}/{receipt['number']}/reopen", json={"reason": "还有问题"}, headers=headers)
+    assert refused.status_code == 422
 
 
 def test_a_resolved_report_closes_itself_after_fifteen_days(fresh: Flask, api: Api) -> None:

@@ -173,9 +173,9 @@ def test_the_holiday_grid_is_marked_by_clicking(browser_page: Any, fresh: Flask)
     page.goto("/admin/calendar?year=2027")
     screenshot(page, "calendar")
     with fresh.app_context():
-        from api.deadlines import CALENDAR
+        working_days = fresh.extensions["gonghui.engine"].calendar
 
-        CALENDAR.unload()
+        working_days.unload()
 
 
 def test_the_statistics_excel_export_is_downloaded_and_sums_like_the_report(browser_page: Any, api: Api,

@@ -150,9 +150,9 @@ def test_a_deadline_into_2027_is_provisional_until_the_year_is_loaded(
     assert after["version"] == 1  # a recount is not a change of the case
     assert [y["year"] for y in api.get("/admin/calendar", "city_admin").get_json()] == [2027]
     with fresh.app_context():
-        from api.deadlines import CALENDAR
+        working_days = fresh.extensions["gonghui.engine"].calendar
 
-        CALENDAR.unload()
+        working_days.unload()
 
 
 def test_a_malformed_calendar_is_refused_naming_every_fault_and_changes_nothing(api: Api) -> None:
@@ -179,9 +179,9 @@ def test_the_cli_loads_a_calendar_file_and_refuses_a_bad_one(fresh: Flask, tmp_p
     shown = runner.invoke(calendar, ["show", "2026-10"])
     assert "10班" in shown.output and "[ 1休]" in shown.output
     with fresh.app_context():
-        from api.deadlines import CALENDAR
+        working_days = fresh.extensions["gonghui.engine"].calendar
 
-        CALENDAR.unload()
+        working_days.unload()
 
 
 def test_gonghui_sweep_at_prints_what_fired(fresh: Flask, api: Api) -> None:
@@ -206,9 +206,9 @@ def test_a_year_loaded_by_another_process_reaches_the_api_within_a_minute(
     case = api.open_case(ENT, "mediation_case", mediation_data())
     assert case["provisional"] is False and case["due_at"] == "2027-01-07T00:00:00+08:00"
     with fresh.app_context():
-        from api.deadlines import CALENDAR
+        working_days = fresh.extensions["gonghui.engine"].calendar
 
-        CALENDAR.unload()
+        working_days.unload()
 
 
 def _state_of_cases(app: Flask) -> list[tuple]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from api.plugins import bound_effects
 from workflow.definitions import Catalog, Definition, parse_text
 from workflow.diff import diff
 
@@ -76,7 +77,7 @@ def test_states_events_roles_guards_and_required_data_added_and_removed(v1: Defi
 
 
 def test_every_definition_file_against_itself_is_empty() -> None:
-    for definition in Catalog.from_directory(ROOT / "definitions").all():
+    for definition in Catalog.from_directory(ROOT / "definitions", effects=bound_effects()).all():
         assert diff(definition, definition) == []
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from api.plugins import bound_effects
 from workflow.definitions import Catalog, load_file
 from workflow.engine import CaseView, Engine
 from workflow.errors import DefinitionError
@@ -41,7 +42,7 @@ def refused(tmp_path: Path, text: str) -> DefinitionError:
 
 @pytest.mark.parametrize("path", sorted(DEFINITIONS.glob("*.yaml")), ids=lambda path: path.name)
 def test_every_shipped_definition_loads(path: Path) -> None:
-    definition = load_file(path)
+    definition = load_file(path, bound_effects())
     assert definition.states[definition.initial]
     assert all(state.label for state in definition.states.values())
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from api.plugins import bound_effects
 from workflow.definitions import Catalog
 from workflow.engine import CaseView, Engine
 from workflow.errors import EventNotAllowed, GuardRejected, InvalidData, RoleNotPermitted, UnknownEvent
@@ -17,7 +18,7 @@ NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine(Catalog.from_directory(DEFINITIONS))
+    return Engine(Catalog.from_directory(DEFINITIONS, effects=bound_effects()))
 
 
 def case(state: str, level: str = "street", **data: object) -> CaseView:

@@ -11,7 +11,7 @@ WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
 FORBIDDEN = ("flask", "flask_smorest", "flask_sqlalchemy", "marshmallow", "sqlalchemy", "apscheduler", "api")
 
 
-@pytest.mark.parametrize("module", sorted(WORKFLOW.glob("*.py")), ids=lambda path: path.name)
+@pytest.mark.parametrize("module", sorted(WORKFLOW.rglob("*.py")), ids=lambda path: str(path.relative_to(WORKFLOW)))
 def test_the_workflow_package_imports_no_framework(module: Path) -> None:
     tree = ast.parse(module.read_text(encoding="utf-8"))
     imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]

@@ -12,12 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from api.plugins import bound_effects
 from workflow.calendar import WorkCalendar, add_days, add_working_days
 from workflow.definitions import LEVELS, Catalog, Definition
 from workflow.engine import CaseView, Engine
 from workflow.errors import WorkflowError
 
-CATALOG = Catalog.from_directory(Path(__file__).resolve().parents[2] / "definitions")
+CATALOG = Catalog.from_directory(Path(__file__).resolve().parents[2] / "definitions", effects=bound_effects())
 ENGINE = Engine(CATALOG)
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "60"))
 ALL_SIX = {"chair": True, "organization": True, "venue": True, "rules": True, "funds": True, "performance": True}

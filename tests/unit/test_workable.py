@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from api.demo import ENTERPRISES, USERS
+from api.plugins import bound_effects
 from workflow.definitions import LEVELS, Catalog, load_file
 from workflow.errors import DefinitionError
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
-CATALOG = Catalog.from_directory(DEFINITIONS)
+CATALOG = Catalog.from_directory(DEFINITIONS, effects=bound_effects())
 
 SAMPLE = """\
 key: sample

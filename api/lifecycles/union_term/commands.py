@@ -1,4 +1,5 @@
-"""``gonghui import-union-terms FILE``: existing unions and their terms, one term case opened per union."""
+"""``gonghui import-union-terms FILE``: existing unions and their terms, one term case opened per union (a command
+of the union_term plug-in, added to ``gonghui`` by ``create_app``)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ def import_union_terms(path: Path, username: str) -> None:
     工会主席, 委员, 成立或上次换届日期, 任期（年）): a term case is opened for each union that has none open, due at the
     reminder before the end of its term. Rejected rows are printed with their row number; the rest is saved."""
     from api.auth import Principal
+    from api.lifecycles import context
+    from api.lifecycles.union_term.importer import import_terms, rows_of
+    from api.lifecycles.union_term.terms import KEY
     from api.models import User
     from api.roster import RosterError
-    from api.union_term_import import import_terms, rows_of
 
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if user is None:
@@ -35,8 +38,8 @@ def import_union_terms(path: Path, username: str) -> None:
         raise click.BadParameter(f"{username} is not a street or city clerk or admin", param_hint="--as")
     with path.open("rb") as stream:
         try:
-            result = import_terms(db.session, current_app.extensions["gonghui.engine"], principal, rows_of(stream),
-                                  current_app.config["CLOCK"]())
+            result = import_terms(context(db.session, current_app.extensions["gonghui.engine"], KEY, principal,
+                                          current_app.config["CLOCK"]()), rows_of(stream))
         except RosterError as error:
             click.echo(f"{path}: {error}; nothing imported", err=True)
             sys.exit(1)
@@ -47,5 +50,3 @@ def import_union_terms(path: Path, username: str) -> None:
                f"to the org tree, {len(result.already_open)} unions already with an open term case, "
                f"{len(result.rejected)} rows rejected")
 
-
-commands = [import_union_terms]

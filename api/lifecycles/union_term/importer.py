@@ -18,20 +18,18 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import IO, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from api.auth import Principal
-from api.deadlines import SHANGHAI
 from api.fields import is_whole_number, uscc_is_valid
-from api.lifecycles import union_term
+from api.lifecycles import Context
+from api.lifecycles.union_term.models import UnionTerm
+from api.lifecycles.union_term.terms import open_terms, term_data
 from api.models import Case, Employer, OrgUnit
-from api.models_union_term import UnionTerm
 from api.roster import RosterError, normalise, parse_date
-from workflow.engine import Engine
+from workflow.rules.union_term import TermRules
 
 HEADERS = {"工会代码": "code", "工会名称": "name", "统一社会信用代码": "uscc", "所属镇街": "street",
            "工会主席": "chair", "委员": "committee", "成立或上次换届日期": "term_start", "换届日期": "term_start",
@@ -140,12 +138,12 @@ def _parse(number: int, raw: dict[str, Any], today: date, allowed: list[int]) ->
                 term_years)
 
 
-def import_terms(session: Session, engine: Engine, principal: Principal, rows: Iterable[dict[str, str]],
-                 now: datetime, *, chunk: int = CHUNK) -> TermImport:
-    """Open a term case for every good row whose union has none open; name every rejected row."""
-    today = now.astimezone(SHANGHAI).date()
-    allowed = list(union_term.config().get("allowed_term_years", [3, 5]))
-    run = _Run(session, engine, principal, now)
+def import_terms(context: Context, rows: Iterable[dict[str, str]], *, chunk: int = CHUNK) -> TermImport:
+    """Open a term case for every good row whose union has none open; name every rejected row. ``context`` is
+    the union_term definition's, with the principal the cases are opened as."""
+    today = context.today
+    allowed = list(TermRules.of(context.config).allowed_term_years)
+    run = _Run(context)
     pending: list[_Row] = []
     for number, raw in enumerate(rows, start=2):
         run.result.rows += 1
@@ -158,14 +156,16 @@ def import_terms(session: Session, engine: Engine, principal: Principal, rows: I
             run.apply(pending)
             pending = []
     run.apply(pending)
-    session.flush()
+    context.session.flush()
     return run.result
 
 
 class _Run:
-    def __init__(self, session: Session, engine: Engine, principal: Principal, now: datetime) -> None:
-        self.session, self.engine, self.principal, self.now = session, engine, principal, now
+    def __init__(self, context: Context) -> None:
+        assert context.principal is not None
+        self.context, self.session, self.principal, self.now = context, context.session, context.principal, context.now
         self.result = TermImport()
+        session = self.session
         self.seen: set[int] = set()
         self.streets: dict[str, OrgUnit] = {}
         for unit in session.scalars(sa.select(OrgUnit).where(OrgUnit.level == "street")):
@@ -185,12 +185,11 @@ class _Run:
                 self.result.rejected.append(Rejected(row.number, row.label, f"工会 {union.code} 在文件中重复出现"))
                 continue
             self.seen.add(union.id)
-            to_open.append((union, union_term.term_data(
-                union, chair=row.chair, committee=row.committee, term_start=row.term_start,
+            to_open.append((union, term_data(
+                self.context, union, chair=row.chair, committee=row.committee, term_start=row.term_start,
                 term_years=row.term_years, source="import", name=union.name, uscc=row.uscc or union.uscc), row))
         open_now = self._without_open_cases(to_open)
-        opened = union_term.open_terms(self.session, self.engine, self.principal,
-                                       [(union, data) for union, data, _ in open_now], self.now)
+        opened = open_terms(self.context, [(union, data) for union, data, _ in open_now])
         self.result.opened.extend(case.number for case in opened)
 
     def _without_open_cases(self, items: list[tuple[OrgUnit, dict[str, Any], _Row]]
