@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     _sqlite_pragmas(app)
+    _check_connections(app)
     smorest.init_app(app)
     _register_blueprints(app)
     from api import openapi_rules
@@ -146,6 +147,14 @@ def _register_blueprints(app: Flask) -> None:
             app.register_blueprint(blueprint)
     app.before_request(health.start_timer)
     app.after_request(health.count_request)
+
+
+def _check_connections(app: Flask) -> None:
+    """PostgreSQL connections are checked on checkout without a round trip (api/connections.py)."""
+    from api.connections import check_without_round_trip
+
+    with app.app_context():
+        check_without_round_trip(db.engine)
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -87,11 +87,17 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def _find(principal: str, key: str) -> IdempotencyRecord | None:
-    """The record of this key while it has not expired."""
-    return db.session.scalar(sa.select(IdempotencyRecord).where(
-        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key,
-        IdempotencyRecord.created_at > now() - ttl()))
+def _find(principal: str, key: str, *, expired_too: bool = False) -> IdempotencyRecord | None:
+    """The record of this key while it has not expired (with ``expired_too``, also one that has)."""
+    query = sa.select(IdempotencyRecord).where(IdempotencyRecord.principal == principal,
+                                               IdempotencyRecord.key == key)
+    if not expired_too:
+        query = query.where(IdempotencyRecord.created_at > now() - ttl())
+    return db.session.scalar(query)
+
+
+def _expired(record: IdempotencyRecord) -> bool:
+    return record.created_at <= now() - ttl()
 
 
 def _drop_expired(principal: str, key: str) -> None:
@@ -99,8 +105,6 @@ def _drop_expired(principal: str, key: str) -> None:
     deleted apart, so that this request holds no write lock before its own work."""
     expired = sa.and_(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key,
                       IdempotencyRecord.created_at <= now() - ttl())
-    if db.session.scalar(sa.select(IdempotencyRecord.id).where(expired)) is None:
-        return
     with Session(db.engine) as own:
         own.execute(sa.delete(IdempotencyRecord).where(expired))
         own.commit()
@@ -121,8 +125,11 @@ def before_request() -> Response | None:
             except Exception:  # noqa: BLE001 - the view answers 401 itself
                 pass
     g.idempotency = (_principal_key(), key, _request_hash())
-    record = _find(g.idempotency[0], key)
+    record = _find(g.idempotency[0], key, expired_too=True)   # one query, whether or not it has expired
     if record is None:
+        return None
+    if _expired(record):
+        db.session.expunge(record)
         _drop_expired(g.idempotency[0], key)
         return None
     g.idempotency_replayed = True
