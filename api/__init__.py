@@ -150,11 +150,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _check_connections(app: Flask) -> None:
-    """PostgreSQL connections are checked on checkout without a round trip (api/connections.py)."""
-    from api.connections import check_without_round_trip
+    """PostgreSQL connections are checked on checkout without a round trip, and BEGIN and COMMIT travel with
+    a statement (api/connections.py)."""
+    from api import connections
 
     with app.app_context():
-        check_without_round_trip(db.engine)
+        connections.configure(db.engine)
 
 
 def _sqlite_pragmas(app: Flask) -> None:

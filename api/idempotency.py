@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, g, request
 from sqlalchemy.orm import Session
 
-from api import access
+from api import access, connections
 from api.clock import now
 from api.extensions import db
 from api.models import IdempotencyRecord
@@ -163,9 +163,13 @@ def after_request(response: Response) -> Response:
                 log.exception("access records not written on %s %s", request.method, request.path)
         return response
     try:
+        keep = idempotency is not None and response.status_code < 500
+        if keep or access.pending():
+            db.session.flush()   # what the view left, before the inserts that travel with the COMMIT
+            connections.commit_with_next_statements(db.session)
         access.write(db.session)   # who saw personal data unmasked: part of the request's transaction
-        if idempotency is not None and response.status_code < 500:
-            db.session.execute(sa.insert(IdempotencyRecord.__table__), stored)
+        if keep:
+            db.session.execute(sa.insert(IdempotencyRecord.__table__).inline(), stored)   # no RETURNING
         db.session.commit()
     except sa.exc.IntegrityError:
         db.session.rollback()
