@@ -8,7 +8,8 @@ an idle timeout) or said something unasked — or psycopg already knows it broke
 the pool throws it away and retries with a fresh connection (``DisconnectionError``, up to three times). A
 connection dropped silently on the way (no FIN reaches us) is not seen by this, nor by a ping short of its
 timeout: ``pool_recycle`` (30 minutes, ``api.config``) replaces connections before firewalls usually forget
-them, and a request that meets such a connection is answered 503 and its pool refilled.
+them, and a request that meets such a connection is answered 503 with ``Retry-After`` (``api.problems``)
+while SQLAlchemy refills the pool.
 
 **Pipelining.** psycopg sends the BEGIN that opens a transaction as a round trip of its own before the first
 statement. Here that first statement goes in a libpq pipeline with it (one round trip for both): the results
@@ -52,7 +53,10 @@ def configure(engine: sa.Engine) -> None:
         try:
             ping(dbapi_connection)
         except Exception as error:  # noqa: BLE001 - any failure of the ping means a dead connection
-            raise exc.DisconnectionError("the server closed the connection") from error
+            # the server went away (a restart?): the pool's other connections are replaced as they come out too
+            dead = exc.DisconnectionError("the server closed the connection")
+            dead.invalidate_pool = True
+            raise dead from error
 
     _pipeline_begin_and_commit(engine)
 

@@ -127,7 +127,9 @@ def other_rows(results: dict[str, Any]) -> list[list[str]]:
 
 def _kinds(by_kind: dict[str, float]) -> str:
     """``{"statements": 7, "begin_pipelined": 1}`` → "7 statements, BEGIN and COMMIT pipelined"."""
-    parts = [f"{by_kind['statements']:g} statements"]
+    parts = [f"{by_kind['statements']:g} statements"
+             + (f" ({by_kind['statements_pipelined']:g} sent with the one before)"
+                if by_kind.get("statements_pipelined") else "")]
     alone = [kind.upper() for kind in ("ping", "begin", "commit", "rollback") if by_kind.get(kind)]
     pipelined = [kind.removesuffix("_pipelined").upper() for kind in ("begin_pipelined", "commit_pipelined")
                  if by_kind.get(kind)]

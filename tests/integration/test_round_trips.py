@@ -156,3 +156,26 @@ def test_an_error_of_a_statement_sent_with_the_commit_is_raised_by_the_commit(fr
         connections.commit_with_next_statements(db.session)
         db.session.rollback()   # asked for, then nothing sent: the next transaction is as usual
         assert db.session.scalar(sa.select(sa.func.count()).select_from(IdempotencyRecord)) == 1
+
+
+def test_an_api_request_while_the_database_is_away_is_503_and_the_next_one_after_it_succeeds(
+        fresh: Flask, api: Api) -> None:
+    from api import create_app
+    from tests.integration.test_reliability import Proxy
+
+    case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    url = sa.make_url(fresh.config["SQLALCHEMY_DATABASE_URI"])
+    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url.set(host="127.0.0.1", port=proxy.port)
+                      .render_as_string(hide_password=False), "TESTING": True, "CLOCK": fresh.config["CLOCK"],
+                      "SECRET_KEY": fresh.config["SECRET_KEY"]})
+    client, headers = app.test_client(), api.headers(MEDIATOR)
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=headers).status_code == 200
+    proxy.cut()
+    away = client.get(f"/api/v1/cases/{case['id']}", headers=headers)
+    assert away.status_code == 503 and away.headers["Retry-After"] == "1"
+    assert away.content_type == "application/problem+json"
+    proxy.restore()
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=headers).status_code == 200
+    with app.app_context():
+        db.engine.dispose()
