@@ -106,8 +106,12 @@ def _pipeline_begin_and_commit(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "handle_error")
     def _failed(context: sa.engine.ExceptionContext) -> None:
-        if context.connection is not None and context.connection.connection.dbapi_connection is not None:
-            _exit(context.connection.connection.dbapi_connection, quietly=True)
+        try:
+            dbapi_connection = context.connection.connection.dbapi_connection if context.connection else None
+        except exc.SQLAlchemyError:   # a connection already invalidated holds no pipeline of ours
+            return
+        if dbapi_connection is not None:
+            _exit(dbapi_connection, quietly=True)
 
     @sa.event.listens_for(engine, "commit")
     @sa.event.listens_for(engine, "rollback")

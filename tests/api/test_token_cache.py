@@ -102,6 +102,20 @@ def test_what_this_process_changes_takes_effect_at_once(fresh: Flask, api: Api, 
     assert api.client.post(IMPORT, headers=clerk).status_code == 403   # no waiting for the cache
 
 
+def test_signing_out_and_ending_sessions_take_effect_at_once(fresh: Flask, api: Api, monotonic: Monotonic) -> None:
+    token = api.token("ent_clerk")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client.get(WORKLIST, headers=headers).status_code == 200
+    assert api.client.post("/api/v1/auth/logout", headers=headers).status_code == 204   # one UPDATE of tokens
+    assert api.client.get(WORKLIST, headers=headers).status_code == 401
+    api.tokens.pop("ent_clerk")
+    second = api.headers("ent_clerk")
+    assert api.client.get(WORKLIST, headers=second).status_code == 200
+    ended = api.client.delete("/api/v1/admin/users/ent_clerk/sessions", headers=api.headers("city_admin"))
+    assert ended.status_code == 204   # one UPDATE of the user's session generation
+    assert api.client.get(WORKLIST, headers=second).status_code == 401
+
+
 def test_an_expired_token_is_refused_however_fresh_its_check(fresh: Flask, api: Api, clock: FrozenClock,
                                                             monotonic: Monotonic) -> None:
     headers = api.headers("chengdong_clerk")
