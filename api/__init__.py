@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     _sqlite_pragmas(app)
+    _check_connections(app)
     smorest.init_app(app)
     csrf.init_app(app)   # every form of the pages; the API (bearer tokens, no cookies) is exempt below
     _register_blueprints(app)
@@ -174,6 +175,15 @@ def _register_blueprints(app: Flask) -> None:
 
     app.before_request(metrics.start_timer)
     app.after_request(metrics.count_request)
+
+
+def _check_connections(app: Flask) -> None:
+    """PostgreSQL connections are checked on checkout without a round trip, and BEGIN and COMMIT travel with
+    a statement (api/connections.py)."""
+    from api import connections
+
+    with app.app_context():
+        connections.configure(db.engine)
 
 
 def _sqlite_pragmas(app: Flask) -> None:

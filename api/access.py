@@ -58,7 +58,7 @@ def write(session: Session, at: datetime | None = None) -> int:
     if not pending:
         return 0
     moment = at or now()
-    session.execute(sa.insert(AccessRecord.__table__),
+    session.execute(sa.insert(AccessRecord.__table__).inline(),   # no RETURNING: it may travel with the COMMIT
                     [{**row, "fields": _joined(row["fields"]), "at": moment} for row in pending.values()])
     return len(pending)
 

@@ -19,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from api.clock import now
 from api.extensions import db
 from api.models import ApiToken, OrgUnit, User
+from api.token_cache import TokenCache
 
 PASSWORD_METHOD = "scrypt"
 
@@ -83,25 +84,41 @@ def issue_token(user: User, *, kind: str = "session", label: str | None = None,
 
 
 def principal_from_token(token: str) -> Principal | None:
-    """The caller a token stands for: one query for the columns needed (it runs on every API request).
+    """The caller a token stands for: from this process's cache while its last check is under
+    ``TOKEN_CACHE_SECONDS`` old (``api.token_cache``), else one query for the columns needed.
 
     A session token also dies when its user's session generation has moved on (sign-out, a new password,
     an administrator ending the user's sessions); a service token lives until it is revoked."""
+    digest, moment = _digest(token), now()
+    cache = _token_cache()
+    principal = cache.get(digest, moment)
+    if principal is not None:
+        return principal
     row = db.session.execute(
         sa.select(ApiToken.revoked_at, ApiToken.expires_at, ApiToken.kind, ApiToken.generation,
                   User.session_generation, User.active, User.id, User.username, User.roles,
                   OrgUnit.code, OrgUnit.id, OrgUnit.path, OrgUnit.level)
         .join(User, User.id == ApiToken.user_id).join(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(ApiToken.token_hash == _digest(token))).first()
+        .where(ApiToken.token_hash == digest)).first()
     if row is None:
         return None
     revoked_at, expires_at, kind, generation, user_generation, active, *identity = row
-    if revoked_at is not None or not active or (expires_at is not None and expires_at <= now()):
+    if revoked_at is not None or not active or (expires_at is not None and expires_at <= moment):
         return None
     if kind == "session" and generation != user_generation:
         return None
     user_id, username, roles, unit_code, unit_id, unit_path, level = identity
-    return Principal(user_id, username, frozenset(roles), unit_code, unit_id, unit_path, level)
+    principal = Principal(user_id, username, frozenset(roles), unit_code, unit_id, unit_path, level)
+    cache.put(digest, principal, expires_at)
+    return principal
+
+
+def _token_cache() -> TokenCache[Principal]:
+    cache: TokenCache[Principal] | None = current_app.extensions.get("gonghui.token_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            "gonghui.token_cache", TokenCache(float(current_app.config["TOKEN_CACHE_SECONDS"])))
+    return cache
 
 
 def bearer_principal() -> Principal:

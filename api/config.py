@@ -22,12 +22,14 @@ def utc_now() -> datetime:
 
 class Config:
     SQLALCHEMY_DATABASE_URI: str | None = None          # default: SQLite in the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # no pre-ping (a round trip per request): api/connections.py checks a connection on checkout without one
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": 1800}
     SECRET_KEY: str | None = None   # GONGHUI_SECRET_KEY, else instance/secret_key (api/secret_key.py)
     SECRET_KEY_GENERATE = True      # write instance/secret_key on first use when missing (not under `serve`)
     DEFINITIONS_DIR: str = str(ROOT / "definitions")
     MAX_CONTENT_LENGTH = 1024 * 1024                     # 1 MiB: a larger body is 413
     TOKEN_TTL_HOURS = 12
+    TOKEN_CACHE_SECONDS = 2      # a token is checked against the database at most this often per process
     IDEMPOTENCY_TTL_HOURS = 24                             # idempotency records are replayed, then purged
     HOUSEKEEPING_INTERVAL_SECONDS = 3600
     MAX_JSON_DEPTH = 64                                    # deeper JSON bodies are refused (400) unparsed

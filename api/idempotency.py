@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, g, request
 from sqlalchemy.orm import Session
 
-from api import access
+from api import access, connections
 from api.clock import now
 from api.extensions import db
 from api.models import IdempotencyRecord
@@ -87,11 +87,17 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def _find(principal: str, key: str) -> IdempotencyRecord | None:
-    """The record of this key while it has not expired."""
-    return db.session.scalar(sa.select(IdempotencyRecord).where(
-        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key,
-        IdempotencyRecord.created_at > now() - ttl()))
+def _find(principal: str, key: str, *, expired_too: bool = False) -> IdempotencyRecord | None:
+    """The record of this key while it has not expired (with ``expired_too``, also one that has)."""
+    query = sa.select(IdempotencyRecord).where(IdempotencyRecord.principal == principal,
+                                               IdempotencyRecord.key == key)
+    if not expired_too:
+        query = query.where(IdempotencyRecord.created_at > now() - ttl())
+    return db.session.scalar(query)
+
+
+def _expired(record: IdempotencyRecord) -> bool:
+    return record.created_at <= now() - ttl()
 
 
 def _drop_expired(principal: str, key: str) -> None:
@@ -99,8 +105,6 @@ def _drop_expired(principal: str, key: str) -> None:
     deleted apart, so that this request holds no write lock before its own work."""
     expired = sa.and_(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key,
                       IdempotencyRecord.created_at <= now() - ttl())
-    if db.session.scalar(sa.select(IdempotencyRecord.id).where(expired)) is None:
-        return
     with Session(db.engine) as own:
         own.execute(sa.delete(IdempotencyRecord).where(expired))
         own.commit()
@@ -121,8 +125,11 @@ def before_request() -> Response | None:
             except Exception:  # noqa: BLE001 - the view answers 401 itself
                 pass
     g.idempotency = (_principal_key(), key, _request_hash())
-    record = _find(g.idempotency[0], key)
+    record = _find(g.idempotency[0], key, expired_too=True)   # one query, whether or not it has expired
     if record is None:
+        return None
+    if _expired(record):
+        db.session.expunge(record)
         _drop_expired(g.idempotency[0], key)
         return None
     g.idempotency_replayed = True
@@ -156,9 +163,13 @@ def after_request(response: Response) -> Response:
                 log.exception("access records not written on %s %s", request.method, request.path)
         return response
     try:
+        keep = idempotency is not None and response.status_code < 500
+        if keep or access.pending():
+            db.session.flush()   # what the view left, before the inserts that travel with the COMMIT
+            connections.commit_with_next_statements(db.session)
         access.write(db.session)   # who saw personal data unmasked: part of the request's transaction
-        if idempotency is not None and response.status_code < 500:
-            db.session.execute(sa.insert(IdempotencyRecord.__table__), stored)
+        if keep:
+            db.session.execute(sa.insert(IdempotencyRecord.__table__).inline(), stored)   # no RETURNING
         db.session.commit()
     except sa.exc.IntegrityError:
         db.session.rollback()

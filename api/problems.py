@@ -152,5 +152,16 @@ def register(app: Flask, pages_not_found: Sequence[tuple[str, Callable[[], Any]]
     def unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):
             return from_http_exception(error)
+        if _database_away(error):
+            log.warning("database connection lost on %s %s: %s", request.method, request.path, error)
+            return problem(503, "数据库暂不可用，请稍后重试", headers={"Retry-After": "1"})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "服务器内部错误，已记录，请稍后重试")
+
+
+def _database_away(error: Exception) -> bool:
+    """A lost or refused database connection (the pool replaces it): worth retrying, not a fault of ours."""
+    import sqlalchemy as sa
+
+    return isinstance(error, sa.exc.DBAPIError) and (error.connection_invalidated
+                                                     or isinstance(error, sa.exc.OperationalError))

@@ -79,9 +79,18 @@ def other_rows(results: dict[str, Any]) -> list[list[str]]:
                          "≥ 0.70×, p99 ≤ 2×"])
             floor = h.get(f"floor_fire_c{connections}")
             if floor:
-                rows.append(["  floor: the same writes in raw SQL, no ORM", "",
+                rows.append(["  floor: the same writes in raw SQL, no ORM (ours: p99 as a multiple of its)",
+                             f"p99 {ratio(ours['p99_ms'], floor['p99_ms'])}",
                              f"{floor['rps']:.0f}; {floor['p50_ms']}/{floor['p99_ms']}",
-                             ratio(ours["rps"], floor["rps"]), ""])
+                             ratio(ours["rps"], floor["rps"]), "≥ 0.60×, p99 ≤ 2×"])
+        trips = h.get("round_trips")
+        if trips:
+            ours, before = trips["gonghui"], trips["gonghui_before"]
+            rows.append(["  round trips to PostgreSQL per fired event (with an Idempotency-Key)",
+                         f"{ours['round_trips']:g} ({_kinds(ours['by_kind'])}; compiled statements from the "
+                         f"cache: {ours['compiling'].get('cached', 0):g} of {ours['by_kind']['statements']:g})",
+                         f"floor {trips['floor']['round_trips']:g}, baseline {trips['baseline']['round_trips']:g}",
+                         "", f"before: {before['round_trips']:g} ({before['commit']})"])
         for label in ("worklist", "list"):
             figure = h[f"gonghui_{label}_c8"]
             rows.append([f"HTTP GET {label} under load, 8 connections (req/s; p50/p99 ms)",
@@ -114,6 +123,21 @@ def other_rows(results: dict[str, Any]) -> list[list[str]]:
                          ("(shown, no target)" if "report" in label else "< 30 ms, ≤ 1.5×"
                           if large["cases"] >= 1_000_000 else "< 30 ms (ratio: full run)")])
     return rows + figure_rows(results)
+
+
+def _kinds(by_kind: dict[str, float]) -> str:
+    """``{"statements": 7, "begin_pipelined": 1}`` → "7 statements, BEGIN and COMMIT pipelined"."""
+    parts = [f"{by_kind['statements']:g} statements"
+             + (f" ({by_kind['statements_pipelined']:g} sent with the one before)"
+                if by_kind.get("statements_pipelined") else "")]
+    alone = [kind.upper() for kind in ("ping", "begin", "commit", "rollback") if by_kind.get(kind)]
+    pipelined = [kind.removesuffix("_pipelined").upper() for kind in ("begin_pipelined", "commit_pipelined")
+                 if by_kind.get(kind)]
+    if alone:
+        parts.append(" + ".join(alone))
+    if pipelined:
+        parts.append(" and ".join(pipelined) + " pipelined")
+    return ", ".join(parts)
 
 
 def figure_rows(results: dict[str, Any]) -> list[list[str]]:

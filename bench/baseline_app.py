@@ -36,5 +36,6 @@ def fire(case_id: int, event: str) -> Response:
                                to_state=case.state, level_from=case.level, level_to=case.level, org_from=None,
                                org_to="baseline", actor="baseline", at=now, data={}, comment=None, prev_hash=None,
                                hash=""))
-    db.session.commit()
-    return Response(json.dumps({"id": case_id, "version": case.version}), mimetype="application/json")
+    version = case.version
+    db.session.commit()   # (reading case.version after it would load the case again)
+    return Response(json.dumps({"id": case_id, "version": version}), mimetype="application/json")

@@ -18,10 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench import roundtrips
 from bench.pg import prepared_app, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS, THREADS = 4, 2   # as `gonghui serve` starts them (the README explains the choice)
+WARM_UP_SECONDS = 2       # every server is warmed up (all its workers loaded, pools filled) before it is measured
 
 
 def free_port() -> int:
@@ -30,12 +32,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(target: str, url: str) -> tuple[subprocess.Popen[bytes], int]:
+def start(target: str, url: str, workers: int = WORKERS, threads: int = THREADS,
+          extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     environment = {"GONGHUI_SECRET_KEY": secrets.token_hex(32), **os.environ, "DATABASE_URL": url,
-                   "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--threads",
-                                str(THREADS), "--no-control-socket", "--bind", f"127.0.0.1:{port}", target],
+                   "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), **(extra or {})}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads",
+                                str(threads), "--no-control-socket", "--bind", f"127.0.0.1:{port}", target],
                                env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
@@ -136,11 +139,13 @@ def run(seconds: int, cases: int, repeats: int = 3, memory_requests: int = 100_0
     runs: dict[str, list[dict[str, float]]] = {}
     with scratch_database() as url:
         environment = prepare(url, cases)
+        results["round_trips"] = roundtrips.run(url, environment)
         for _ in range(repeats):
             for name, target in (("gonghui", "api.wsgi:app"), ("baseline", "bench.baseline_app:app"),
                                  ("floor", "bench.floor_app:app")):
                 process, port = start(target, url)
                 try:
+                    wrk(port, 8, WARM_UP_SECONDS, environment)
                     for connections in (8, 32):
                         runs.setdefault(f"{name}_fire_c{connections}", []).append(
                             wrk(port, connections, seconds, environment))

@@ -12,10 +12,17 @@ import sqlalchemy as sa
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 
 
+def scratch_prefix() -> str:
+    """Scratch databases are named after the one ``BENCH_DATABASE_URL`` names (``test_x`` → ``test_x_…``),
+    or ``bench_…`` when it names the maintenance database ``postgres``."""
+    database = sa.make_url(ADMIN_URL).database or "postgres"
+    return "bench" if database == "postgres" else database
+
+
 @contextmanager
 def scratch_database() -> Iterator[str]:
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"bench_{uuid.uuid4().hex[:10]}"
+    name = f"{scratch_prefix()}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
