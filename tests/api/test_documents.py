@@ -4,6 +4,7 @@ the dates and the issuing unit; refusals (409 naming the allowed kinds, 404 for 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from pypdf import PdfReader
 from tests.api.test_medical import COUNTER, claim, submit
 from tests.api.test_union_formation import CLERK as FORMATION_CLERK
 from tests.api.test_union_formation import formation_case
-from tests.conftest import Api, mediation_data
+from tests.conftest import Api, FrozenClock, mediation_data
 
 MEDIATOR = "chengdong_mediator"
 
@@ -150,3 +151,75 @@ def test_a_reviewer_sees_the_id_number_that_a_counter_sees_masked(api: Api) -> N
     receipt = submit(api, claim()).get_json()
     assert "331081199805201237" in pdf_text(api, receipt["id"], "receipt", "chengbei_reviewer")
     assert "331081199805201237" not in pdf_text(api, receipt["id"], "receipt", COUNTER)
+
+
+def placed_text(pdf: bytes) -> list[list[tuple[float, float, str]]]:
+    """Each page's pieces of text with where they are drawn: the same list means the same page to a reader."""
+    pages = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        pieces: list[tuple[float, float, str]] = []
+
+        def place(text: str, cm: list[float], tm: list[float], font: Any, size: Any,
+                  pieces: list[tuple[float, float, str]] = pieces) -> None:
+            if text.strip():
+                pieces.append((round(cm[4] + tm[4], 1), round(cm[5] + tm[5], 1), text))
+
+        page.extract_text(visitor_text=place)
+        pages.append(pieces)
+    return pages
+
+
+def test_a_pdf_typeset_with_the_threads_fonts_and_stylesheet_reads_as_the_page_weasyprint_makes_alone(
+        api: Api, clock: FrozenClock) -> None:
+    import sqlalchemy as sa
+    from weasyprint import HTML
+
+    from api import documents
+    from api.auth import Principal
+    from api.extensions import db
+    from api.models import Case, User
+
+    receipt = submit(api, claim(documents=["id_card", "invoice"])).get_json()
+    app = api.client.application
+    with app.app_context(), app.test_request_context("/"):
+        principal = Principal.of(db.session.scalar(sa.select(User).where(User.username == COUNTER)))
+        case = db.session.get(Case, receipt["id"])
+        for kind in ["receipt", "notice"]:   # with a QR code, a table with a header row, a tear-off part
+            alone = HTML(string=documents.render_html(case, kind, principal, clock(), inline_style=True)).write_pdf()
+            typeset = documents.render_pdf(case, kind, principal, clock())
+            assert placed_text(typeset) == placed_text(alone), kind
+            (page,) = placed_text(typeset)
+            assert receipt["number"] in "".join(text for _, _, text in page)
+
+
+def test_each_thread_keeps_its_own_typesetter_and_parses_the_stylesheet_again_only_when_it_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import threading
+
+    from api import documents
+
+    stylesheet = tmp_path / "documents.css"
+    stylesheet.write_text(documents.STYLESHEET.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(documents, "STYLESHEET", stylesheet)
+    here = documents.typesetter()
+    assert documents.typesetter() is here
+    elsewhere: list[documents.Typesetter] = []
+    thread = threading.Thread(target=lambda: elsewhere.append(documents.typesetter()))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not here and elsewhere[0].fonts is not here.fonts   # Pango's font map stays in its thread
+
+    parsed = here.stylesheet()
+    assert here.stylesheet() is parsed
+    stylesheet.write_text(stylesheet.read_text(encoding="utf-8") + "\n.doc-extra { color: #000; }\n", encoding="utf-8")
+    os.utime(stylesheet, (stylesheet.stat().st_atime, stylesheet.stat().st_mtime + 5))
+    assert here.stylesheet() is not parsed
+
+
+def test_the_follow_up_qr_code_of_a_url_is_made_once() -> None:
+    from api import documents
+
+    url = "https://gonghui.example.cn/public/claim/status?number=YL-2026-000001"
+    assert documents.follow_qr(url) is documents.follow_qr(url)
+    assert documents.follow_qr(url) == documents.qr_svg(url)
