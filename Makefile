@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 PG_URL ?= postgresql+psycopg://root@127.0.0.1:5432/test
+# branch coverage of api/ and workflow/, reported at the end of `make test` (COVERAGE= to run without it)
+COVERAGE ?= --cov=api --cov=workflow --cov-branch --cov-report=term:skip-covered
 
 .PHONY: run system-deps test test-pg bench bench-deps bench-full fuzz lint typecheck check-definitions clean
 
@@ -39,10 +41,10 @@ $(AXE):
 
 ## make test: venv, install, the whole suite (SQLite; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
 test: $(STAMP) system-deps $(AXE)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(COVERAGE) $(PYTEST_ARGS)
 
 test-pg: $(STAMP) system-deps $(AXE)
-	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(COVERAGE) $(PYTEST_ARGS)
 
 bench-deps: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
