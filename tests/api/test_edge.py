@@ -122,7 +122,7 @@ def test_environment_values_are_read_as_json_and_explicit_settings_win(fresh: Fl
     monkeypatch.setenv("DATABASE_URL", "sqlite:///" + str(tmp_path / "from-the-environment.sqlite3"))
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), "TOKEN_TTL_HOURS": 2})
     assert app.config["SESSION_COOKIE_SECURE"] is False and app.config["SWEEP_INTERVAL_SECONDS"] == 0.5
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True, "pool_recycle": 300}
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False, "pool_recycle": 300}
     assert app.config["METRICS_ALLOW"] == "10.0.0.0/8" and app.config["TOKEN_TTL_HOURS"] == 2
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("from-the-environment.sqlite3")
     assert app.instance_path == str(tmp_path)
