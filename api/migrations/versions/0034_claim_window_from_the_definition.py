@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0034_claim_window'
-down_revision = '0015_union_terms'
+down_revision = '0032_roster_jobs'
 branch_labels = None
 depends_on = None
 
