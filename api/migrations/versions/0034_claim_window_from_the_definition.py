@@ -2,7 +2,7 @@
 config.claim_window_days); the years that held the former built-in 180 days follow the definition from now on
 
 Revision ID: 0034_claim_window
-Revises: 0015_union_terms
+Revises: 0032_roster_jobs
 Create Date: 2026-11-28 10:00:00
 """
 import sqlalchemy as sa
