@@ -113,11 +113,13 @@ class CaseHistory(MethodView):
 @blp.route("/worklist")
 class Worklist(MethodView):
     @blp.arguments(PageQuerySchema, location="query")
-    @blp.response(200, CasePageSchema)
-    def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """Open cases the caller can act on now: overdue first, then by due time, a page at a time; a
-        ``Link: <…>; rel="next"`` header points at the next page while there is one."""
+    @blp.response(200, CaseSchema(many=True))
+    def get(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """Open cases the caller can act on now (a list, as the contract has it): overdue first, then by due
+        time, a page at a time (``page``/``per_page`` as every list); a ``Link: <…>; rel="next"`` header points
+        at the next page while there is one, ``X-Total-Count`` counts the cases (up to the list's count limit)."""
         principal = auth.current()
         moment = now()
         found = worklist_page(db.session, engine(), principal, args["page"], args["per_page"], count_limit())
-        return envelope(found, [case_resource(case, principal, moment) for case in found.items]), next_link(found)
+        headers = {**next_link(found), "X-Total-Count": str(found.total)}
+        return [case_resource(case, principal, moment) for case in found.items], headers
