@@ -18,6 +18,10 @@ request that ends with writes whose results nobody reads (its access records, th
 them with the COMMIT: ``commit_with_next_statements`` opens a pipeline at the next statement that the commit
 closes, so an error of those statements (a unique key taken meanwhile) is raised by the commit, and rolls
 everything back.
+Likewise the rows a request writes beside a case — its history row, timers cancelled and started, notices —
+are read back by nobody: ``results_with_next`` sends them in a pipeline that the next statement whose results
+are read (the case's update, version checked) closes, so the change of a case costs one round trip, and an
+error of any of them (a history sequence number taken meanwhile) is raised by that statement.
 A pipeline still open when the connection goes back to the pool is closed first.
 """
 
@@ -25,13 +29,17 @@ from __future__ import annotations
 
 import select
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
-_STATEMENT, _UNTIL_COMMIT = "statement", "until commit"
+_STATEMENT, _UNTIL_COMMIT, _UNTIL_READ = "statement", "until commit", "until read"
+# the execution options of a statement whose results nobody reads (it may wait in a pipeline)
+UNREAD = {"gonghui_unread": True}
 _COMMIT_WITH_NEXT = "gonghui.commit_with_next"
 # DBAPI connection → (what the pipeline is for, the pipeline) while one is open
 _OPEN: weakref.WeakKeyDictionary[Any, tuple[str, Any]] = weakref.WeakKeyDictionary()
@@ -70,6 +78,26 @@ def commit_with_next_statements(session: Session) -> None:
         connection.info[_COMMIT_WITH_NEXT] = True
 
 
+@contextmanager
+def results_with_next(connection: sa.Connection) -> Iterator[None]:
+    """Statements executed in the block with ``execution_options(**UNREAD)`` are sent without waiting for their
+    results; the first statement without it goes with them and its results, and theirs, are read in one round
+    trip (errors included). What is still waiting when the block ends is read then. Elsewhere than PostgreSQL
+    with psycopg, or inside a pipeline already open, statements run as usual."""
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg" or \
+            _is_open(dbapi_connection) or not connection.in_transaction():
+        yield
+        return
+    _enter(dbapi_connection, _UNTIL_READ)
+    try:
+        yield
+    except BaseException:
+        _exit(dbapi_connection, quietly=True)
+        raise
+    _exit(dbapi_connection)
+
+
 def open_pipeline(dbapi_connection: Any) -> Any | None:
     """The pipeline open on a connection by this module, if any (for counting round trips)."""
     return _OPEN[dbapi_connection][1] if _is_open(dbapi_connection) else None
@@ -99,10 +127,12 @@ def _pipeline_begin_and_commit(engine: sa.Engine) -> None:
             _enter(dbapi_connection, _STATEMENT)
 
     @sa.event.listens_for(engine, "after_cursor_execute")
-    def _read(connection: sa.Connection, *_arguments: Any) -> None:
+    def _read(connection: sa.Connection, _cursor: Any, _statement: str, _parameters: Any, context: Any,
+              _executemany: bool) -> None:
         dbapi_connection = connection.connection.dbapi_connection
-        if _OPEN.get(dbapi_connection, ("",))[0] == _STATEMENT:
-            _exit(dbapi_connection)   # the statement's results (or its error) arrive here
+        purpose = _OPEN.get(dbapi_connection, ("",))[0]
+        if purpose == _STATEMENT or (purpose == _UNTIL_READ and not context.execution_options.get("gonghui_unread")):
+            _exit(dbapi_connection)   # the statement's results (or its error), and those before it, arrive here
 
     @sa.event.listens_for(engine, "handle_error")
     def _failed(context: sa.engine.ExceptionContext) -> None:

@@ -12,7 +12,7 @@ transaction, so the way of writing is chosen once, by the caller, and can be rea
   (``api.sweep``), ``api.cases.open_many`` (the roster and union_term imports), and ``open_case``, whose new case
   goes in holding its history hash, before the rows that point at it.
 
-Imports: models only.
+Imports: models, and how statements travel (``api.connections``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from api.connections import UNREAD, results_with_next
 from api.models import Case, OrgUnit, Timer
 from workflow.errors import StaleVersion
 
@@ -101,22 +102,46 @@ class CaseWriter(ABC):
 
 
 class RowWriter(CaseWriter):
-    """Row by row through the session (a request)."""
+    """One case at a time (a request): the rows come in the order they are handed over and reach the database
+    with the case's change (``changed``), ahead of it and in one round trip with it where the driver allows
+    (``api.connections.results_with_next``): none of them is read back, and the case's own update, whose count
+    of rows tells a lost race, is the statement whose results are waited for. ``write()`` sends what is
+    collected without a change of the case (a caller that only adds rows)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._pending: list[tuple[Any, Values]] = []
 
     def add(self, model: type[Any], values: Values) -> None:
-        self.session.add(model(**values))
+        self._pending.append((sa.insert(model.__table__).inline(), values))
 
     def insert(self, table: sa.Table, rows: list[Values]) -> None:
-        if rows:
-            self.session.execute(insert_statement(self.session, table), rows)
+        statement = insert_statement(self.session, table).inline()
+        self._pending.extend((statement, row) for row in rows)
 
     def cancel_timers(self, case_id: int, statuses: tuple[str, ...]) -> None:
         table = Timer.__table__   # a plain statement: no timer of the case is held in the session to keep in step
-        self.session.execute(sa.update(table).where(table.c.case_id == case_id, table.c.status.in_(statuses))
-                             .values(status="cancelled"))
+        self._pending.append((sa.update(table).where(table.c.case_id == case_id, table.c.status.in_(statuses))
+                              .values(status="cancelled"), {}))
+
+    def write(self) -> None:
+        """Send the collected rows now (without waiting for their results where they can travel with the next
+        statement)."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        connection = self.session.connection()
+        for statement, values in pending:   # one row each: an executemany would wait for its results
+            connection.execute(statement.execution_options(**UNREAD), values or None)
 
     def changed(self, case: Case) -> None:
-        flush_case(self.session, case.id)
+        connection, case_id = self.session.connection(), case.id
+        try:
+            with results_with_next(connection):
+                self.write()
+                self.session.flush()   # the case's update (version checked) closes the round trip
+        except (StaleDataError, sa.exc.IntegrityError) as error:
+            raise StaleVersion("案件刚被他人修改，请刷新后重试", case_id=case_id) from error
 
 
 def flush_case(session: Session, case_id: int | None) -> None:

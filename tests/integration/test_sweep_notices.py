@@ -103,7 +103,9 @@ def test_a_second_sweeper_over_the_same_deadline_adds_no_overdue_notice(fresh: F
         engine = fresh.extensions["gonghui.engine"]
         stored = db.session.get(Case, case["id"])
         definition = engine.catalog.get(stored.definition_key, stored.definition_version)
-        ownership.notify(RowWriter(db.session), definition, stored, "overdue", shanghai(2026, 11, 28, 0, 1),
+        writer = RowWriter(db.session)
+        ownership.notify(writer, definition, stored, "overdue", shanghai(2026, 11, 28, 0, 1),
                          deadline=stored.due_at)
+        writer.write()
         db.session.commit()
     assert notices_of(fresh, "overdue") == first

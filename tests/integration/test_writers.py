@@ -53,7 +53,7 @@ def test_a_case_opened_alone_and_one_opened_in_a_set_leave_the_same_rows(fresh: 
             assert rows == _rows(model, in_a_set.id, in_a_set.number), model.__tablename__
 
 
-def test_a_row_writer_writes_as_it_goes_and_a_set_writer_when_told(fresh: Flask, clock: FrozenClock) -> None:
+def test_a_row_writer_writes_with_the_change_and_a_set_writer_when_told(fresh: Flask, clock: FrozenClock) -> None:
     from api import deadlines
 
     with fresh.app_context():
@@ -73,5 +73,8 @@ def test_a_row_writer_writes_as_it_goes_and_a_set_writer_when_told(fresh: Flask,
         collecting.write()
         assert db.session.scalar(pending) == 0
         db.session.rollback()
-        deadlines.cancel_timers(RowWriter(db.session), case)
-        assert db.session.scalar(pending) == 0   # at once
+        rows = RowWriter(db.session)
+        deadlines.cancel_timers(rows, case)
+        assert db.session.scalar(pending) == 1   # in order, with the case's change
+        rows.write()
+        assert db.session.scalar(pending) == 0
