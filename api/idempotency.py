@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from api import access, connections
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models import IdempotencyRecord
 from api.problems import problem
 
@@ -180,8 +180,8 @@ def _commit(stored: dict[str, Any] | None) -> None:
     two inserts travel with the COMMIT."""
     if stored is not None or access.pending():
         db.session.flush()   # what the view left, before the inserts that travel with the COMMIT
-        connections.commit_with_next_statements(db.session)
-    access.write(db.session)   # who saw personal data unmasked: part of the request's transaction
+        connections.commit_with_next_statements(current_session())
+    access.write(current_session())   # who saw personal data unmasked: part of the request's transaction
     if stored is not None:
         db.session.execute(sa.insert(IdempotencyRecord.__table__).inline(), stored)   # no RETURNING
     db.session.commit()
@@ -192,7 +192,7 @@ def _record_access_after_failure() -> None:
     if not access.pending():
         return
     try:
-        access.write(db.session)
+        access.write(current_session())
         db.session.commit()
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
