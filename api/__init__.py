@@ -12,7 +12,7 @@ from werkzeug.routing import BaseConverter
 
 from api import headers, idempotency, json_guard, problems, secret_key
 from api.config import load_defaults, load_environment
-from api.extensions import csrf, db, migrate, smorest
+from api.extensions import csrf, current_session, db, migrate, smorest
 from workflow.calendar import WorkCalendar
 from workflow.definitions import Catalog
 from workflow.engine import Engine
@@ -86,11 +86,10 @@ def _lifecycles(app: Flask) -> Lifecycles:
 
     use_chinese_messages()
     from api.lifecycles import EXTENSION, Lifecycles
+    from api.plugins import LIFECYCLES
 
     listed = app.config.get("LIFECYCLES")
-    if listed is None:
-        from api.plugins import LIFECYCLES as listed
-    lifecycles = app.extensions[EXTENSION] = Lifecycles(listed)
+    lifecycles = app.extensions[EXTENSION] = Lifecycles(LIFECYCLES if listed is None else listed)
     for plugin in lifecycles.values():
         for command in plugin.commands:
             app.cli.add_command(command)
@@ -133,7 +132,7 @@ def _calendar_in_step() -> None:
         from api.clock import now
 
         try:
-            calendar_store.refresh_if_stale(db.session, now(), current_app.extensions["gonghui.engine"].calendar,
+            calendar_store.refresh_if_stale(current_session(), now(), current_app.extensions["gonghui.engine"].calendar,
                                             current_app.extensions.setdefault("gonghui.calendar_refreshed", []))
         except Exception:  # noqa: BLE001 - a database that is away is answered by the request itself
             db.session.rollback()

@@ -29,7 +29,7 @@ def summary(user: User) -> dict[str, Any]:
 
 
 def find_user(session: Session, username: str) -> User:
-    user = session.scalar(sa.select(User).where(User.username == username))
+    user: User | None = session.scalar(sa.select(User).where(User.username == username))
     if user is None:
         raise UnknownUser(username)
     return user

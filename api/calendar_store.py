@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from api.deadlines import count, warning_for
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models import CalendarYear, Case, Timer
 from workflow.calendar import Due, WorkCalendar, YearSchedule
 from workflow.definitions import DeadlineSpec, Period
@@ -135,7 +135,7 @@ def init_app(app: Flask) -> None:
     """Load the stored years at start-up (quietly skipped before the schema exists)."""
     with app.app_context():
         try:
-            refresh(db.session, app.extensions["gonghui.engine"].calendar)
+            refresh(current_session(), app.extensions["gonghui.engine"].calendar)
         except sa.exc.SQLAlchemyError:
             pass
         finally:

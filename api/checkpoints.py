@@ -19,7 +19,7 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -154,7 +154,20 @@ def check(session: Session, seal: Seal) -> Iterator[Finding]:
     if seal.key is None:
         yield Finding("checkpoints", 0, f"{seal.path} exists but no audit key is configured to check it")
         return
-    heads: dict[int, tuple[int, str, str]] = {}
+    heads = yield from _signed_heads(seal)
+    ids = sorted(heads)
+    for start in range(0, len(ids), 1000):
+        yield from _check_heads(session, heads, ids[start:start + 1000])
+
+
+# case id -> (the seq of its last history row, that row's hash, when the checkpoint recorded it)
+Heads = dict[int, tuple[int, str, str]]
+
+
+def _signed_heads(seal: Seal) -> Generator[Finding, None, Heads]:
+    """The heads the checkpoint file records (the last line's head of each case wins), with a finding for every
+    line whose signature, or link to the line before, does not hold."""
+    heads: Heads = {}
     previous = None
     for number, line in _lines(seal.path):
         if line is None or not hmac.compare_digest(str(line.get("mac", "")), seal.sign(line)) \
@@ -166,23 +179,25 @@ def check(session: Session, seal: Seal) -> Iterator[Finding]:
         previous = line.get("mac")
         for case_id, (seq, digest) in line.get("heads", {}).items():
             heads[int(case_id)] = (int(seq), str(digest), str(line.get("at")))
-    ids = sorted(heads)
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start:start + 1000]
-        stored = {(case_id, seq): digest for case_id, seq, digest in session.execute(
-            sa.select(CaseHistory.case_id, CaseHistory.seq, CaseHistory.hash)
-            .where(sa.tuple_(CaseHistory.case_id, CaseHistory.seq).in_([(i, heads[i][0]) for i in chunk])))}
-        numbers = {case_id: number for case_id, number in session.execute(
-            sa.select(Case.id, Case.number).where(Case.id.in_(chunk)))}
-        for case_id in chunk:
-            seq, digest, at = heads[case_id]
-            number = numbers.get(case_id, f"case id {case_id}")
-            found = stored.get((case_id, seq))
-            if case_id not in numbers:
-                yield Finding(number, seq, f"the case is gone, though the checkpoint of {at} records its history")
-            elif found is None:
-                yield Finding(number, seq, f"history row {seq}, recorded in the checkpoint of {at}, is missing "
-                                           "(deleted)")
-            elif found != digest:
-                yield Finding(number, seq, f"history row {seq} is not the row recorded in the checkpoint of {at} "
-                                           "(the chain was rewritten)")
+    return heads
+
+
+def _check_heads(session: Session, heads: Heads, chunk: list[int]) -> Iterator[Finding]:
+    """A finding for every case of ``chunk`` whose recorded head is not in the database as recorded."""
+    stored = {(case_id, seq): digest for case_id, seq, digest in session.execute(
+        sa.select(CaseHistory.case_id, CaseHistory.seq, CaseHistory.hash)
+        .where(sa.tuple_(CaseHistory.case_id, CaseHistory.seq).in_([(i, heads[i][0]) for i in chunk])))}
+    numbers = {case_id: number for case_id, number in session.execute(
+        sa.select(Case.id, Case.number).where(Case.id.in_(chunk)))}
+    for case_id in chunk:
+        seq, digest, at = heads[case_id]
+        case_number = numbers.get(case_id, f"case id {case_id}")
+        found = stored.get((case_id, seq))
+        if case_id not in numbers:
+            yield Finding(case_number, seq, f"the case is gone, though the checkpoint of {at} records its history")
+        elif found is None:
+            yield Finding(case_number, seq, f"history row {seq}, recorded in the checkpoint of {at}, is missing "
+                                            "(deleted)")
+        elif found != digest:
+            yield Finding(case_number, seq, f"history row {seq} is not the row recorded in the checkpoint of {at} "
+                                            "(the chain was rewritten)")

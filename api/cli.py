@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from api import create_app, passwords
-from api.extensions import db
+from api.extensions import current_session, db
 
 
 def _app_for_cli(config: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
@@ -84,7 +84,7 @@ def init_db(owner_role: str | None, service_role: str | None, owner_password: st
     from api import definition_store
     from api.clock import now
 
-    added, differing = definition_store.seed_from_files(current_app, db.session, now())
+    added, differing = definition_store.seed_from_files(current_app, current_session(), now())
     db.session.commit()
     for name in added:
         click.echo(f"definition deployed from definitions/: {name}")
@@ -101,8 +101,8 @@ def seed_demo(story: bool) -> None:
     from api import demo
     from api.clock import now
 
-    counts = demo.seed(db.session, now())
-    demo.seed_cases(db.session, now())
+    counts = demo.seed(current_session(), now())
+    demo.seed_cases(current_session(), now())
     db.session.commit()
     click.echo(f"demo data ready: {counts['org_units']} org units, {counts['users']} users (password: demo)")
     if story:
@@ -208,13 +208,13 @@ def users_create(username: str, org_code: str, roles: tuple[str, ...], password:
 
     actor = admin_log.actor_of_cli()
     try:
-        user = accounts.create_user(db.session, actor=actor, username=username, org=org_code, roles=list(roles),
+        user = accounts.create_user(current_session(), actor=actor, username=username, org=org_code, roles=list(roles),
                                     password=password, now=now())
     except (InvalidData, Conflict) as error:
         _refused(error)
     token = None
     if service_token or "counter" in roles:
-        token = accounts.issue_service_token(db.session, actor=actor, username=username,
+        token = accounts.issue_service_token(current_session(), actor=actor, username=username,
                                              label=f"{username} service token", now=now())
     db.session.commit()
     click.echo(f"user {username} at {user.org_unit.code} with roles {', '.join(user.roles)}")
@@ -234,7 +234,8 @@ def users_password(username: str, password: str) -> None:
     from workflow.errors import InvalidData
 
     try:
-        accounts.set_password(db.session, actor=admin_log.actor_of_cli(), user=accounts.find_user(db.session, username),
+        session = current_session()
+        accounts.set_password(session, actor=admin_log.actor_of_cli(), user=accounts.find_user(session, username),
                               password=password, now=now())
     except (InvalidData, accounts.UnknownUser) as error:
         _refused(error if isinstance(error, InvalidData) else LookupError(f"no user {username}"))
@@ -251,7 +252,8 @@ def users_deactivate(username: str) -> None:
     from api.clock import now
 
     try:
-        accounts.update_user(db.session, actor=admin_log.actor_of_cli(), user=accounts.find_user(db.session, username),
+        session = current_session()
+        accounts.update_user(session, actor=admin_log.actor_of_cli(), user=accounts.find_user(session, username),
                              now=now(), active=False)
     except accounts.UnknownUser:
         _refused(LookupError(f"no user {username}"))

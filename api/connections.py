@@ -66,7 +66,9 @@ def configure(engine: sa.Engine) -> None:
             dead.invalidate_pool = True
             raise dead from error
 
-    _pipeline_begin_and_commit(engine)
+    _pipeline_begin(engine)
+    _close_pipelines(engine)
+    _commit_through_pipeline(engine)
 
 
 def commit_with_next_statements(session: Session) -> None:
@@ -110,7 +112,9 @@ def _readable(descriptor: int) -> bool:
     return bool(poller.poll(0))
 
 
-def _pipeline_begin_and_commit(engine: sa.Engine) -> None:
+def _pipeline_begin(engine: sa.Engine) -> None:
+    """A transaction's first statement opens a pipeline (so that BEGIN travels with it), as do the statements
+    asked to travel with the COMMIT."""
     from psycopg import ServerCursor
     from psycopg.pq import TransactionStatus
 
@@ -125,6 +129,11 @@ def _pipeline_begin_and_commit(engine: sa.Engine) -> None:
         elif not executemany and not dbapi_connection.autocommit and \
                 dbapi_connection.info.transaction_status == TransactionStatus.IDLE:
             _enter(dbapi_connection, _STATEMENT)
+
+
+def _close_pipelines(engine: sa.Engine) -> None:
+    """A statement's pipeline closes when it returns; any pipeline closes on an error, and none outlives its
+    transaction or its connection's checkout."""
 
     @sa.event.listens_for(engine, "after_cursor_execute")
     def _read(connection: sa.Connection, _cursor: Any, _statement: str, _parameters: Any, context: Any,
@@ -153,6 +162,9 @@ def _pipeline_begin_and_commit(engine: sa.Engine) -> None:
         record.info.pop(_COMMIT_WITH_NEXT, None)
         _exit(dbapi_connection, quietly=True)
 
+
+def _commit_through_pipeline(engine: sa.Engine) -> None:
+    """The COMMIT of a transaction with a pipeline open is queued behind its statements: one round trip."""
     commit, rollback = engine.dialect.do_commit, engine.dialect.do_rollback
 
     def do_commit(dbapi_connection: Any) -> None:

@@ -12,7 +12,7 @@ anywhere else they are cancelled and the new state's deadline starts afresh.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -53,12 +53,23 @@ def _date_field(data: dict[str, Any], dotted: str) -> date | None:
         return None
 
 
-def period_for(spec: DeadlineSpec, case: CaseRecord) -> Period | None:
+class CaseFacts(Protocol):
+    """What counting a deadline reads of a case: a mapped case, a new case's record, or a plain row of ``cases``."""
+
+    @property
+    def level(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+def period_for(spec: DeadlineSpec, case: CaseFacts) -> Period | None:
     """The period of ``spec`` for the case's level (and category, where the definition says so)."""
     return spec.period_for(case.level, case.category)
 
 
-def due_for(spec: DeadlineSpec, case: CaseRecord, start: datetime, calendar: WorkCalendar) -> Due | None:
+def due_for(spec: DeadlineSpec, case: CaseFacts, start: datetime, calendar: WorkCalendar) -> Due | None:
     """When the case must leave its state, counted from ``start`` at the case's current level."""
     if spec.until_field:
         day = _date_field(case.data, spec.until_field)

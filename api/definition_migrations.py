@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -105,16 +105,25 @@ def make_plan(engine: Engine, key: str, body: dict[str, Any]) -> Plan:
         faults["to_version"] = [f"只能迁移到更新的版本（第 {old.version} 版之后），不能迁移到第 {new.version} 版"]
     state_map = dict(body.get("state_map") or {})
     for source, target in state_map.items():
-        if old is not None and source not in old.states:
-            faults.setdefault(f"state_map.{source}", []).append(f"第 {old.version} 版没有状态 {source!r}")
-        if new is not None and target not in new.states:
-            faults.setdefault(f"state_map.{source}", []).append(f"第 {new.version} 版没有状态 {target!r}")
-        elif new is not None and new.states[target].terminal:
-            faults.setdefault(f"state_map.{source}", []).append(
-                f"不能迁移到终结状态 {new.states[target].label}（{target}）：迁移不结案")
+        mapping_faults = _mapping_faults(old, new, source, target)
+        if mapping_faults:
+            faults[f"state_map.{source}"] = mapping_faults
     if faults or old is None or new is None:
         raise InvalidData(faults, detail="迁移请求有误：" + "；".join(m for ms in faults.values() for m in ms))
     return Plan(key, old, new, state_map, bool(body.get("recount_deadlines", True)), engine.calendar)
+
+
+def _mapping_faults(old: Definition | None, new: Definition | None, source: str, target: str) -> list[str]:
+    """What is wrong with mapping ``source`` of the old version to ``target`` of the new: an unknown state on
+    either side, or a terminal target (a migration closes no case)."""
+    faults = []
+    if old is not None and source not in old.states:
+        faults.append(f"第 {old.version} 版没有状态 {source!r}")
+    if new is not None and target not in new.states:
+        faults.append(f"第 {new.version} 版没有状态 {target!r}")
+    elif new is not None and new.states[target].terminal:
+        faults.append(f"不能迁移到终结状态 {new.states[target].label}（{target}）：迁移不结案")
+    return faults
 
 
 def _entry_faults(definition: Definition, state: str, data: dict[str, Any]) -> list[str]:
@@ -146,7 +155,49 @@ _READ = ("id", "number", "state", "level", "category", "data", "created_at", "up
 _WRITTEN = ("state", "definition_version", "updated_at", "amount", "party", "category", "due_at", "warn_at",
             "due_provisional", "history_hash")
 
-CaseRow = sa.Row[Any]
+
+
+class CaseRow(Protocol):
+    """A row of ``_READ`` with the unit's ``unit_code`` and ``unit_name`` (the columns planning uses)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def history_hash(self) -> str | None: ...
+    @property
+    def unit_code(self) -> str: ...
+    @property
+    def unit_name(self) -> str: ...
+    def _asdict(self) -> dict[str, Any]: ...
+
+
+class TimerRow(Protocol):
+    """A pending deadline of a case: when its clock started, and the period it was counted with."""
+
+    @property
+    def case_id(self) -> int: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def period(self) -> str | None: ...
 
 
 def _among(session: Session, column: Any, ids: list[int]) -> Any:
@@ -196,7 +247,7 @@ class _Clocks:
             .where(_among(session, _TIMERS.c.case_id, case_ids), _TIMERS.c.status == "pending",
                    _TIMERS.c.kind == "deadline")
             .order_by(_TIMERS.c.id))
-        self.timers: dict[int, sa.Row[Any]] = {timer.case_id: timer for timer in timers}
+        self.timers: dict[int, TimerRow] = {timer.case_id: timer for timer in timers}
         self._entered: dict[tuple[int, str], datetime] | None = None
 
     def entered(self, case_id: int, state: str) -> datetime | None:
@@ -209,7 +260,7 @@ class _Clocks:
         return self._entered.get((case_id, state))
 
 
-def _set_by_hand(old: Definition, case: CaseRow, timer: sa.Row[Any]) -> bool:
+def _set_by_hand(old: Definition, case: CaseRow, timer: TimerRow) -> bool:
     """A deadline an event set with its own period (``extend``): it stands through a migration."""
     spec = old.states[case.state].deadline if case.state in old.states else None
     if spec is None or spec.until_field:
@@ -218,7 +269,7 @@ def _set_by_hand(old: Definition, case: CaseRow, timer: sa.Row[Any]) -> bool:
     return period is not None and timer.period != f"{period.unit}:{period.count}"
 
 
-def _keeps_clock(plan: Plan, case: CaseRow, timer: sa.Row[Any] | None) -> bool:
+def _keeps_clock(plan: Plan, case: CaseRow, timer: TimerRow | None) -> bool:
     """The case keeps its deadline as it is: nothing is recounted, or an event set it by hand."""
     return not plan.recount or (timer is not None and _set_by_hand(plan.old, case, timer))
 
@@ -369,7 +420,7 @@ def _write_cases(session: Session, planned: list[_Planned]) -> list[_Planned]:
     if written.rowcount == len(planned):
         return planned
     # some were passed over: the ones written carry the hash of their new history row
-    heads = dict(session.execute(sa.select(_CASES.c.id, _CASES.c.history_hash).where(
+    heads: dict[int, str | None] = dict(session.execute(sa.select(_CASES.c.id, _CASES.c.history_hash).where(
         _among(session, _CASES.c.id, [move.move.case_id for move in planned]))).all())
     return [move for move in planned if heads.get(move.move.case_id) == move.values["c_history_hash"]]
 
@@ -416,8 +467,9 @@ def _migrate_batch(session: Session, plan: Plan, cases: list[CaseRow], result: R
             continue
         planned.append((case, _plan_case(session, plan, case, target, clocks, actor=actor, now=now,
                                          migration_id=result.migration_id or 0)))
-    for case, _ in planned if before_write is not None else ():
-        before_write(case)
+    if before_write is not None:
+        for case, _ in planned:
+            before_write(case)
     try:
         done = _write_cases(session, [move for _, move in planned])
         _write_rows(session, plan, done)
@@ -488,9 +540,8 @@ def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: 
         result.conflicts.extend({"number": case.number, "reason": "案件反复被他人修改，未迁移，请稍后再次迁移"}
                                 for case in again)
     with session_factory() as session:
-        record = session.get(DefinitionMigration, result.migration_id)
-        assert record is not None
-        record.status, record.finished_at = "done", now
-        record.conflicts = [*record.conflicts, *result.conflicts]
+        finished = session.get_one(DefinitionMigration, result.migration_id)
+        finished.status, finished.finished_at = "done", now
+        finished.conflicts = [*finished.conflicts, *result.conflicts]
         session.commit()
     return result

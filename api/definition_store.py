@@ -24,7 +24,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from api import admin_log
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles import Lifecycles, registry
 from api.models import Case
 from api.models_definitions import DefinitionVersion
@@ -214,7 +214,7 @@ def init_app(app: Flask) -> None:
     app.extensions[_HASHES] = {found: digest for found, (_, digest, _) in files.items()}
     with app.app_context():
         try:
-            refresh(app, db.session)
+            refresh(app, current_session())
         except sa.exc.SQLAlchemyError:
             pass
         finally:
@@ -229,6 +229,6 @@ def in_step() -> None:
     from api.clock import now
 
     try:
-        refresh_if_stale(current_app._get_current_object(), db.session, now())  # type: ignore[attr-defined]
+        refresh_if_stale(current_app._get_current_object(), current_session(), now())  # type: ignore[attr-defined]
     except sa.exc.SQLAlchemyError:  # a database that is away is answered by the request itself
         db.session.rollback()

@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from api.auth import Principal
 from api.deadlines import last_day, written_date
-from api.extensions import db
+from api.extensions import current_session
 from api.models import Case, OrgUnit
 from api.models_documents import contact_of
 from api.present import engine, local, masked_data
@@ -170,13 +170,13 @@ def _received(case: Case, data: dict[str, Any]) -> list[tuple[str, str]]:
 def _common(case: Case, kind: str, principal: Principal, moment: datetime) -> dict[str, Any]:
     definition = engine().catalog.get(case.definition_key, case.definition_version)
     unit: OrgUnit = case.org_unit
-    holder, contact = contact_of(db.session, unit)
+    holder, contact = contact_of(current_session(), unit)
     url = public_url(case)
     return {"kind": kind, "title": KINDS[kind].title(case), "case": case, "number": case.number,
             "definition_title": definition.title, "state_label": definition.states[case.state].label,
             "unit": unit.name, "contact_unit": holder.name, "contact": contact,
-            "issued_on": written_date(local(moment).date()),  # type: ignore[union-attr]
-            "received_on": written_date(local(case.created_at).date()),  # type: ignore[union-attr]
+            "issued_on": written_date(local(moment).date()),
+            "received_on": written_date(local(case.created_at).date()),
             "due_on": written_date(last_day(case.due_at)) if case.due_at and not case.closed else "",
             "due_state": definition.states[case.state].label,
             "follow_url": url, "follow_qr": follow_qr(url) if url else None,
@@ -192,7 +192,7 @@ def _notice(case: Case, context: dict[str, Any]) -> dict[str, Any]:
 def _history(case: Case) -> list[Any]:
     from api.history import history_of
 
-    return list(history_of(db.session, case))
+    return list(history_of(current_session(), case))
 
 
 def _decision(case: Case, context: dict[str, Any]) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def _decision(case: Case, context: dict[str, Any]) -> dict[str, Any]:
     reason = (decided.data or {}).get("reason") if decided is not None else None
     parent = case.org_unit.parent
     extra: dict[str, Any] = {"reason": reason or context["data"].get("reason", ""),
-                             "decided_on": written_date(local(decided.at).date()) if decided else "",  # type: ignore[union-attr]
+                             "decided_on": written_date(local(decided.at).date()) if decided else "",
                              "parent_unit": parent.name if parent is not None else ""}
     if case.definition_key == CLAIM:
         extra["reexamination_days"] = _definition(case).config.get("reexamination_days")
@@ -224,7 +224,7 @@ def _agreement(case: Case, context: dict[str, Any]) -> dict[str, Any]:
                     else f"{case.org_unit.name}劳动人事争议联合调解中心")
     return {"agreement": agreement, "organisation": organisation,
             "perform_by": written_date(date.fromisoformat(perform_by)) if perform_by else "",
-            "agreed_on": written_date(local(agreed.at).date()) if agreed else "",  # type: ignore[union-attr]
+            "agreed_on": written_date(local(agreed.at).date()) if agreed else "",
             "mediator": context["data"].get("mediator", "")}
 
 

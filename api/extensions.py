@@ -8,6 +8,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from marshmallow import RAISE
 from sqlalchemy import MetaData
+from sqlalchemy.orm import Session
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -51,3 +52,9 @@ smorest = ProblemApi()
 # Every POST/PUT/PATCH/DELETE must carry the session's CSRF token (pages: ``csrf_token()`` in every form),
 # except to the API's blueprints, which take bearer tokens and no cookies (exempted by ``create_app``).
 csrf = CSRFProtect()
+
+
+def current_session() -> Session:
+    """The session of the current app context (a request's, a command's, a job's). ``db.session`` is a scoped
+    proxy to it: the functions that take a ``Session`` are given the session itself."""
+    return db.session()

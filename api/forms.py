@@ -33,7 +33,7 @@ class FormField:
         return dict(zip(self.columns, self.column_labels, strict=False))
 
 
-def _choices(schema_field: fields.Field) -> list[tuple[str, str]]:
+def _choices(schema_field: fields.Field[Any]) -> list[tuple[str, str]]:
     for validator in schema_field.validators:
         if isinstance(validator, validate.OneOf):
             return [(str(choice), choice_label(choice)) for choice in validator.choices]
@@ -48,34 +48,45 @@ def describe(schema: Schema, prefix: str = "", labeler: Any = None) -> list[Form
         if schema_field.dump_only or schema_field.metadata.get("internal"):
             continue
         path = f"{prefix}{name}"
-        label, required = name_of(path), schema_field.required
         if isinstance(schema_field, fields.Nested):
             described += describe(schema_field.schema, f"{path}.", name_of)
         elif isinstance(schema_field, fields.List):
-            inner = schema_field.inner
-            if isinstance(inner, fields.Nested):
-                columns = [key for key, value in inner.schema.fields.items() if not value.dump_only]
-                labels = [name_of(f"{path}.{column}") for column in columns]
-                described.append(FormField(path, label, "records", required, columns=columns, column_labels=labels,
-                                           hint=f"每行一条，依次填写{'、'.join(labels)}，用逗号分隔"))
-            elif _choices(inner):
-                described.append(FormField(path, label, "checkboxes", required, _choices(inner)))
-            else:
-                described.append(FormField(path, label, "lines", required, hint="每行一项"))
-        elif isinstance(schema_field, fields.Boolean):
-            described.append(FormField(path, label, "checkbox", False))
-        elif isinstance(schema_field, Money):
-            described.append(FormField(path, label, "money", required))
-        elif isinstance(schema_field, fields.Integer):
-            described.append(FormField(path, label, "number", required))
-        elif isinstance(schema_field, fields.Date):
-            described.append(FormField(path, label, "date", required))
-        elif _choices(schema_field):
-            described.append(FormField(path, label, "select", required, _choices(schema_field)))
+            described.append(_list_field(path, name_of, schema_field))
         else:
-            long_text = any(isinstance(v, validate.Length) and (v.max or 0) > 300 for v in schema_field.validators)
-            described.append(FormField(path, label, "textarea" if long_text else "text", required))
+            described.append(_single_field(path, name_of(path), schema_field))
     return described
+
+
+def _list_field(path: str, name_of: Any, schema_field: fields.List[Any]) -> FormField:
+    """A list of records (one per line), of fixed choices (checkboxes) or of free text (one item per line)."""
+    label, required, inner = name_of(path), schema_field.required, schema_field.inner
+    if isinstance(inner, fields.Nested):
+        columns = [key for key, value in inner.schema.fields.items() if not value.dump_only]
+        labels = [name_of(f"{path}.{column}") for column in columns]
+        return FormField(path, label, "records", required, columns=columns, column_labels=labels,
+                         hint=f"每行一条，依次填写{'、'.join(labels)}，用逗号分隔")
+    if _choices(inner):
+        return FormField(path, label, "checkboxes", required, _choices(inner))
+    return FormField(path, label, "lines", required, hint="每行一项")
+
+
+# the kind of input of a single value, by its field's class (the first that matches)
+_KINDS: tuple[tuple[type[fields.Field[Any]], str], ...] = (
+    (Money, "money"), (fields.Integer, "number"), (fields.Date, "date"))
+
+
+def _single_field(path: str, label: str, schema_field: fields.Field[Any]) -> FormField:
+    """One value: a checkbox, a number, an amount, a date, a choice, or text (a textarea when it may be long)."""
+    if isinstance(schema_field, fields.Boolean):
+        return FormField(path, label, "checkbox", False)
+    required = schema_field.required
+    for field_class, kind in _KINDS:
+        if isinstance(schema_field, field_class):
+            return FormField(path, label, kind, required)
+    if _choices(schema_field):
+        return FormField(path, label, "select", required, _choices(schema_field))
+    long_text = any(isinstance(v, validate.Length) and (v.max or 0) > 300 for v in schema_field.validators)
+    return FormField(path, label, "textarea" if long_text else "text", required)
 
 
 def form_for(definition_key: str, event: str | None) -> list[FormField]:
@@ -99,30 +110,35 @@ def parse(described: list[FormField], form: Any) -> dict[str, Any]:
     for spec in described:
         if spec.kind == "checkbox":
             _set(data, spec.name, spec.name in form)
-            continue
-        if spec.kind == "checkboxes":
+        elif spec.kind == "checkboxes":
             chosen = form.getlist(spec.name)
             if chosen or spec.required:
                 _set(data, spec.name, chosen)
-            continue
-        raw = (form.get(spec.name) or "").strip()
-        if not raw:
-            continue
-        if spec.kind == "lines":
-            _set(data, spec.name, [line.strip() for line in raw.splitlines() if line.strip()])
-        elif spec.kind == "records":
-            records = []
-            for line in raw.splitlines():
-                values = [value.strip() for value in line.replace("，", ",").split(",")]
-                if any(values):
-                    records.append({column: value for column, value in zip(spec.columns, values, strict=False)
-                                    if value})
-            _set(data, spec.name, records)
-        elif spec.kind == "number":
-            _set(data, spec.name, int(raw) if is_whole_number(raw.removeprefix("-")) else raw)
-        else:
-            _set(data, spec.name, raw)
+        elif raw := (form.get(spec.name) or "").strip():
+            _set(data, spec.name, _typed(spec, raw))
     return data
+
+
+def _typed(spec: FormField, raw: str) -> Any:
+    """The value of a text input as the API takes it: a list, records, a whole number (or the text, for the
+    schema to refuse), or the text itself."""
+    if spec.kind == "lines":
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+    if spec.kind == "records":
+        return _records(spec.columns, raw)
+    if spec.kind == "number":
+        return int(raw) if is_whole_number(raw.removeprefix("-")) else raw
+    return raw
+
+
+def _records(columns: list[str], raw: str) -> list[dict[str, str]]:
+    """One record per non-blank line, its values separated by commas (ASCII or full width) in column order."""
+    records = []
+    for line in raw.splitlines():
+        values = [value.strip() for value in line.replace("，", ",").split(",")]
+        if any(values):
+            records.append({column: value for column, value in zip(columns, values, strict=False) if value})
+    return records
 
 
 def field_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, request
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from api import access, connections
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models import IdempotencyRecord
 from api.problems import problem
 
@@ -140,52 +141,74 @@ def before_request() -> Response | None:
 
 
 def after_request(response: Response) -> Response:
+    """Commit the request's work with its access records and, under an Idempotency-Key, the answer to replay;
+    a failed request keeps nothing but its access records."""
     if g.get("idempotency_replayed"):
         db.session.rollback()
         return response
     if response.status_code >= 400:
         db.session.rollback()
     idempotency = g.get("idempotency")
-    if idempotency is not None and response.status_code < 500:
-        principal, key, request_hash = idempotency
-        headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
-        stored = {"principal": principal, "key": key, "method": request.method, "path": request.path,
-                  "request_hash": request_hash, "status": response.status_code,
-                  "body": _without_secrets(response.get_data(as_text=True)), "headers": headers,
-                  "created_at": now()}
     if response.status_code >= 400 and idempotency is None:
-        if access.pending():   # a page that failed may still have shown personal data: that is recorded
-            try:
-                access.write(db.session)
-                db.session.commit()
-            except sa.exc.SQLAlchemyError:
-                db.session.rollback()
-                log.exception("access records not written on %s %s", request.method, request.path)
+        _record_access_after_failure()
         return response
     try:
-        keep = idempotency is not None and response.status_code < 500
-        if keep or access.pending():
-            db.session.flush()   # what the view left, before the inserts that travel with the COMMIT
-            connections.commit_with_next_statements(db.session)
-        access.write(db.session)   # who saw personal data unmasked: part of the request's transaction
-        if keep:
-            db.session.execute(sa.insert(IdempotencyRecord.__table__).inline(), stored)   # no RETURNING
-        db.session.commit()
+        _commit(_answer_to_keep(idempotency, response) if response.status_code < 500 else None)
     except sa.exc.IntegrityError:
         db.session.rollback()
-        if idempotency is not None:
-            record = _find(idempotency[0], idempotency[1])
-            if record is not None:
-                if record.request_hash != idempotency[2]:
-                    return problem(422, "同一个 Idempotency-Key 已用于另一个请求体",
-                                   errors={"Idempotency-Key": ["已用于内容不同的请求"]})
-                return _replay(record)
-        return problem(409, "与同时提交的另一个请求冲突，请刷新后重试")
+        return _lost_race(idempotency)
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         log.exception("commit failed on %s %s", request.method, request.path)
         return problem(503, "数据库暂不可用，请稍后重试", headers={"Retry-After": "5"})
     return response
+
+
+def _answer_to_keep(idempotency: tuple[str, str, str] | None, response: Response) -> dict[str, Any] | None:
+    """The row of ``idempotency_keys`` that replays ``response`` (None without a key)."""
+    if idempotency is None:
+        return None
+    principal, key, request_hash = idempotency
+    headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
+    return {"principal": principal, "key": key, "method": request.method, "path": request.path,
+            "request_hash": request_hash, "status": response.status_code,
+            "body": _without_secrets(response.get_data(as_text=True)), "headers": headers, "created_at": now()}
+
+
+def _commit(stored: dict[str, Any] | None) -> None:
+    """The view's work, who saw personal data unmasked and the answer to replay, in one transaction: the last
+    two inserts travel with the COMMIT."""
+    if stored is not None or access.pending():
+        db.session.flush()   # what the view left, before the inserts that travel with the COMMIT
+        connections.commit_with_next_statements(current_session())
+    access.write(current_session())   # who saw personal data unmasked: part of the request's transaction
+    if stored is not None:
+        db.session.execute(sa.insert(IdempotencyRecord.__table__).inline(), stored)   # no RETURNING
+    db.session.commit()
+
+
+def _record_access_after_failure() -> None:
+    """A page that failed may still have shown personal data: that is recorded, on its own."""
+    if not access.pending():
+        return
+    try:
+        access.write(current_session())
+        db.session.commit()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        log.exception("access records not written on %s %s", request.method, request.path)
+
+
+def _lost_race(idempotency: tuple[str, str, str] | None) -> Response:
+    """The answer when a racing request committed first: its answer when it held the same key and body, else
+    a conflict."""
+    record = _find(idempotency[0], idempotency[1]) if idempotency is not None else None
+    if record is None or idempotency is None:
+        return problem(409, "与同时提交的另一个请求冲突，请刷新后重试")
+    if record.request_hash != idempotency[2]:
+        return problem(422, "同一个 Idempotency-Key 已用于另一个请求体",
+                       errors={"Idempotency-Key": ["已用于内容不同的请求"]})
+    return _replay(record)
 
 
 def register(app: Flask) -> None:

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from api import admin_log, auth, ratelimit
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models import User
 
 LOCKED = "该账号登录失败次数过多，已暂时锁定；请稍后再试，或请管理员解除锁定"
@@ -39,10 +39,10 @@ def sign_in(username: str, password: str, address: str | None, now: datetime) ->
     Raises ``ratelimit.Throttled`` (429 with Retry-After) when the username is locked or this address has
     tried too often."""
     limit, window = _failure_budget()
-    locked = ratelimit.spent(db.session, _failures_key(username), now, limit=limit, window=window)
+    locked = ratelimit.spent(current_session(), _failures_key(username), now, limit=limit, window=window)
     if locked is not None:
         raise ratelimit.Throttled(LOCKED, locked)
-    retry = ratelimit.hit(db.session, f"login:{username[:64]}:{address}", now,
+    retry = ratelimit.hit(current_session(), f"login:{username[:64]}:{address}", now,
                           limit=ratelimit.setting("LOGIN_LIMIT", 10),
                           window=timedelta(seconds=ratelimit.setting("LOGIN_WINDOW_SECONDS", 300)))
     if retry is not None:
@@ -56,8 +56,8 @@ def sign_in(username: str, password: str, address: str | None, now: datetime) ->
 def _count_failure(username: str, now: datetime, limit: int, window: timedelta) -> None:
     """One more failure for ``username``; the one that spends the budget writes the lockout notice (the
     budget was not spent when this attempt began)."""
-    ratelimit.hit(db.session, _failures_key(username), now, limit=limit, window=window)
-    if ratelimit.spent(db.session, _failures_key(username), now, limit=limit, window=window) is None:
+    ratelimit.hit(current_session(), _failures_key(username), now, limit=limit, window=window)
+    if ratelimit.spent(current_session(), _failures_key(username), now, limit=limit, window=window) is None:
         return
     with Session(db.engine) as own:  # kept although the failed request rolls back
         if own.scalar(sa.select(User.id).where(User.username == username)) is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +35,7 @@ def _budgets(kind: str, number: str, client: str | None) -> list[tuple[str, int]
 
 
 def _guarded(session: Session, kind: str, number: str, client: str | None, now: datetime,
-             find: Any) -> Any:
+             find: Callable[[], Case | None]) -> Case | None:
     """``find()`` unless a budget is spent; a miss (None) is counted against the number and the client."""
     window = timedelta(seconds=ratelimit.setting("LOOKUP_WINDOW_SECONDS", 3600))
     budgets = _budgets(kind, number, client)

@@ -28,7 +28,7 @@ from api.deadlines import SHANGHAI
 from api.models import Case, OrgUnit, User
 from api.models_ownership import CaseInvolvement, Notification
 from api.transaction_cache import per_transaction
-from api.writers import CaseRecord, CaseWriter, insert_statement
+from api.writers import CaseRecord, CaseWriter, affected_rows, insert_statement
 from workflow.definitions import LEVELS, Definition, EventDef
 from workflow.engine import Engine, Outcome, parent_level
 from workflow.errors import CaseNotFound, InvalidData, RecordNotFound, RoleNotPermitted
@@ -106,7 +106,7 @@ def involve(writer: CaseWriter, case: CaseRecord, now: datetime) -> None:
     writer.add(CaseInvolvement, {"case_id": case.id, "org_unit_id": case.org_unit_id, "at": now})
 
 
-def involved_case_ids(unit_id: int) -> sa.Select[tuple[int]]:
+def involved_case_ids(unit_id: int) -> sa.Select[int]:
     return sa.select(CaseInvolvement.case_id).where(CaseInvolvement.org_unit_id == unit_id)
 
 
@@ -246,7 +246,7 @@ def notify_due_soon(session: Session, engine: Engine, at: datetime, limit: int =
         rows += [{"user_id": user_id, "case_id": row.id, "kind": "due_soon", "title": title, "at": at,
                   "deadline": row.due_at, "read_at": None} for user_id in users]
     if rows:
-        written = session.execute(insert_statement(session, Notification.__table__), rows).rowcount
+        written = affected_rows(session.execute(insert_statement(session, Notification.__table__), rows))
     return max(written, 0)
 
 
@@ -396,4 +396,4 @@ def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> 
 def mark_all_read(session: Session, user_id: int, now: datetime) -> int:
     done = session.execute(sa.update(Notification).where(Notification.user_id == user_id,
                                                          Notification.read_at.is_(None)).values(read_at=now))
-    return int(done.rowcount or 0)
+    return affected_rows(done)

@@ -10,7 +10,7 @@ an employer's roster contact leaves it, under the same rules (``workflow.privacy
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from flask import current_app
 
@@ -18,7 +18,7 @@ from api import access, ownership
 from api.auth import Principal
 from api.cases.data import view_of
 from api.deadlines import SHANGHAI
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles import registry
 from api.models import Case, CaseHistory, Employer
 from api.writers import CaseRecord
@@ -31,7 +31,14 @@ def engine() -> Engine:
     return found
 
 
+@overload
+def local(moment: datetime) -> datetime: ...
+@overload
+def local(moment: None) -> None: ...
+@overload
+def local(moment: datetime | None) -> datetime | None: ...
 def local(moment: datetime | None) -> datetime | None:
+    """The instant as a time in Shanghai (None stays None)."""
     return moment.astimezone(SHANGHAI) if moment else None
 
 
@@ -53,7 +60,7 @@ def masked_data(case: CaseRecord, principal: Principal | None, data: dict[str, A
         return shown
     result = privacy.apply(rules, shown, viewer(case, principal), facts=case.data)
     if result.shown and principal is not None:
-        access.record(db.session, case.id, principal, result.shown)
+        access.record(current_session(), case.id, principal, result.shown)
     return result.data
 
 
@@ -101,5 +108,5 @@ def employer_contact(employer: Employer, principal: Principal | None,
     result = privacy.apply(privacy.EMPLOYER_CONTACT, {"contact_name": employer.contact_name,
                                                       "contact_phone": employer.contact_phone}, seen_by)
     if result.shown and principal is not None:
-        access.record_employer(db.session, employer.id, principal, result.shown)
+        access.record_employer(current_session(), employer.id, principal, result.shown)
     return result.data

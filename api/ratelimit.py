@@ -79,9 +79,9 @@ def enforce(client: str, setting: str, *, limit: int, window_seconds: int, messa
 
     ``GONGHUI_<setting>_LIMIT`` and ``GONGHUI_<setting>_WINDOW_SECONDS`` override the defaults."""
     from api.clock import now
-    from api.extensions import db
+    from api.extensions import current_session
 
-    retry = hit(db.session, client, now(), limit=current_app.config.get(f"{setting}_LIMIT", limit),
+    retry = hit(current_session(), client, now(), limit=current_app.config.get(f"{setting}_LIMIT", limit),
                 window=timedelta(seconds=current_app.config.get(f"{setting}_WINDOW_SECONDS", window_seconds)))
     if retry is not None:
         raise Throttled(message, retry)

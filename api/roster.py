@@ -270,25 +270,15 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
     values = {name: normalise(value) for name, value in ((_field_of(key), value) for key, value in raw.items()
                                                             if key is not None) if name is not None}
     code = values.get("uscc", "").replace(" ", "").upper()
-    faults = []
+    faults: list[str] = []
     if not uscc_is_valid(code):
         faults.append("统一社会信用代码校验失败")
     if not values.get("name"):
         faults.append("单位名称为空")
     elif len(values["name"]) > NAME_LENGTH:
         faults.append(f"单位名称超过 {NAME_LENGTH} 字")
-    street = streets.get(values.get("street", "").replace(" ", ""))
-    if street is None:
-        faults.append(f"未知的镇街“{_shown(values.get('street', ''))}”")
-    elif street.outside:
-        faults.append(f"所属镇街“{values['street']}”不在本单位管辖范围内")
-    staff_text = values.get("insured_staff", "").replace(" ", "")
-    if not staff_text:
-        faults.append("参保人数为空")
-    elif not is_whole_number(staff_text):
-        faults.append(f"参保人数“{_shown(staff_text)}”不是整数")
-    elif int(staff_text) > MAX_STAFF:
-        faults.append(f"参保人数“{staff_text}”超过 {MAX_STAFF}")
+    street = _street(values, streets, faults)
+    staff = _staff(values, faults)
     try:
         founded = parse_date(values.get("founded_on", ""))
     except ValueError:
@@ -296,10 +286,35 @@ def _parse(raw: dict[str, str], streets: dict[str, _Street]) -> _Row | str:
         founded = None
     if faults:
         return "；".join(faults)
-    assert street is not None and founded is not None
-    return _Row(code, values["name"], street, values.get("industry") or None, int(staff_text), founded,
+    assert street is not None and staff is not None and founded is not None
+    return _Row(code, values["name"], street, values.get("industry") or None, staff, founded,
                 values.get("unionized") in ("是", "已建", "Y", "y", "1"),
                 (values.get("contact_name") or "")[:100] or None, (values.get("contact_phone") or "")[:40] or None)
+
+
+def _street(values: dict[str, str], streets: dict[str, _Street], faults: list[str]) -> _Street | None:
+    """The row's town or street, one known and within the importing unit's scope."""
+    street = streets.get(values.get("street", "").replace(" ", ""))
+    if street is None:
+        faults.append(f"未知的镇街“{_shown(values.get('street', ''))}”")
+    elif street.outside:
+        faults.append(f"所属镇街“{values['street']}”不在本单位管辖范围内")
+        return None
+    return street
+
+
+def _staff(values: dict[str, str], faults: list[str]) -> int | None:
+    """The insured staff: a whole number up to ``MAX_STAFF``."""
+    staff_text = values.get("insured_staff", "").replace(" ", "")
+    if not staff_text:
+        faults.append("参保人数为空")
+    elif not is_whole_number(staff_text):
+        faults.append(f"参保人数“{_shown(staff_text)}”不是整数")
+    elif int(staff_text) > MAX_STAFF:
+        faults.append(f"参保人数“{staff_text}”超过 {MAX_STAFF}")
+    else:
+        return int(staff_text)
+    return None
 
 
 CHUNK = 2000

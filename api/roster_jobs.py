@@ -165,8 +165,8 @@ def recent(session: Session, principal: Principal, limit: int = 10) -> list[Rost
 def status(job: RosterImport, now: datetime) -> dict[str, Any]:
     """How far the job is, as the page's poll answers it: ``status`` running | done | failed | stalled, rows
     read of the total, accepted and rejected, and ``percent`` (of rows read; None while the total is unknown)."""
-    values = {"rows_total": job.rows_total, "rows_read": job.rows_read, "rows_rejected": job.rows_rejected,
-              "updated_at": job.updated_at}
+    values: dict[str, Any] = {"rows_total": job.rows_total, "rows_read": job.rows_read,
+                              "rows_rejected": job.rows_rejected, "updated_at": job.updated_at}
     state = job.status
     if state == "running":
         live = BOARD.get(job.token)

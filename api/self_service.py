@@ -17,11 +17,12 @@ from api import lookups
 from api.auth import Principal
 from api.cases import FireRequest, OpenRequest, fire_event, open_case
 from api.deadlines import last_day
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles import context
 from api.models import Case
 from api.models_reports import ReportSecret
 from api.present import engine, local, masked_data
+from workflow.engine import Outcome
 
 NOT_FOUND = "未找到，请核对编号和查询码"
 TOO_MANY = "查询失败次数过多，请 {minutes} 分钟后再试"
@@ -47,7 +48,7 @@ def issue_secret(case: Case) -> str:
 
 def file_report(data: dict[str, Any], moment: datetime) -> tuple[Case, str]:
     """A report from the public (web form or WeChat platform): routed by its employer; the number and 查询码."""
-    case = open_case(db.session, engine(), INTAKE,
+    case = open_case(current_session(), engine(), INTAKE,
                               OpenRequest(definition=REPORT, org_unit=None, data=data), moment)
     return case, issue_secret(case)
 
@@ -58,7 +59,7 @@ def report_status(case: Case, moment: datetime) -> dict[str, Any]:
     from api.lifecycles.worker_report import reopen_last_day
 
     definition = engine().catalog.get(case.definition_key, case.definition_version)
-    reopen_until = reopen_last_day(context(db.session, engine(), definition, None, moment), case)
+    reopen_until = reopen_last_day(context(current_session(), engine(), definition, None, moment), case)
     can_reopen = reopen_until is not None
     shown = masked_data(case, None)   # the reporter holds no account: the public's view
     return {"number": case.number, "state": case.state, "state_label": definition.states[case.state].label,
@@ -69,9 +70,9 @@ def report_status(case: Case, moment: datetime) -> dict[str, Any]:
             "decline_reason": shown.get("reason") if case.state == "declined" else None}
 
 
-def reopen_report(case: Case, reason: str, moment: datetime) -> Case:
+def reopen_report(case: Case, reason: str, moment: datetime) -> Outcome:
     """The reporter is not satisfied: back to handling, within the window (the definition's guard decides)."""
-    return fire_event(db.session, engine(), None, case, FireRequest(
+    return fire_event(current_session(), engine(), None, case, FireRequest(
         event="reopen", data={"reason": reason}, comment="反映人对办理结果不满意，要求重新办理"), moment,
         actor="reporter")
 

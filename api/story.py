@@ -141,7 +141,7 @@ class Story:
     def _conclude(self, who: str, case: Case, outcome: str, opened: datetime) -> None:
         if outcome == "agree":
             self.fire(who, case, "agree", {"agreement": {
-                "terms": "用人单位分两期支付拖欠款项", "amount": f"{case.amount * Decimal('0.8'):.2f}",
+                "terms": "用人单位分两期支付拖欠款项", "amount": f"{(case.amount or Decimal(0)) * Decimal('0.8'):.2f}",
                 "perform_by": (opened + timedelta(days=20)).astimezone(SHANGHAI).date().isoformat()}},
                 opened + timedelta(days=2))
             if case.id % 20:       # most agreements are performed; the rest are watched until their date
@@ -174,7 +174,8 @@ class Story:
         for index, case in enumerate(cases):
             assert case is not None
             begun = self.at(index * 20, len(cases) * 20 + 200)
-            steps = [("notify", {"notice_date": begun.astimezone(SHANGHAI).date().isoformat()}),
+            notice_date = begun.astimezone(SHANGHAI).date().isoformat()
+            steps: list[tuple[str, dict[str, Any]]] = [("notify", {"notice_date": notice_date}),
                      ("start_preparation", {"leader": person(index + 200), "prep_group": [person(index + 300),
                                                                                           person(index + 400)]}),
                      ("open_registration", {}), ("call_election", {"members_registered": 20 + index % 30}),
@@ -223,12 +224,12 @@ def tell(session: Session, engine: Engine, now: datetime, sweep: Callable[[datet
 
 def tell_in_app(app: Any, now: datetime) -> Told:
     """The story in the app's database, committed as it goes (the sweep in its own transactions)."""
-    from api.extensions import db
+    from api.extensions import current_session, db
     from api.sweep import sweep_due
 
     engine = app.extensions["gonghui.engine"]
     try:
-        told = tell(db.session, engine, now, lambda at: len(sweep_due(lambda: Session(db.engine), engine, at)),
+        told = tell(current_session(), engine, now, lambda at: len(sweep_due(lambda: Session(db.engine), engine, at)),
                     db.session.commit)
     except Exception:
         db.session.rollback()

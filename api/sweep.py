@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 from api import calendar_store, ownership
 from api.cases import FireRequest, fire_event, mark_overdue
 from api.models import Case, OrgUnit, Timer
-from api.writers import CaseWriter, RowWriter, SetWriter
+from api.writers import CaseWriter, RowWriter, SetWriter, affected_rows
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
 
@@ -61,7 +61,7 @@ def _next_due(session: Session, at: datetime, skip: set[int], batch: int) -> lis
 def _claim(session: Session, timer_id: int, at: datetime) -> bool:
     claimed = session.execute(sa.update(_TIMERS).where(_TIMERS.c.id == timer_id, _TIMERS.c.status == "pending")
                               .values(status="fired", fired_at=at))
-    return bool(claimed.rowcount)
+    return bool(affected_rows(claimed))
 
 
 def _rule(case: Case, timer: DueTimer) -> str:

@@ -208,37 +208,47 @@ def inspect_csv(stream: IO[bytes], limits: Limits) -> int:
     """Refuse a CSV with a line, a field, a row or a file beyond ``limits``; the stream is left at its start.
     Returns its records that hold a value, the header included."""
     try:
-        longest = 0
-        while True:
-            line = stream.readline(limits.line_bytes + 1)
-            if not line:
-                break
-            if len(line) > limits.line_bytes and not line.endswith(b"\n"):
-                raise FileRefused(413, f"CSV 文件的一行超过上限 {limits.line_bytes // MIB} MiB（line_bytes）",
-                                  {"line_bytes": limits.line_bytes})
-            longest = max(longest, len(line))
+        _check_lines(stream, limits)
         stream.seek(0)
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        rows = cells = filled = 0
-        try:
-            for row in csv.reader(text):
-                rows += 1
-                filled += bool(row)
-                cells += len(row)
-                if rows > limits.rows + 1:
-                    raise _too_large("CSV 文件行数", f"{rows - 1:,} 行以上", "rows", limits.rows, " 行")
-                if len(row) > limits.columns:
-                    raise _too_large("一行的字段数", f"{len(row):,} 个", "columns", limits.columns, " 个")
-                if cells > limits.cells:
-                    raise _too_large("字段总数", f"{cells:,} 个以上", "cells", limits.cells, " 个")
-                if any(len(value) > limits.cell_chars for value in row):
-                    raise _too_large(f"第 {rows} 行的一个字段", "", "cell_chars", limits.cell_chars, " 字")
-        finally:
-            text.detach()
-        return filled
+        return _check_records(stream, limits)
     except csv.Error as error:
         raise FileRefused(422, f"无法读取的 CSV 文件：{error}") from error
     except UnicodeDecodeError as error:
         raise FileRefused(422, "文件不是 UTF-8 编码的 CSV，也不是 XLSX") from error
     finally:
         stream.seek(0)
+
+
+def _check_lines(stream: IO[bytes], limits: Limits) -> None:
+    """Refuse a line longer than ``limits.line_bytes``, reading no more than that at a time."""
+    while line := stream.readline(limits.line_bytes + 1):
+        if len(line) > limits.line_bytes and not line.endswith(b"\n"):
+            raise FileRefused(413, f"CSV 文件的一行超过上限 {limits.line_bytes // MIB} MiB（line_bytes）",
+                              {"line_bytes": limits.line_bytes})
+
+
+def _check_records(stream: IO[bytes], limits: Limits) -> int:
+    """Refuse too many records, columns or fields, or a field too long; the records that hold a value."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    rows = cells = filled = 0
+    try:
+        for row in csv.reader(text):
+            rows += 1
+            filled += bool(row)
+            cells += len(row)
+            _check_record(row, rows, cells, limits)
+    finally:
+        text.detach()
+    return filled
+
+
+def _check_record(row: list[str], rows: int, cells: int, limits: Limits) -> None:
+    """Refuse the ``rows``-th record (``cells`` fields so far, its own included) when it goes beyond a limit."""
+    if rows > limits.rows + 1:
+        raise _too_large("CSV 文件行数", f"{rows - 1:,} 行以上", "rows", limits.rows, " 行")
+    if len(row) > limits.columns:
+        raise _too_large("一行的字段数", f"{len(row):,} 个", "columns", limits.columns, " 个")
+    if cells > limits.cells:
+        raise _too_large("字段总数", f"{cells:,} 个以上", "cells", limits.cells, " 个")
+    if any(len(value) > limits.cell_chars for value in row):
+        raise _too_large(f"第 {rows} 行的一个字段", "", "cell_chars", limits.cell_chars, " 字")

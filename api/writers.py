@@ -215,6 +215,13 @@ class SetWriter(CaseWriter):
             self.session.expunge(case)
 
 
+def affected_rows(result: sa.Result[Any]) -> int:
+    """The rows an UPDATE, DELETE or INSERT went to (``Session.execute`` types its answer as a plain Result; for
+    such a statement it is a CursorResult)."""
+    assert isinstance(result, sa.CursorResult)
+    return result.rowcount
+
+
 def insert_statement(session: Session, table: sa.Table) -> Any:
     """An insert into ``table``; ON CONFLICT DO NOTHING for a table that says so in its ``info`` (a row that
     another writer already wrote, such as a notice of one deadline, is then passed over)."""

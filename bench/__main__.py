@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import platform
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ def rows_of(results: dict[str, Any]) -> list[list[str]]:
     e = results.get("engine")
     if e:
         rows += engine_rows(e)
-    return rows + other_rows(results)
+    return rows + sweep_rows(results) + http_rows(results.get("http")) + import_rows(results) + figure_rows(results)
 
 
 def engine_rows(e: dict[str, Any]) -> list[list[str]]:
@@ -48,7 +49,8 @@ def engine_rows(e: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def other_rows(results: dict[str, Any]) -> list[list[str]]:
+def sweep_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The sweep against an APScheduler job per deadline, its lag, and 100,000 timers (full runs)."""
     rows: list[list[str]] = []
     s = results.get("sweep")
     if s:
@@ -69,43 +71,65 @@ def other_rows(results: dict[str, Any]) -> list[list[str]]:
     if big:
         rows.append([f"sweep: {big['timers']} due timers, 2 sweeper processes (s)", f"{big['two_sweepers']['seconds']}",
                      f"1 sweeper {big['one_sweeper']['seconds']} s", "", "< 60 s"])
-    h = results.get("http")
-    if h and "skipped" not in h:
-        for connections in (8, 32):
-            ours, base = h[f"gonghui_fire_c{connections}"], h[f"baseline_fire_c{connections}"]
-            rows.append([f"HTTP fire event, {connections} connections (req/s; p50/p99 ms)",
-                         f"{ours['rps']:.0f}; {ours['p50_ms']}/{ours['p99_ms']}",
-                         f"{base['rps']:.0f}; {base['p50_ms']}/{base['p99_ms']}", ratio(ours["rps"], base["rps"]),
-                         "≥ 0.70×, p99 ≤ 2×"])
-            floor = h.get(f"floor_fire_c{connections}")
-            if floor:
-                rows.append(["  floor: the same writes in raw SQL, no ORM (ours: p99 as a multiple of its)",
-                             f"p99 {ratio(ours['p99_ms'], floor['p99_ms'])}",
-                             f"{floor['rps']:.0f}; {floor['p50_ms']}/{floor['p99_ms']}",
-                             ratio(ours["rps"], floor["rps"]), "≥ 0.60×, p99 ≤ 2×"])
-        trips = h.get("round_trips")
-        if trips:
-            ours, before = trips["gonghui"], trips["gonghui_before"]
-            rows.append(["  round trips to PostgreSQL per fired event (with an Idempotency-Key)",
-                         f"{ours['round_trips']:g} ({_kinds(ours['by_kind'])}; compiled statements from the "
-                         f"cache: {ours['compiling'].get('cached', 0):g} of {ours['by_kind']['statements']:g})",
-                         f"floor {trips['floor']['round_trips']:g}, baseline {trips['baseline']['round_trips']:g}",
-                         "", f"before: {before['round_trips']:g} ({before['commit']})"])
-        for label in ("worklist", "list"):
-            figure = h[f"gonghui_{label}_c8"]
-            rows.append([f"HTTP GET {label} under load, 8 connections (req/s; p50/p99 ms)",
-                         f"{figure['rps']:.0f}; {figure['p50_ms']}/{figure['p99_ms']}", "", "",
-                         "(one client: scale rows)"])
-        m = h.get("memory")
-        if m:
-            first = m["samples"][1]["rss_mb"] if len(m["samples"]) > 1 else m["samples"][0]["rss_mb"]
-            rows.append([f"API worker RSS after {m['requests']:,} requests to one server (MB)",
-                         f"{m['samples'][-1]['rss_mb']}", f"after the first round {first}",
-                         f"+{m['growth_mb']} MB", "< 150 MB, flat"])
-        rows.append([f"  (HTTP figures: median of {h['repeats']} runs, gunicorn {h['workers']}×{h['threads']})",
-                     "", "", "", ""])
-    elif h:
-        rows.append(["HTTP", h["skipped"], "", "", ""])
+    return rows
+
+
+def http_rows(h: dict[str, Any] | None) -> list[list[str]]:
+    """Firing events over HTTP against a plain Flask baseline and a raw-SQL floor, round trips, lists, memory."""
+    if not h:
+        return []
+    if "skipped" in h:
+        return [["HTTP", h["skipped"], "", "", ""]]
+    rows: list[list[str]] = []
+    for connections in (8, 32):
+        ours, base = h[f"gonghui_fire_c{connections}"], h[f"baseline_fire_c{connections}"]
+        rows.append([f"HTTP fire event, {connections} connections (req/s; p50/p99 ms)",
+                     f"{ours['rps']:.0f}; {ours['p50_ms']}/{ours['p99_ms']}",
+                     f"{base['rps']:.0f}; {base['p50_ms']}/{base['p99_ms']}", ratio(ours["rps"], base["rps"]),
+                     "≥ 0.70×, p99 ≤ 2×"])
+        floor = h.get(f"floor_fire_c{connections}")
+        if floor:
+            rows.append(["  floor: the same writes in raw SQL, no ORM (ours: p99 as a multiple of its)",
+                         f"p99 {ratio(ours['p99_ms'], floor['p99_ms'])}",
+                         f"{floor['rps']:.0f}; {floor['p50_ms']}/{floor['p99_ms']}",
+                         ratio(ours["rps"], floor["rps"]), "≥ 0.60×, p99 ≤ 2×"])
+    return rows + _round_trip_rows(h.get("round_trips")) + _load_rows(h)
+
+
+def _round_trip_rows(trips: dict[str, Any] | None) -> list[list[str]]:
+    """Round trips to PostgreSQL per fired event, beside the floor's and the baseline's."""
+    if not trips:
+        return []
+    ours, before = trips["gonghui"], trips["gonghui_before"]
+    return [["  round trips to PostgreSQL per fired event (with an Idempotency-Key)",
+             f"{ours['round_trips']:g} ({_kinds(ours['by_kind'])}; compiled statements from the "
+             f"cache: {ours['compiling'].get('cached', 0):g} of {ours['by_kind']['statements']:g})",
+             f"floor {trips['floor']['round_trips']:g}, baseline {trips['baseline']['round_trips']:g}",
+             "", f"before: {before['round_trips']:g} ({before['commit']})"]]
+
+
+def _load_rows(h: dict[str, Any]) -> list[list[str]]:
+    """Lists read under load, a worker's memory over many requests, and how the HTTP figures were taken."""
+    rows: list[list[str]] = []
+    for label in ("worklist", "list"):
+        figure = h[f"gonghui_{label}_c8"]
+        rows.append([f"HTTP GET {label} under load, 8 connections (req/s; p50/p99 ms)",
+                     f"{figure['rps']:.0f}; {figure['p50_ms']}/{figure['p99_ms']}", "", "",
+                     "(one client: scale rows)"])
+    m = h.get("memory")
+    if m:
+        first = m["samples"][1]["rss_mb"] if len(m["samples"]) > 1 else m["samples"][0]["rss_mb"]
+        rows.append([f"API worker RSS after {m['requests']:,} requests to one server (MB)",
+                     f"{m['samples'][-1]['rss_mb']}", f"after the first round {first}",
+                     f"+{m['growth_mb']} MB", "< 150 MB, flat"])
+    rows.append([f"  (HTTP figures: median of {h['repeats']} runs, gunicorn {h['workers']}×{h['threads']})",
+                 "", "", "", ""])
+    return rows
+
+
+def import_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The roster import's speed and memory, and query latency as the tables grow."""
+    rows: list[list[str]] = []
     i = results.get("import")
     if i:
         rows.append([f"roster import rows/s ({i['large']['rows']} rows, PostgreSQL)", f"{i['large']['rows_per_s']}",
@@ -176,6 +200,29 @@ def figure_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def measure(chosen: set[str], full: bool) -> dict[str, Any]:
+    """Run the ``chosen`` benchmarks, at the larger sizes when ``full``; their results by name."""
+    runs: dict[str, Callable[[], Any]] = {
+        "engine": lambda: engine.run(20000 if full else 5000),
+        "sweep": lambda: sweep.run(10000, repeats=3, baseline_jobs=3000 if full else 1000),
+        "http": lambda: http.run(10 if full else 3, 2000 if full else 500, memory_requests=100_000 if full else 10_000),
+        "import": lambda: importer.run(10000, 100000),
+        "scale": lambda: scale.run(100_000, 1_000_000, 10, 300) if full else scale.run(10_000, 100_000, 10, 50),
+        "notify": lambda: notify.run(10000 if full else 2000, repeats=3),
+        "webhooks": lambda: webhooks.run(10000 if full else 2000, repeats=3),
+        "documents": lambda: documents.run(500 if full else 100, repeats=3),
+        "migrate": lambda: migrate.run(10000 if full else 2000, repeats=3, dry_run_cases=100_000 if full else 20_000),
+    }
+    results: dict[str, Any] = {}
+    for name, run in runs.items():
+        if name not in chosen:
+            continue
+        results[name] = run()
+        if name == "sweep" and full:
+            results["sweep_100k"] = sweep.run(100000, repeats=1, baseline_jobs=0)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--full", action="store_true", help="larger sizes and longer runs")
@@ -191,32 +238,10 @@ def main() -> None:
         return
     logging.disable(logging.WARNING)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    full = arguments.full
-    chosen = set(arguments.only or BENCHMARKS)
-    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "mode": "full" if full else
-                               "quick", "cores": os.cpu_count(), "python": platform.python_version()}
-    if "engine" in chosen:
-        results["engine"] = engine.run(20000 if full else 5000)
-    if "sweep" in chosen:
-        results["sweep"] = sweep.run(10000, repeats=3, baseline_jobs=3000 if full else 1000)
-        if full:
-            results["sweep_100k"] = sweep.run(100000, repeats=1, baseline_jobs=0)
-    if "http" in chosen:
-        results["http"] = http.run(10 if full else 3, 2000 if full else 500,
-                                   memory_requests=100_000 if full else 10_000)
-    if "import" in chosen:
-        results["import"] = importer.run(10000, 100000)
-    if "scale" in chosen:
-        results["scale"] = scale.run(100_000, 1_000_000, 10, 300) if full else scale.run(10_000, 100_000, 10, 50)
-    if "notify" in chosen:
-        results["notify"] = notify.run(10000 if full else 2000, repeats=3)
-    if "webhooks" in chosen:
-        results["webhooks"] = webhooks.run(10000 if full else 2000, repeats=3)
-    if "documents" in chosen:
-        results["documents"] = documents.run(500 if full else 100, repeats=3)
-    if "migrate" in chosen:
-        results["migrate"] = migrate.run(10000 if full else 2000, repeats=3,
-                                         dry_run_cases=100_000 if full else 20_000)
+    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "mode": "full" if arguments.full else "quick", "cores": os.cpu_count(),
+                               "python": platform.python_version()}
+    results.update(measure(set(arguments.only or BENCHMARKS), arguments.full))
     print(f"\ngonghui-workflow benchmarks ({results['mode']}, {results['cores']} cores, Python {results['python']}, "
           f"{results['when']})\n")
     print(table(rows_of(results)))

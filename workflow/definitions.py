@@ -203,18 +203,7 @@ def _deadline(check: _Checker, state: str, raw: Any, event_names: set[str]) -> D
         check.faults.append(f"{what}: must be a mapping")
         return None
     check.unknown_keys(raw, _DEADLINE_KEYS, what)
-    periods: dict[str, Period] = {}
-    period = raw.get("period")
-    if period is not None:
-        if isinstance(period, dict) and period and set(period) <= {*LEVELS, "*"}:
-            for level, per_level in period.items():
-                parsed = check.period(period, level, per_level, f"{what} at level {level!r}")
-                if parsed:
-                    periods[level] = parsed
-        else:
-            parsed = check.period(raw, "period", period, what)
-            if parsed:
-                periods["*"] = parsed
+    periods = _deadline_periods(check, raw, what)
     until_field = raw.get("until_field")
     if not periods and not until_field:
         check.fault(raw, "period" if "period" in raw else "on_timeout", f"{what}: needs a period or an until_field")
@@ -225,19 +214,41 @@ def _deadline(check: _Checker, state: str, raw: Any, event_names: set[str]) -> D
     since = raw.get("since", "state_entered")
     if since not in DEADLINE_SINCE and not (isinstance(since, str) and since.startswith("field:") and since[6:]):
         check.fault(raw, "since", f"{what}: since must be one of {sorted(DEADLINE_SINCE)} or field:<data field>")
-    category_periods: dict[str, Period] = {}
-    by_category = raw.get("by_category") or {}
-    if not isinstance(by_category, dict):
-        check.fault(raw, "by_category", f"{what}: by_category maps a category to a period")
-        by_category = {}
-    for category, value in by_category.items():
-        parsed_category = check.period(by_category, category, value, f"{what} for category {category!r}")
-        if parsed_category:
-            category_periods[str(category)] = parsed_category
+    category_periods = _category_periods(check, raw, what)
     warn = raw.get("warn_before")
     warn_period = check.period(raw, "warn_before", warn, f"{what} warn_before") if warn is not None else None
     return DeadlineSpec(periods=periods, on_timeout=on_timeout, since=since,
                         until_field=until_field, warn_before=warn_period, category_periods=category_periods)
+
+
+def _deadline_periods(check: _Checker, raw: dict[str, Any], what: str) -> dict[str, Period]:
+    """``period``: one period for every level (kept under ``*``), or a mapping of level (or ``*``) to period."""
+    period = raw.get("period")
+    if period is None:
+        return {}
+    if not (isinstance(period, dict) and period and set(period) <= {*LEVELS, "*"}):
+        parsed = check.period(raw, "period", period, what)
+        return {"*": parsed} if parsed else {}
+    periods: dict[str, Period] = {}
+    for level, per_level in period.items():
+        parsed = check.period(period, level, per_level, f"{what} at level {level!r}")
+        if parsed:
+            periods[level] = parsed
+    return periods
+
+
+def _category_periods(check: _Checker, raw: dict[str, Any], what: str) -> dict[str, Period]:
+    """``by_category``: a period for the cases of one category, before the level's."""
+    by_category = raw.get("by_category") or {}
+    if not isinstance(by_category, dict):
+        check.fault(raw, "by_category", f"{what}: by_category maps a category to a period")
+        return {}
+    periods: dict[str, Period] = {}
+    for category, value in by_category.items():
+        parsed = check.period(by_category, category, value, f"{what} for category {category!r}")
+        if parsed:
+            periods[str(category)] = parsed
+    return periods
 
 
 def _names(check: _Checker, where: Any, key: str, value: Any, what: str) -> tuple[str, ...]:
@@ -257,27 +268,64 @@ def parse_definition(raw: Any, source: str, bound_effects: Collection[str] = ())
     ``bound_effects`` names the effects the service binds besides the pure ones of ``workflow.registry`` (the effects
     of its lifecycle plug-ins, which need persistence); any other effect name is refused."""
     check = _Checker(source)
+    raw_states, raw_events = _outline(check, raw)
+    states = _states(check, raw_states, set(raw_events))
+    initial = raw.get("initial")
+    if initial is not None and initial not in states:
+        check.fault(raw, "initial", f"initial state {initial!r} is not a state")
+    events = _events(check, raw_events, states, bound_effects)
+    _check_escalations(check, states, events)
+    alternatives = _names(check, raw, "alternative_initials", raw.get("alternative_initials"), "definition")
+    for name in alternatives:
+        if name not in states:
+            check.fault(raw, "alternative_initials", f"definition: unknown state {name!r} in alternative_initials")
+    config = _config(check, raw)
+    _check_graph(check, states, events, initial, alternatives)
+    owner_levels = _names(check, raw, "owner_levels", raw.get("owner_levels"), "definition") or LEVELS
+    _check_workable(check, raw_states, raw_events, states, events,
+                    tuple(level for level in owner_levels if level in LEVELS))
+    personal = _personal(check, raw, raw.get("personal"))
+    _check_opening(check, raw, owner_levels)
+    if check.faults:
+        raise DefinitionError(source, check.faults)
+    return Definition(
+        key=str(raw["key"]), version=int(raw["version"]), title=str(raw["title"]), initial=str(initial),
+        states=states, events=events, number_prefix=str(raw.get("number_prefix", str(raw["key"])[:2].upper())),
+        source=source, owner_levels=tuple(owner_levels),
+        open_roles=frozenset(raw.get("open_roles") or ("clerk", "admin")), open_level=raw.get("open_level"),
+        amount_field=raw.get("amount_field"), party_field=raw.get("party_field"),
+        category_field=raw.get("category_field"), alternative_initials=alternatives, config=config,
+        early_warning_categories=tuple(raw.get("early_warning_categories") or ()), personal=personal,
+        raw=dict(raw),
+    )
+
+
+def _outline(check: _Checker, raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The top level: known keys, the required ones present, a valid version, states and events as mappings of
+    English names. Refuses at once when there are no states to go on with."""
     if not isinstance(raw, dict):
-        raise DefinitionError(source, ["the file must hold one mapping"])
+        raise DefinitionError(check.source, ["the file must hold one mapping"])
     check.unknown_keys(raw, _TOP_KEYS, "definition")
     for required in ("key", "version", "title", "initial", "states", "events"):
         if required not in raw:
             check.faults.append(f"definition: missing {required!r}")
     if check.faults and not isinstance(raw.get("states"), dict):
-        raise DefinitionError(source, check.faults)
+        raise DefinitionError(check.source, check.faults)
     version = raw.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         check.fault(raw, "version", "version must be a whole number ≥ 1")
     raw_states = raw.get("states") or {}
     raw_events = raw.get("events") or {}
     if not isinstance(raw_states, dict) or not isinstance(raw_events, dict):
-        raise DefinitionError(source, [*check.faults, "states and events must be mappings"])
-    event_names = set(raw_events)
+        raise DefinitionError(check.source, [*check.faults, "states and events must be mappings"])
     for names, what in ((raw_states, "state"), (raw_events, "event")):
         for name in names:
             if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
                 check.fault(names, name, f"{what} {name!r}: a name is an English identifier (letters, digits, _)")
+    return raw_states, raw_events
 
+
+def _states(check: _Checker, raw_states: dict[str, Any], event_names: set[str]) -> dict[str, StateDef]:
     states: dict[str, StateDef] = {}
     for name, spec in raw_states.items():
         spec = spec or {}
@@ -289,110 +337,128 @@ def parse_definition(raw: Any, source: str, bound_effects: Collection[str] = ())
             check.fault(raw_states, name, f"state {name!r}: needs a Chinese label")
         terminal = bool(spec.get("terminal", False))
         deadline = None
-        if "deadline" in spec:
-            if terminal:
-                check.fault(spec, "deadline", f"state {name!r}: a terminal state cannot have a deadline")
-            else:
-                deadline = _deadline(check, name, spec["deadline"], event_names)
+        if "deadline" in spec and terminal:
+            check.fault(spec, "deadline", f"state {name!r}: a terminal state cannot have a deadline")
+        elif "deadline" in spec:
+            deadline = _deadline(check, name, spec["deadline"], event_names)
         states[name] = StateDef(name, str(spec.get("label", name)), terminal, deadline,
                                 bool(spec.get("pauses_clock", False)))
+    return states
 
-    initial = raw.get("initial")
-    if initial is not None and initial not in states:
-        check.fault(raw, "initial", f"initial state {initial!r} is not a state")
 
+def _events(check: _Checker, raw_events: dict[str, Any], states: dict[str, StateDef],
+            bound_effects: Collection[str]) -> dict[str, EventDef]:
     events: dict[str, EventDef] = {}
     for name, spec in raw_events.items():
-        what = f"event {name!r}"
         if not isinstance(spec, dict):
-            check.fault(raw_events, name, f"{what}: must be a mapping")
+            check.fault(raw_events, name, f"event {name!r}: must be a mapping")
             continue
-        check.unknown_keys(spec, _EVENT_KEYS, what)
-        sources = _names(check, spec, "from", spec.get("from"), what)
-        if sources == ("*",):   # every non-terminal state (supervision events)
-            sources = tuple(state for state, spec_ in states.items() if not spec_.terminal)
-        if not sources:
-            check.fault(raw_events, name, f"{what}: needs at least one 'from' state")
-        for source_state in sources:
-            if source_state not in states:
-                check.fault(spec, "from", f"{what}: unknown state {source_state!r} in 'from'")
-            elif states[source_state].terminal:
-                check.fault(spec, "from", f"{what}: cannot leave terminal state {source_state!r}")
-        dest = spec.get("to")
-        action = spec.get("action")
-        if action is not None and action not in EVENT_ACTIONS:
-            check.fault(spec, "action", f"{what}: unknown action {action!r}")
-        if dest is None and action not in EVENT_ACTIONS:
-            check.fault(raw_events, name, f"{what}: needs a 'to' state")
-        elif dest is not None and action in SUPERVISION_ACTIONS:
-            check.fault(spec, "to", f"{what}: a supervision event ({action}) keeps the case's state: no 'to'")
-        elif dest is not None and dest not in states:
-            check.fault(spec, "to", f"{what}: unknown state {dest!r} in 'to'")
-        roles = _names(check, spec, "roles", spec.get("roles"), what)
-        if not roles:
-            check.fault(raw_events, name, f"{what}: needs at least one role")
-        for role in roles:
-            if not valid_role(role):
-                check.fault(spec, "roles", f"{what}: unknown role {role!r} (a role, or role@level)")
-        otherwise = spec.get("otherwise")
-        if otherwise is not None and otherwise not in states:
-            check.fault(spec, "otherwise", f"{what}: unknown state {otherwise!r} in 'otherwise'")
-        guards = _names(check, spec, "guards", spec.get("guards"), what)
-        if otherwise is not None and not guards:
-            check.fault(spec, "otherwise", f"{what}: 'otherwise' needs guards that decide between the targets")
-        for guard in guards:
-            if guard not in GUARDS:
-                check.fault(spec, "guards", f"{what}: unknown guard {guard!r}")
-        effects = _names(check, spec, "effects", spec.get("effects"), what)
-        for effect in effects:
-            if effect not in EFFECTS and effect not in bound_effects:
-                check.fault(spec, "effects", f"{what}: unknown effect {effect!r}")
-        events[name] = EventDef(
-            name=name, label=str(spec.get("label", name)), sources=sources, dest=dest,
-            roles=frozenset(roles), requires=_names(check, spec, "requires", spec.get("requires"), what),
-            guards=guards, effects=effects, action=action, otherwise=otherwise,
-        )
+        events[name] = _event(check, raw_events, name, spec, states, bound_effects)
+    return events
 
+
+def _event(check: _Checker, raw_events: dict[str, Any], name: str, spec: dict[str, Any],
+           states: dict[str, StateDef], bound_effects: Collection[str]) -> EventDef:
+    what = f"event {name!r}"
+    check.unknown_keys(spec, _EVENT_KEYS, what)
+    sources = _event_sources(check, raw_events, name, spec, states)
+    _check_event_target(check, raw_events, name, spec, states)
+    roles = _names(check, spec, "roles", spec.get("roles"), what)
+    if not roles:
+        check.fault(raw_events, name, f"{what}: needs at least one role")
+    for role in roles:
+        if not valid_role(role):
+            check.fault(spec, "roles", f"{what}: unknown role {role!r} (a role, or role@level)")
+    guards = _event_guards(check, spec, states, what)
+    effects = _names(check, spec, "effects", spec.get("effects"), what)
+    for effect in effects:
+        if effect not in EFFECTS and effect not in bound_effects:
+            check.fault(spec, "effects", f"{what}: unknown effect {effect!r}")
+    return EventDef(
+        name=name, label=str(spec.get("label", name)), sources=sources, dest=spec.get("to"),
+        roles=frozenset(roles), requires=_names(check, spec, "requires", spec.get("requires"), what),
+        guards=guards, effects=effects, action=spec.get("action"), otherwise=spec.get("otherwise"),
+    )
+
+
+def _event_sources(check: _Checker, raw_events: dict[str, Any], name: str, spec: dict[str, Any],
+                   states: dict[str, StateDef]) -> tuple[str, ...]:
+    """The states an event leaves: named ones, none of them terminal, or ``*`` for every non-terminal state
+    (supervision events)."""
+    what = f"event {name!r}"
+    sources = _names(check, spec, "from", spec.get("from"), what)
+    if sources == ("*",):
+        sources = tuple(state for state, state_def in states.items() if not state_def.terminal)
+    if not sources:
+        check.fault(raw_events, name, f"{what}: needs at least one 'from' state")
+    for source_state in sources:
+        if source_state not in states:
+            check.fault(spec, "from", f"{what}: unknown state {source_state!r} in 'from'")
+        elif states[source_state].terminal:
+            check.fault(spec, "from", f"{what}: cannot leave terminal state {source_state!r}")
+    return sources
+
+
+def _check_event_target(check: _Checker, raw_events: dict[str, Any], name: str, spec: dict[str, Any],
+                        states: dict[str, StateDef]) -> None:
+    """An event leads to a known state (``to``), unless its action decides: escalation may keep the state,
+    supervision always does."""
+    what = f"event {name!r}"
+    dest = spec.get("to")
+    action = spec.get("action")
+    if action is not None and action not in EVENT_ACTIONS:
+        check.fault(spec, "action", f"{what}: unknown action {action!r}")
+    if dest is None and action not in EVENT_ACTIONS:
+        check.fault(raw_events, name, f"{what}: needs a 'to' state")
+    elif dest is not None and action in SUPERVISION_ACTIONS:
+        check.fault(spec, "to", f"{what}: a supervision event ({action}) keeps the case's state: no 'to'")
+    elif dest is not None and dest not in states:
+        check.fault(spec, "to", f"{what}: unknown state {dest!r} in 'to'")
+
+
+def _event_guards(check: _Checker, spec: dict[str, Any], states: dict[str, StateDef],
+                  what: str) -> tuple[str, ...]:
+    """The guards, each a registered name; ``otherwise`` (where a refused event leads) is a state and needs them."""
+    otherwise = spec.get("otherwise")
+    if otherwise is not None and otherwise not in states:
+        check.fault(spec, "otherwise", f"{what}: unknown state {otherwise!r} in 'otherwise'")
+    guards = _names(check, spec, "guards", spec.get("guards"), what)
+    if otherwise is not None and not guards:
+        check.fault(spec, "otherwise", f"{what}: 'otherwise' needs guards that decide between the targets")
+    for guard in guards:
+        if guard not in GUARDS:
+            check.fault(spec, "guards", f"{what}: unknown guard {guard!r}")
+    return guards
+
+
+def _check_escalations(check: _Checker, states: dict[str, StateDef], events: dict[str, EventDef]) -> None:
+    """A state whose deadline escalates has an escalate event leaving it."""
     for name, state in states.items():
         deadline = state.deadline
         if deadline and deadline.on_timeout == "escalate" and not any(
             event.escalates and name in event.sources for event in events.values()
         ):
             check.faults.append(f"state {name!r}: escalates on timeout but no escalate event leaves it")
-    alternatives = _names(check, raw, "alternative_initials", raw.get("alternative_initials"), "definition")
-    for name in alternatives:
-        if name not in states:
-            check.fault(raw, "alternative_initials", f"definition: unknown state {name!r} in alternative_initials")
+
+
+def _config(check: _Checker, raw: dict[str, Any]) -> dict[str, Any]:
     config = raw.get("config") or {}
     if not isinstance(config, dict):
         check.fault(raw, "config", "definition: config must be a mapping")
-        config = {}
-    _check_graph(check, states, events, initial, alternatives)
-    owner_levels = _names(check, raw, "owner_levels", raw.get("owner_levels"), "definition") or LEVELS
-    _check_workable(check, raw_states, raw_events, states, events,
-                    tuple(level for level in owner_levels if level in LEVELS))
-    personal = _personal(check, raw, raw.get("personal"))
-    for key_name in ("open_roles",):
-        for role in _names(check, raw, key_name, raw.get(key_name), "definition"):
-            if not valid_role(role):
-                check.fault(raw, key_name, f"definition: unknown role {role!r} in {key_name}")
+        return {}
+    return dict(config)
+
+
+def _check_opening(check: _Checker, raw: dict[str, Any], owner_levels: tuple[str, ...]) -> None:
+    """Who may open a case (``open_roles``), the levels owning cases and the level a case opens at are known."""
+    for role in _names(check, raw, "open_roles", raw.get("open_roles"), "definition"):
+        if not valid_role(role):
+            check.fault(raw, "open_roles", f"definition: unknown role {role!r} in open_roles")
     for level in owner_levels:
         if level not in LEVELS:
             check.fault(raw, "owner_levels", f"definition: unknown level {level!r}")
     if raw.get("open_level") not in (None, *LEVELS):
         check.fault(raw, "open_level", f"definition: unknown level {raw.get('open_level')!r}")
-    if check.faults:
-        raise DefinitionError(source, check.faults)
-    return Definition(
-        key=str(raw["key"]), version=int(raw["version"]), title=str(raw["title"]), initial=str(initial),
-        states=states, events=events, number_prefix=str(raw.get("number_prefix", str(raw["key"])[:2].upper())),
-        source=source, owner_levels=tuple(owner_levels),
-        open_roles=frozenset(raw.get("open_roles") or ("clerk", "admin")), open_level=raw.get("open_level"),
-        amount_field=raw.get("amount_field"), party_field=raw.get("party_field"),
-        category_field=raw.get("category_field"), alternative_initials=alternatives, config=dict(config),
-        early_warning_categories=tuple(raw.get("early_warning_categories") or ()), personal=personal,
-        raw=dict(raw),
-    )
 
 
 def _personal(check: _Checker, raw: Any, block: Any) -> tuple[PersonalRule, ...]:
@@ -405,36 +471,42 @@ def _personal(check: _Checker, raw: Any, block: Any) -> tuple[PersonalRule, ...]
         return ()
     rules: list[PersonalRule] = []
     for path, specs in block.items():
-        what = f"personal field {path!r}"
         if not isinstance(path, str) or not all(part and (part == "*" or part.isidentifier())
                                                 for part in path.split(".")):
-            check.fault(block, path, f"{what}: a path is names separated by dots, * for every item of a list")
+            check.fault(block, path, f"personal field {path!r}: a path is names separated by dots, "
+                        "* for every item of a list")
             continue
         specs = specs if isinstance(specs, list) else [specs]
         for index, spec in enumerate(specs):
             if not isinstance(spec, dict):
-                check.fault(block, path, f"{what}: a rule is a mapping with mask and seen_by")
+                check.fault(block, path, f"personal field {path!r}: a rule is a mapping with mask and seen_by")
                 continue
-            check.unknown_keys(spec, _PERSONAL_KEYS, what)
-            style = spec.get("mask")
-            if style not in STYLES:
-                check.fault(spec if "mask" in spec else block, "mask" if "mask" in spec else path,
-                            f"{what}: mask must be one of {', '.join(STYLES)}")
-            seen_by = _names(check, spec, "seen_by", spec.get("seen_by"), what)
-            for grant in seen_by:
-                role, _, relation = grant.partition("@")
-                if role not in ROLES - {"system"} or (relation and relation not in RELATIONS):
-                    check.fault(spec, "seen_by", f"{what}: unknown role or unit {grant!r} in seen_by "
-                                f"(a role, role@owner or role@<level>)")
-            when = spec.get("when")
-            if when is not None and not isinstance(when, str):
-                check.fault(spec, "when", f"{what}: when names a flag of the case data")
-            if when is None and index < len(specs) - 1:
-                check.fault(block, path, f"{what}: only the last of its rules may go without 'when'")
-            rules.append(PersonalRule(path=path, label=str(spec.get("label") or path), style=str(style),
-                                      grants=tuple(Grant.parse(grant) for grant in seen_by), when=when,
-                                      placeholder=spec.get("placeholder")))
+            if spec.get("when") is None and index < len(specs) - 1:
+                check.fault(block, path, f"personal field {path!r}: only the last of its rules may go without 'when'")
+            rules.append(_personal_rule(check, block, path, spec))
     return tuple(rules)
+
+
+def _personal_rule(check: _Checker, block: dict[str, Any], path: str, spec: dict[str, Any]) -> PersonalRule:
+    """One masking rule of a personal field: its style, who sees the value whole, the flag it applies under."""
+    what = f"personal field {path!r}"
+    check.unknown_keys(spec, _PERSONAL_KEYS, what)
+    style = spec.get("mask")
+    if style not in STYLES:
+        check.fault(spec if "mask" in spec else block, "mask" if "mask" in spec else path,
+                    f"{what}: mask must be one of {', '.join(STYLES)}")
+    seen_by = _names(check, spec, "seen_by", spec.get("seen_by"), what)
+    for grant in seen_by:
+        role, _, relation = grant.partition("@")
+        if role not in ROLES - {"system"} or (relation and relation not in RELATIONS):
+            check.fault(spec, "seen_by", f"{what}: unknown role or unit {grant!r} in seen_by "
+                        f"(a role, role@owner or role@<level>)")
+    when = spec.get("when")
+    if when is not None and not isinstance(when, str):
+        check.fault(spec, "when", f"{what}: when names a flag of the case data")
+    return PersonalRule(path=path, label=str(spec.get("label") or path), style=str(style),
+                        grants=tuple(Grant.parse(grant) for grant in seen_by), when=when,
+                        placeholder=spec.get("placeholder"))
 
 
 def valid_role(role: str) -> bool:
@@ -476,28 +548,39 @@ def _check_workable(check: _Checker, raw_states: Any, raw_events: Any, states: d
 
 def _check_graph(check: _Checker, states: dict[str, StateDef], events: dict[str, EventDef],
                  initial: Any, alternatives: tuple[str, ...] = ()) -> None:
+    """Every state is reachable from the initial ones, and every non-terminal state has a way out."""
     if initial not in states:
         return
-    outgoing: dict[str, set[str]] = {name: set() for name in states}
+    successors = _successors(states, events)
+    reachable = _reachable(successors, [initial, *(name for name in alternatives if name in states)])
+    for name in states:
+        if name not in reachable:
+            check.faults.append(f"state {name!r} is unreachable from {initial!r}")
+        elif not states[name].terminal and not (successors[name] - {name}):
+            check.faults.append(f"state {name!r} is not terminal but no event leads out of it")
+
+
+def _successors(states: dict[str, StateDef], events: dict[str, EventDef]) -> dict[str, set[str]]:
+    """The states each state leads to, through an event's target or its ``otherwise``."""
+    successors: dict[str, set[str]] = {name: set() for name in states}
     for event in events.values():
         for source_state in event.sources:
-            if source_state in outgoing:
-                for target in (event.target(source_state), event.otherwise):
-                    if target in states:
-                        outgoing[source_state].add(target)
-    starts = [initial, *(name for name in alternatives if name in states)]
+            if source_state not in successors:
+                continue
+            successors[source_state].update(
+                target for target in (event.target(source_state), event.otherwise) if target in states)
+    return successors
+
+
+def _reachable(successors: dict[str, set[str]], starts: list[str]) -> set[str]:
     seen = set(starts)
     queue = deque(starts)
     while queue:
-        for target in outgoing[queue.popleft()]:
+        for target in successors[queue.popleft()]:
             if target not in seen:
                 seen.add(target)
                 queue.append(target)
-    for name in states:
-        if name not in seen:
-            check.faults.append(f"state {name!r} is unreachable from {initial!r}")
-        elif not states[name].terminal and not (outgoing[name] - {name}):
-            check.faults.append(f"state {name!r} is not terminal but no event leads out of it")
+    return seen
 
 
 def parse_text(text: str, source: str, effects: Collection[str] = ()) -> Definition:

@@ -125,7 +125,7 @@ def may_open(principal: Principal, definition: Definition) -> None:
 
 
 def _owning_unit(session: Session, principal: Principal, code: str | None, definition: Definition) -> OrgUnit:
-    unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == (code or principal.org_unit)))
+    unit: OrgUnit | None = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == (code or principal.org_unit)))
     if unit is None or not principal.sees(unit.path):
         raise InvalidData({"org_unit": [f"未知或不在本单位范围内的组织：{code}"]})
     if unit.level not in definition.owner_levels:

@@ -54,17 +54,9 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery, now: da
     """One page of the cases in scope matching the query. The matches are counted up to ``count_limit``
     only, so that the cost of a page does not grow with the table (a clerk pages through the first thousand;
     beyond that the answer is "more than 1000" and the filters are there to narrow it)."""
-    scope_path = principal.org_path
-    if query.org_unit:
-        unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == query.org_unit))
-        if unit is None or not principal.sees(unit.path):
-            return Page([], 0, True, query.page, query.per_page)
-        scope_path = unit.path
-    where: list[Any] = [Case.org_path.startswith(scope_path, autoescape=True)]
-    if query.involved:
-        where = [Case.id.in_(ownership.involved_case_ids(principal.org_unit_id))]
-        if query.org_unit:
-            where.append(Case.org_path.startswith(scope_path, autoescape=True))
+    where = _scope(session, principal, query)
+    if where is None:
+        return Page([], 0, True, query.page, query.per_page)
     if query.definition:
         where.append(Case.definition_key == query.definition)
     if query.state:
@@ -77,13 +69,7 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery, now: da
     due_last = (sa.func.coalesce(Case.due_at, sa.text("'infinity'::timestamptz"))
                 if session.get_bind().dialect.name == "postgresql" else None)
     if query.overdue is not None:
-        late = sa.or_(Case.overdue.is_(True), sa.and_(Case.closed.is_(False), Case.due_at <= now))
-        if query.overdue:
-            where.append(late)
-        elif due_last is not None:
-            where.extend([sa.not_(Case.overdue), due_last > now])
-        else:
-            where.append(sa.not_(late))
+        where.extend(_lateness(query.overdue, now, due_last))
     if query.q:
         needle = query.q.strip()
         where.append(sa.or_(Case.number == needle, Case.party.contains(needle, autoescape=True)))
@@ -95,6 +81,32 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery, now: da
     items = list(session.scalars(matches.order_by(*order)
                                  .limit(query.per_page).offset((query.page - 1) * query.per_page)))
     return paged(items, total, exact, query.page, query.per_page)
+
+
+def _scope(session: Session, principal: Principal, query: CaseQuery) -> list[Any] | None:
+    """The conditions of the cases the query may see: the caller's scope, narrowed to one unit and those below it
+    (None when that unit is unknown or outside the scope), or the cases the caller's unit was ever involved in."""
+    scope_path = principal.org_path
+    if query.org_unit:
+        unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == query.org_unit))
+        if unit is None or not principal.sees(unit.path):
+            return None
+        scope_path = unit.path
+    in_scope = Case.org_path.startswith(scope_path, autoescape=True)
+    if not query.involved:
+        return [in_scope]
+    involved = Case.id.in_(ownership.involved_case_ids(principal.org_unit_id))
+    return [involved, in_scope] if query.org_unit else [involved]
+
+
+def _lateness(overdue: bool, now: datetime, due_last: Any) -> list[Any]:
+    """The conditions of the cases late (``overdue``) or not late at ``now``."""
+    late = sa.or_(Case.overdue.is_(True), sa.and_(Case.closed.is_(False), Case.due_at <= now))
+    if overdue:
+        return [late]
+    if due_last is not None:
+        return [sa.not_(Case.overdue), due_last > now]
+    return [sa.not_(late)]
 
 
 def worklist(session: Session, engine: Engine, principal: Principal, limit: int, offset: int = 0, *,
@@ -126,7 +138,7 @@ _WORKLIST_ORDER = (Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id)
 
 
 def _worklist(engine: Engine, principal: Principal, *, definition_key: str | None = None, state: str | None = None,
-              unit_path: str | None = None) -> sa.Select[tuple[Case]] | None:
+              unit_path: str | None = None) -> sa.Select[Case] | None:
     """The worklist's cases, unordered (None when the caller can act on nothing).
 
     Administrators also get every case marked overdue (督办) in their scope: supervising it is their job;

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from api import accounts, admin_log
-from api.extensions import db
+from api.extensions import current_session, db
 
 
 @click.group("tokens")
@@ -21,7 +21,7 @@ def tokens() -> None:
 @with_appcontext
 def tokens_list() -> None:
     """The service tokens and whether they are revoked."""
-    for token in accounts.list_tokens(db.session, current_app.config["CLOCK"](), kind="service"):
+    for token in accounts.list_tokens(current_session(), current_app.config["CLOCK"](), kind="service"):
         state = f"revoked {token['revoked_at']:%Y-%m-%d}" if token["revoked_at"] else "active"
         click.echo(f"{token['id']:>4}  {token['user']:<20} {state:<20} {token['label'] or ''}")
 
@@ -31,7 +31,7 @@ def tokens_list() -> None:
 @with_appcontext
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token by its id (``gonghui tokens list``)."""
-    if not accounts.revoke_token(db.session, actor=admin_log.actor_of_cli(), token_id=token_id,
+    if not accounts.revoke_token(current_session(), actor=admin_log.actor_of_cli(), token_id=token_id,
                                  now=current_app.config["CLOCK"]()):
         click.echo(f"no active token {token_id}", err=True)
         sys.exit(1)

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from api.extensions import db
+from api.extensions import current_session, db
 
 
 @click.group("audit")
@@ -26,7 +26,7 @@ def verify() -> None:
 
     seal = Seal.of(current_app)
     breaks = 0
-    for found in verify_chains(db.session, seal=seal):
+    for found in verify_chains(current_session(), seal=seal):
         breaks += 1
         click.echo(f"BROKEN  {found.case_number}  seq {found.seq}: {found.reason}")
     total = db.session.query(Case).count()
@@ -44,7 +44,7 @@ def checkpoint() -> None:
     from api import checkpoints
 
     seal = checkpoints.Seal.of(current_app)
-    written = checkpoints.write(db.session, seal, current_app.config["CLOCK"]())
+    written = checkpoints.write(current_session(), seal, current_app.config["CLOCK"]())
     click.echo(f"{written} chain head(s) signed into {seal.path}")
 
 

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from api.extensions import db
+from api.extensions import current_session, db
 from workflow.calendar import SHANGHAI
 
 
@@ -80,14 +80,14 @@ def calendar_load(path: Path, dry_run: bool) -> None:
         sys.exit(1)
     if dry_run:
         engine = current_app.extensions["gonghui.engine"]
-        calendar_store.refresh(db.session, engine.calendar)
-        moved = calendar_store.preview(db.session, engine, schedule)
+        calendar_store.refresh(current_session(), engine.calendar)
+        moved = calendar_store.preview(current_session(), engine, schedule)
         click.echo(f"{schedule.year}: dry run, nothing loaded; {len(moved)} deadline(s) would move")
         for item in moved:
             click.echo(f"  {item.number}  {item.old_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} → "
                        f"{item.new_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}")
         return
-    recounted = calendar_store.store(db.session, current_app.extensions["gonghui.engine"], schedule,
+    recounted = calendar_store.store(current_session(), current_app.extensions["gonghui.engine"], schedule,
                                      source=path.name, actor=admin_log.actor_of_cli(),
                                      now=current_app.config["CLOCK"]())
     db.session.commit()
@@ -108,7 +108,7 @@ def calendar_show(month: str) -> None:
         first = date(year, number, 1)
     except ValueError as error:
         raise click.BadParameter("expected YYYY-MM", param_hint="MONTH") from error
-    calendar_store.refresh(db.session, calendar)
+    calendar_store.refresh(current_session(), calendar)
     click.echo(f"{first:%Y-%m}" + ("" if calendar.knows(year) else "  (provisional: no official schedule loaded)"))
     click.echo("  一   二   三   四   五   六   日")
     line = "     " * first.weekday()

@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from api.extensions import db
+from api.extensions import current_session, db
 from workflow.calendar import SHANGHAI
 from workflow.errors import Conflict, InvalidData, UnknownDefinition
 
@@ -39,8 +39,8 @@ def deploy(path: Path, dry_run: bool) -> None:
         click.echo(f"{path}: not UTF-8 text", err=True)
         sys.exit(1)
     try:
-        definition_store.refresh(app, db.session)
-        done = definition_store.deploy_in_app(app, db.session, text, actor=admin_log.actor_of_cli(),
+        definition_store.refresh(app, current_session())
+        done = definition_store.deploy_in_app(app, current_session(), text, actor=admin_log.actor_of_cli(),
                                               now=app.config["CLOCK"](), origin=path.name, dry_run=dry_run)
     except (InvalidData, Conflict) as error:
         db.session.rollback()
@@ -79,14 +79,14 @@ def migrate(key: str, from_version: int, to_version: int, mapping: tuple[str, ..
         if not sep:
             raise click.BadParameter(f"{item!r}: expected OLD=NEW", param_hint="--map")
         state_map[old.strip()] = new.strip()
-    definition_store.refresh(app, db.session)
+    definition_store.refresh(app, current_session())
     engine = app.extensions["gonghui.engine"]
     body = {"from_version": from_version, "to_version": to_version, "state_map": state_map,
             "recount_deadlines": not keep_deadlines}
     try:
         plan = definition_migrations.make_plan(engine, key, body)
         if dry_run:
-            moves = definition_migrations.dry_run(db.session, plan)
+            moves = definition_migrations.dry_run(current_session(), plan)
         else:
             db.session.rollback()
             moves = definition_migrations.run(lambda: Session(db.engine), plan, actor=admin_log.actor_of_cli(),

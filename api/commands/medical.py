@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from stdnum.cn import ric
 
-from api.extensions import db
+from api.extensions import current_session, db
 
 COLUMNS = {"姓名": "name", "身份证号": "id_number", "工作单位代码": "employer", "年度": "year", "已缴费": "paid",
            "起付线": "deductible", "报销比例": "ratio", "年度封顶": "annual_cap", "申请期限天数": "window_days"}
@@ -67,7 +67,7 @@ def import_members(path: Path) -> None:
                 continue
             years = {row["year"]: {key: row[key] for key in ("paid", "deductible", "ratio", "annual_cap",
                                                               "window_days")}}
-            upsert_member(db.session, row["name"], row["id_number"], row.get("employer") or None, years, now)
+            upsert_member(current_session(), row["name"], row["id_number"], row.get("employer") or None, years, now)
             imported += 1
     db.session.commit()
     click.echo(f"{imported} scheme year(s) imported, {rejected} row(s) rejected")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
-from api.extensions import db
+from api.extensions import current_session, db
 
 
 @click.command("import-enterprises")
@@ -35,7 +35,7 @@ def import_enterprises(path: Path, report_path: Path | None, username: str) -> N
 
     with path.open("rb") as stream:
         try:
-            result = roster.import_roster(db.session, current_app.extensions["gonghui.engine"], principal,
+            result = roster.import_roster(current_session(), current_app.extensions["gonghui.engine"], principal,
                                           roster.rows_of(path.name, stream, Limits.from_config(current_app.config)),
                                           current_app.config["CLOCK"](), commit_every=10000, commit=db.session.commit)
         except (roster.RosterError, FileRefused) as error:

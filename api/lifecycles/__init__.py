@@ -128,7 +128,7 @@ class Lifecycle:
     demo_cases: Seed | None = None
     # columns this lifecycle adds to each employer of ``GET /enterprises`` (and the fields documenting them)
     employer_columns: EmployerColumns | None = None
-    employer_fields: dict[str, Callable[[], fields.Field]] = field(default_factory=dict)
+    employer_fields: dict[str, Callable[[], fields.Field[Any]]] = field(default_factory=dict)
     _instances: dict[str, Schema] = field(default_factory=dict, repr=False)
 
     def schema_for(self, event: str | None) -> Schema:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,7 +85,8 @@ def _figures(visitors: int, accepted: int, amount: Any, concluded: int, agreemen
 def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
     """One grouped query by level and dispute type; the totals and both breakdowns are sums of its rows."""
     result = common_figures(session, scope)
-    rows = session.execute(sa.select(
+    # (level, category, cases, accepted, amount, concluded, agreements): counts, and the amount a Decimal
+    rows: Sequence[Any] = session.execute(sa.select(
         Case.level, Case.category, sa.func.count(), sa.func.count().filter(reached("accept")),
         sa.func.sum(Case.amount), sa.func.count().filter(reached("accept"), Case.state.in_(CONCLUDED)),
         sa.func.count().filter(reached("agree")),

@@ -108,7 +108,7 @@ def _already_approved(session: Session, id_number: str, year: int, excluding: in
                                   Case.amount.is_not(None))
     if excluding is not None:
         query = query.where(Case.id != excluding)
-    return sum((case.amount for case in session.scalars(query)
+    return sum((case.amount or Decimal("0") for case in session.scalars(query)
                 if case.data.get("member", {}).get("id_number") == id_number and case.data.get("scheme_year") == year),
                Decimal("0"))
 

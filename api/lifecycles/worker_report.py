@@ -51,15 +51,16 @@ class ResolveSchema(Schema):
 
 def _employer(session: Session, data: dict[str, Any]) -> Employer | None:
     if data.get("employer_uscc"):
-        found = session.scalar(sa.select(Employer).where(Employer.uscc == data["employer_uscc"]))
+        found: Employer | None = session.scalar(sa.select(Employer).where(Employer.uscc == data["employer_uscc"]))
         if found:
             return found
     name = str(data["employer"]).strip()
     if len(name) == 18:
-        found = session.scalar(sa.select(Employer).where(Employer.uscc == name.upper()))
-        if found:
-            return found
-    return session.scalar(sa.select(Employer).where(Employer.name == name))
+        by_code: Employer | None = session.scalar(sa.select(Employer).where(Employer.uscc == name.upper()))
+        if by_code:
+            return by_code
+    by_name: Employer | None = session.scalar(sa.select(Employer).where(Employer.name == name))
+    return by_name
 
 
 def _named_street(session: Session, data: dict[str, Any]) -> str | None:

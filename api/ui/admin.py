@@ -12,8 +12,8 @@ from flask import g, redirect, render_template, request, session, url_for
 
 from api import accounts, admin_log, login_guard, passwords
 from api.clock import now
-from api.extensions import db
-from api.models import CalendarYear, OrgUnit
+from api.extensions import current_session, db
+from api.models import CalendarYear, OrgUnit, User
 from api.ui import blp
 from api.ui.labels import ROLES
 from api.ui.session import requires
@@ -25,11 +25,11 @@ from workflow.errors import Conflict, InvalidData
 def admin() -> Any:
     moment = now()
     units = list(db.session.scalars(sa.select(OrgUnit).order_by(OrgUnit.path)))
-    log, _ = admin_log.entries(db.session, per_page=30)
-    return render_template("ui/admin.html", units=units, users=accounts.list_users(db.session),
-                           tokens=accounts.list_tokens(db.session, moment), years=list(db.session.scalars(
+    log, _ = admin_log.entries(current_session(), per_page=30)
+    return render_template("ui/admin.html", units=units, users=accounts.list_users(current_session()),
+                           tokens=accounts.list_tokens(current_session(), moment), years=list(db.session.scalars(
                                sa.select(CalendarYear).order_by(CalendarYear.year))),
-                           lockouts=login_guard.locked_usernames(db.session, moment), log=log,
+                           lockouts=login_guard.locked_usernames(current_session(), moment), log=log,
                            actions=admin_log.ACTIONS, password_rule=passwords.RULE,
                            issued=session.pop("issued_token", None), message=session.pop("message", None),
                            errors=session.pop("admin_errors", None))
@@ -70,12 +70,17 @@ def _admin_action(action: Any) -> Any:
 @requires("admin")
 def admin_create_user() -> Any:
     def save() -> None:
-        accounts.create_user(db.session, actor=g.principal.username, username=request.form.get("username", "").strip(),
-                             org=request.form.get("org", ""), roles=request.form.getlist("roles"),
+        accounts.create_user(current_session(), actor=g.principal.username,
+                             username=request.form.get("username", "").strip(), org=request.form.get("org", ""),
+                             roles=request.form.getlist("roles"),
                              password=request.form.get("password", ""), now=now())
         session["message"] = "用户已创建"
 
     return _admin_action(save)
+
+
+def _user(username: str) -> User:
+    return accounts.find_user(current_session(), username)
 
 
 @blp.post("/admin/users/change")
@@ -84,7 +89,7 @@ def admin_change_user() -> Any:
     username = request.form.get("username", "")
 
     def change() -> None:
-        accounts.update_user(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+        accounts.update_user(current_session(), actor=g.principal.username, user=_user(username),
                              now=now(), org=request.form.get("org") or None,
                              roles=request.form.getlist("roles") or None)   # nothing ticked: roles unchanged
         session["message"] = f"用户 {username} 已修改"
@@ -98,7 +103,7 @@ def admin_set_password() -> Any:
     username = request.form.get("username", "")
 
     def change() -> None:
-        accounts.set_password(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+        accounts.set_password(current_session(), actor=g.principal.username, user=_user(username),
                               password=request.form.get("password", ""), now=now())
         session["message"] = f"用户 {username} 的密码已重置，其全部会话已结束"
 
@@ -111,7 +116,7 @@ def admin_set_active(username: str) -> Any:
     active = request.form.get("active") == "1"
 
     def change() -> None:
-        accounts.update_user(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+        accounts.update_user(current_session(), actor=g.principal.username, user=_user(username),
                              now=now(), active=active)
         session["message"] = f"用户 {username} 已{'启用' if active else '停用，其全部会话已结束'}"
 
@@ -122,7 +127,7 @@ def admin_set_active(username: str) -> Any:
 @requires("admin")
 def admin_end_sessions(username: str) -> Any:
     def end() -> None:
-        accounts.end_sessions(db.session, actor=g.principal.username, user=accounts.find_user(db.session, username),
+        accounts.end_sessions(current_session(), actor=g.principal.username, user=_user(username),
                               now=now())
         session["message"] = f"用户 {username} 的全部会话已结束"
 
@@ -133,8 +138,8 @@ def admin_end_sessions(username: str) -> Any:
 @requires("admin")
 def admin_unlock(username: str) -> Any:
     def unlock() -> None:
-        accounts.find_user(db.session, username)
-        login_guard.unlock(db.session, actor=g.principal.username, username=username, now=now())
+        accounts.find_user(current_session(), username)
+        login_guard.unlock(current_session(), actor=g.principal.username, username=username, now=now())
         session["message"] = f"用户 {username} 的登录锁定已解除"
 
     return _admin_action(unlock)
@@ -145,7 +150,7 @@ def admin_unlock(username: str) -> Any:
 def admin_issue_token() -> Any:
     def issue() -> None:
         session["issued_token"] = accounts.issue_service_token(
-            db.session, actor=g.principal.username, username=request.form.get("username", ""),
+            current_session(), actor=g.principal.username, username=request.form.get("username", ""),
             label=request.form.get("label") or None, now=now())
 
     return _admin_action(issue)
@@ -154,7 +159,7 @@ def admin_issue_token() -> Any:
 @blp.post("/admin/tokens/<int(max=2147483647):token_id>/revoke")
 @requires("admin")
 def admin_revoke_token(token_id: int) -> Any:
-    accounts.revoke_token(db.session, actor=g.principal.username, token_id=token_id, now=now())
+    accounts.revoke_token(current_session(), actor=g.principal.username, token_id=token_id, now=now())
     session["message"] = "令牌已吊销"
     return redirect(url_for("ui.admin"))
 

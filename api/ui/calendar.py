@@ -12,7 +12,7 @@ from flask import g, redirect, render_template, request, session, url_for
 from api import calendar_store
 from api.clock import now
 from api.deadlines import SHANGHAI
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models import CalendarYear
 from api.present import engine
 from api.ui import blp
@@ -105,10 +105,10 @@ def calendar_preview() -> Any:
         session["calendar_errors"] = faults
         return redirect(url_for("ui.calendar_grid", year=year or None))
     schedule = from_lists(year, holidays, workdays)
-    calendar_store.refresh(db.session, engine().calendar)
+    calendar_store.refresh(current_session(), engine().calendar)
     marks = [(f"d-{day}", "holiday") for day in holidays] + [(f"d-{day}", "workday") for day in workdays]
     return render_template("ui/calendar_preview.html", schedule=schedule, marks=marks,
-                           moves=calendar_store.preview(db.session, engine(), schedule))
+                           moves=calendar_store.preview(current_session(), engine(), schedule))
 
 
 @blp.post("/admin/calendar")
@@ -119,8 +119,8 @@ def admin_load_calendar() -> Any:
         session["calendar_errors"] = faults
         return redirect(url_for("ui.calendar_grid", year=year or None))
     try:
-        recounted = calendar_store.store(db.session, engine(), from_lists(year, holidays, workdays), source="网页月历",
-                                         actor=g.principal.username, now=now())
+        recounted = calendar_store.store(current_session(), engine(), from_lists(year, holidays, workdays),
+                                         source="网页月历", actor=g.principal.username, now=now())
     except ScheduleError:
         db.session.rollback()
         session["calendar_errors"] = ["放假安排有误，未载入"]

@@ -18,7 +18,7 @@ from flask import Response, abort, current_app, g, redirect, render_template, re
 from api import diagram, documents, forms, ownership, self_service
 from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, get_case, list_cases, open_case, queries
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.history import history_of
 from api.lifecycles import registry
 from api.models import Case, OrgUnit
@@ -55,10 +55,10 @@ def worklist() -> Any:
     if unit is not None and chosen is None:
         items: list[Case] = []   # a unit that is not on the list: none of its cases
     elif args.get("q"):
-        items = list_cases(db.session, g.principal, CaseQuery(
+        items = list_cases(current_session(), g.principal, CaseQuery(
             q=args["q"], definition=definition, state=state, org_unit=unit, per_page=100), moment).items
     else:
-        items = queries.worklist(db.session, engine(), g.principal, current_app.config["WORKLIST_LIMIT"],
+        items = queries.worklist(current_session(), engine(), g.principal, current_app.config["WORKLIST_LIMIT"],
                                  definition_key=definition, state=state, unit_path=chosen)
     title = f"查询“{args['q']}”" if args.get("q") else "我的待办"
     rows = [_row(case, moment) for case in items]
@@ -86,10 +86,10 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
         events.append({"name": name, "label": event.label, "fields": _known(described, resource["data"]),
                        "errors": placed, "filled": values if open_event == name and values else
                        _prefilled(described)})
-    history = [history_resource(row, case, g.principal) for row in history_of(db.session, case)]
-    names = ui_words.people(db.session, {entry["actor"] for entry in history})
-    units = ui_words.unit_names(db.session, {code for entry in history for code in (entry["org_from"], entry["org_to"])
-                                             if code})
+    history = [history_resource(row, case, g.principal) for row in history_of(current_session(), case)]
+    names = ui_words.people(current_session(), {entry["actor"] for entry in history})
+    units = ui_words.unit_names(current_session(), {code for entry in history
+                                                    for code in (entry["org_from"], entry["org_to"]) if code})
     for entry in history:
         # a case migrated to a later version may have passed through states that version no longer has
         entry["from_label"] = _state_label(definition, entry["from_state"]) if entry["from_state"] else ""
@@ -110,7 +110,7 @@ def _case_page(case: Case, errors: dict[str, list[str]] | None = None, open_even
         unsent = [(labels.get(name, "备注" if name == "comment" else name), value)
                   for name, value in values.items(multi=True) if value and name in labels | {"comment": ""}]
     data = resource["data"]
-    rows = ui_words.data_rows(data, definition, ui_words.unit_names(db.session, ui_words.data_units(data)))
+    rows = ui_words.data_rows(data, definition, ui_words.unit_names(current_session(), ui_words.data_units(data)))
     svg = diagram.svg(definition, case.state, keys=False)
     papers = [(kind, documents.KINDS[kind].title(case)) for kind in documents.allowed(case)]
     return render_template("ui/case.html", case=resource, definition=definition, events=events, history=history,
@@ -129,7 +129,7 @@ def _state_label(definition: Any, name: str) -> str:
 @blp.get("/cases/<int(max=2147483647):case_id>")
 def case_page(case_id: int) -> Any:
     try:   # a case the caller's unit once held is shown read-only
-        case = ownership.readable_case(db.session, g.principal, case_id)
+        case = ownership.readable_case(current_session(), g.principal, case_id)
     except WorkflowError:
         abort(404)
     return _case_page(case, notice=session.pop("message", None))
@@ -141,27 +141,27 @@ def case_page(case_id: int) -> Any:
 def notifications() -> Any:
     unread_only = request.args.get("unread") == "1"
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    found = ownership.notices(db.session, g.principal.user_id, unread_only=unread_only, page=page, per_page=50)
+    found = ownership.notices(current_session(), g.principal.user_id, unread_only=unread_only, page=page, per_page=50)
     return render_template("ui/notifications.html", notices=found, unread_only=unread_only, page=page,
                            kinds=ownership.KIND_LABELS)
 
 
 @blp.post("/notifications/<int(max=2147483647):notice_id>/read")
 def read_notification(notice_id: int) -> Any:
-    notice = ownership.mark_read(db.session, g.principal.user_id, notice_id, now())
+    notice = ownership.mark_read(current_session(), g.principal.user_id, notice_id, now())
     return redirect(url_for("ui.case_page", case_id=notice["case"]))
 
 
 @blp.post("/notifications/read-all")
 def read_all_notifications() -> Any:
-    ownership.mark_all_read(db.session, g.principal.user_id, now())
+    ownership.mark_all_read(current_session(), g.principal.user_id, now())
     return redirect(url_for("ui.notifications"))
 
 
 @blp.post("/cases/<int(max=2147483647):case_id>/events/<event>")
 def fire(case_id: int, event: str) -> Any:
     try:
-        case = get_case(db.session, g.principal, case_id)
+        case = get_case(current_session(), g.principal, case_id)
     except WorkflowError:
         abort(404)
     definition = engine().catalog.get(case.definition_key, case.definition_version)
@@ -171,21 +171,21 @@ def fire(case_id: int, event: str) -> Any:
     data = forms.parse(described, request.form)
     version = request.form.get("version", type=int)
     try:
-        fire_event(db.session, engine(), g.principal, case, FireRequest(
+        fire_event(current_session(), engine(), g.principal, case, FireRequest(
             event=event, data=data, comment=request.form.get("comment") or None, expected_version=version), now())
     except InvalidData as error:
         db.session.rollback()
-        case = get_case(db.session, g.principal, case_id)
+        case = get_case(current_session(), g.principal, case_id)
         return _case_page(case, error.errors, event, request.form, 422)
     except StaleVersion:
         db.session.rollback()
-        case = get_case(db.session, g.principal, case_id)
+        case = get_case(current_session(), g.principal, case_id)
         state = engine().catalog.get(case.definition_key, case.definition_version).states[case.state].label
         return _case_page(case, {}, event, request.form, 409,
                           conflict=f"该案件已被他人处理（当前：{state}），您的“{definition.events[event].label}”未执行。")
     except WorkflowError as error:
         db.session.rollback()
-        case = get_case(db.session, g.principal, case_id)
+        case = get_case(current_session(), g.principal, case_id)
         return _case_page(case, {"_schema": [error.detail]}, event, request.form, 409)
     session["message"] = f"已{definition.events[event].label}"
     return redirect(url_for("ui.case_page", case_id=case_id))
@@ -194,7 +194,7 @@ def fire(case_id: int, event: str) -> Any:
 def restore_fire(view_args: Mapping[str, Any], values: Any, notice: str) -> Any:
     """The event's form on the case page, filled in with what was typed."""
     try:
-        case = get_case(db.session, g.principal, view_args["case_id"])
+        case = get_case(current_session(), g.principal, view_args["case_id"])
     except WorkflowError:
         abort(404)
     return _case_page(case, open_event=view_args["event"], values=values, notice=notice)
@@ -204,7 +204,7 @@ def _prefilled(described: list[forms.FormField]) -> Any:
     """What the system knows for an event's form: the mediator is the signed-in mediator."""
     from werkzeug.datastructures import MultiDict
 
-    known = MultiDict()
+    known: MultiDict[str, str] = MultiDict()
     if "mediator" in g.principal.roles and g.get("me"):
         for spec in described:
             if spec.name == "mediator":
@@ -266,7 +266,7 @@ def new_case(definition_key: str) -> Any:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         data = forms.parse(forms.form_for(definition_key, None), request.form)
-        case, errors = attempt(lambda: open_case(db.session, engine(), g.principal, OpenRequest(
+        case, errors = attempt(lambda: open_case(current_session(), engine(), g.principal, OpenRequest(
             definition_key, request.form.get("org_unit") or None, data), now()))
         if case is not None and registry()[definition_key].lookup_secret:
             return render_template("ui/report_issued.html", case=case, definition=definition,
@@ -299,7 +299,7 @@ def restore_new_case(view_args: Mapping[str, Any], values: Any, notice: str) -> 
 
 def _document_case(case_id: int, kind: str) -> Case:
     try:
-        case = get_case(db.session, g.principal, case_id)
+        case = get_case(current_session(), g.principal, case_id)
         documents.check(case, kind)
     except (WorkflowError, documents.UnknownKind, documents.DocumentNotAllowed):
         abort(404)

@@ -17,7 +17,7 @@ from api import documents, forms
 from api.auth import Principal
 from api.cases import OpenRequest, get_case, open_case
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session
 from api.lifecycles import registry
 from api.present import case_resource, engine
 from api.ui import blp
@@ -66,7 +66,7 @@ def counter() -> Any:
         if submission in done:  # the same form sent twice: show the case it created
             return redirect(url_for("ui.receipt", case_id=done[submission]))
         data = forms.parse(described, request.form)
-        case, errors = attempt(lambda: open_case(db.session, engine(), g.principal,
+        case, errors = attempt(lambda: open_case(current_session(), engine(), g.principal,
                                                  OpenRequest(definition.key, None, data), now()))
         if case is not None:
             session["submissions"] = dict(list({**done, submission: case.id}.items())[-20:])
@@ -94,7 +94,7 @@ def restore_counter(_view_args: Mapping[str, Any], values: Any, notice: str) -> 
 @requires(COUNTER)
 def receipt(case_id: int) -> Any:
     try:
-        case = get_case(db.session, g.principal, case_id)
+        case = get_case(current_session(), g.principal, case_id)
     except WorkflowError:
         abort(404)
     moment = now()

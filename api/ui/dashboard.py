@@ -21,7 +21,7 @@ from flask import Response, abort, g, render_template, request
 from api.clock import now
 from api.deadlines import SHANGHAI, written_date
 from api.exports import SafeCsvWriter, safe_row
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles import context, registry
 from api.models import OrgUnit
 from api.present import engine
@@ -119,20 +119,20 @@ class Table:
 
 def _units() -> tuple[OrgUnit, list[OrgUnit]]:
     """The caller's unit and the units one level below it (the streets, for the city)."""
-    own = db.session.get(OrgUnit, g.principal.org_unit_id)
+    own = current_session().get_one(OrgUnit, g.principal.org_unit_id)
     below = list(db.session.scalars(sa.select(OrgUnit).where(OrgUnit.parent_id == own.id)
                                     .order_by(OrgUnit.level.desc(), OrgUnit.path)))
     return own, below
 
 
 def table(definition: Definition, period: Period, own: OrgUnit, below: list[OrgUnit]) -> Table:
-    lifecycle = registry()[definition.key]
-    assert lifecycle.report is not None
+    report_of = registry()[definition.key].report
+    assert report_of is not None
     figures = figures_of(definition.key)
-    hooks = context(db.session, engine(), definition, g.principal, now())
+    hooks = context(current_session(), engine(), definition, g.principal, now())
 
     def values(path: str) -> list[Any]:
-        report = lifecycle.report(db.session, ReportScope(definition.key, path, period.start, period.end), hooks)
+        report = report_of(current_session(), ReportScope(definition.key, path, period.start, period.end), hooks)
         return [_value(report, key, kind) for key, _, kind in figures]
 
     return Table(definition, figures, [(unit.name, values(unit.path)) for unit in below], values(own.path))
@@ -159,7 +159,7 @@ def trends(own: OrgUnit, today: date) -> list[dict[str, Any]]:
             continue
         names = {key: name for key, name, _ in figures_of(definition.key)}
         rate, count = lifecycle.trend
-        hooks = context(db.session, engine(), definition, g.principal, now())
+        hooks = context(current_session(), engine(), definition, g.principal, now())
         found.append({"title": definition.title, "rate_name": names[rate], "count_name": names[count],
                       "months": _months(lifecycle.report, hooks, definition.key, own, today, rate, count)})
     return found
@@ -173,7 +173,8 @@ def _months(report: Any, hooks: Any, key: str, own: OrgUnit, today: date, rate: 
         year, month = first.year, first.month - back
         while month <= 0:
             year, month = year - 1, month + 12
-        figures = report(db.session, ReportScope(key, own.path, date(year, month, 1), _month_end(year, month)), hooks)
+        scope = ReportScope(key, own.path, date(year, month, 1), _month_end(year, month))
+        figures = report(current_session(), scope, hooks)
         months.append({"month": f"{year}年{month}月", "rate": figures.get(rate), "count": figures.get(count, 0)})
     return months
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import definition_migrations, definition_store, diagram
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.present import engine
 from api.ui import blp
 from api.ui.session import requires
@@ -29,7 +29,7 @@ def _app() -> Any:
 @blp.get("/admin/definitions")
 @requires("admin")
 def definitions_page() -> Any:
-    lifecycles = [{"key": key, "versions": definition_store.versions(db.session, engine(), key)}
+    lifecycles = [{"key": key, "versions": definition_store.versions(current_session(), engine(), key)}
                   for key in engine().catalog.keys()]
     return render_template("ui/definitions.html", lifecycles=lifecycles, message=session.pop("message", None),
                            errors=session.pop("admin_errors", None))
@@ -61,7 +61,7 @@ def definition_preview() -> Any:
     """Step one of a deploy: the diff against the latest version, both diagrams, and the confirm button."""
     text = request.form.get("definition", "")
     try:
-        done = definition_store.deploy_in_app(_app(), db.session, text, actor=g.principal.username, now=now(),
+        done = definition_store.deploy_in_app(_app(), current_session(), text, actor=g.principal.username, now=now(),
                                               origin="网页", dry_run=True)
     except (InvalidData, Conflict) as error:
         session["admin_errors"] = getattr(error, "errors", None) or {"definition": [error.detail]}
@@ -75,7 +75,7 @@ def definition_preview() -> Any:
 def definition_deploy() -> Any:
     """Step two: deploy what was previewed."""
     try:
-        done = definition_store.deploy_in_app(_app(), db.session, request.form.get("definition", ""),
+        done = definition_store.deploy_in_app(_app(), current_session(), request.form.get("definition", ""),
                                               actor=g.principal.username, now=now(), origin="网页")
     except (InvalidData, Conflict) as error:
         db.session.rollback()
@@ -109,7 +109,7 @@ def migration_page(key: str) -> Any:
     try:
         plan = definition_migrations.make_plan(engine(), key, body)
         if action == "preview":
-            moves = definition_migrations.dry_run(db.session, plan)
+            moves = definition_migrations.dry_run(current_session(), plan)
         elif action == "run":
             db.session.rollback()
             result = definition_migrations.run(lambda: Session(db.engine), plan,

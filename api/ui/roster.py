@@ -15,7 +15,7 @@ from flask import Response, abort, current_app, g, jsonify, redirect, render_tem
 
 from api import roster, roster_jobs
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles.union_formation import screening
 from api.models import Case, Employer, OrgUnit
 from api.present import employer_contact, engine
@@ -50,7 +50,7 @@ def roster_import() -> Any:
     token = roster_jobs.start(request.form.get("job"), g.principal, upload.filename, now())
     try:
         opened = roster.open_roster(upload.filename, upload.stream, Limits.from_config(current_app.config))
-        result = roster.import_roster(db.session, engine(), g.principal, opened.rows, now(),
+        result = roster.import_roster(current_session(), engine(), g.principal, opened.rows, now(),
                                       progress=roster_jobs.JobProgress(token, opened, now),
                                       progress_every=int(current_app.config["ROSTER_PROGRESS_EVERY"]))
     except (roster.RosterError, FileRefused) as error:
@@ -61,7 +61,7 @@ def roster_import() -> Any:
         db.session.rollback()
         roster_jobs.fail(token, "导入中断，未导入任何行，请重新导入", now())
         raise
-    roster_jobs.finish(db.session, token, result, now())
+    roster_jobs.finish(current_session(), token, result, now())
     return redirect(url_for("ui.roster_job", token=token), 303)
 
 
@@ -73,17 +73,17 @@ def _roster_page(job: Any = None, problem: str | None = None) -> str:
     if result:
         cases = {number: case_id for number, case_id in db.session.execute(
             sa.select(Case.number, Case.id).where(Case.number.in_(result["case_numbers"])))}
-    latest = roster_jobs.recent(db.session, g.principal)
+    latest = roster_jobs.recent(current_session(), g.principal)
     return render_template("ui/roster.html", job=job, result=result, cases=cases, problem=problem,
                            progress=roster_jobs.status(job, now()) if job is not None else None,
                            token=roster_jobs.new_token(), latest=latest,
                            statuses={item.token: roster_jobs.status(item, now()) for item in latest},
-                           people=words.people(db.session, {item.username for item in latest}
+                           people=words.people(current_session(), {item.username for item in latest}
                                                   | ({job.username} if job is not None else set())))
 
 
 def _job(token: str) -> Any:
-    job = roster_jobs.find(db.session, g.principal, token)
+    job = roster_jobs.find(current_session(), g.principal, token)
     if job is None:
         abort(404)
     return job

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import accounts, auth, forms, login_guard, ownership, passwords, ratelimit, sessions
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models import User
 from api.present import engine, local
 from api.redirects import local_path
@@ -61,7 +61,7 @@ def _error_summary(errors: dict[str, list[str]], described: list[forms.FormField
 
 @blp.app_template_filter("local")
 def _local(moment: datetime | None) -> str:
-    return local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""  # type: ignore[union-attr]
+    return local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @blp.context_processor
@@ -69,11 +69,11 @@ def _context() -> dict[str, Any]:
     principal = g.get("principal")
     return {"principal": principal, "LEVELS": LEVELS, "ROLES": ROLES, "me": g.get("me"),
             "lifecycles": engine().catalog.latest(),
-            "unread_notifications": ownership.unread_count(db.session, principal.user_id) if principal else 0}
+            "unread_notifications": ownership.unread_count(current_session(), principal.user_id) if principal else 0}
 
 
 def _sign_in_from_cookie() -> None:
-    user = sessions.user_of_cookie(db.session)   # None once signed out, deactivated or sessions ended
+    user = sessions.user_of_cookie(current_session())   # None once signed out, deactivated or sessions ended
     if user is not None:
         g.principal, g.me = auth.Principal.of(user), ui_words.person(user)
 
@@ -191,7 +191,7 @@ def logout() -> Any:
     """Sign out everywhere: every browser session and session token of the user ends (a copied cookie too)."""
     user = db.session.get(User, g.principal.user_id)
     if user is not None:
-        sessions.end_all(db.session, user)
+        sessions.end_all(current_session(), user)
     session.clear()
     return redirect(url_for("ui.login"))
 
@@ -213,7 +213,8 @@ def account_password() -> Any:
             user = db.session.get(User, g.principal.user_id)
             assert user is not None
             try:
-                accounts.change_own_password(db.session, user=user, current=request.form.get("current_password", ""),
+                accounts.change_own_password(current_session(), user=user,
+                                             current=request.form.get("current_password", ""),
                                              new=request.form.get("new_password", ""), now=now())
             except InvalidData as error:
                 db.session.rollback()

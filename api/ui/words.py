@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -82,26 +83,10 @@ HIDDEN_FIELDS = {"rule"}                          # internal: the rule is told i
 
 
 def data_rows(data: dict[str, Any], definition: Definition, units: dict[str, str]) -> list[tuple[str, str]]:
-    """A case's data as (label, text) rows, labelled by its lifecycle."""
+    """A case's data as (label, text) rows, labelled by its lifecycle: a nested record's fields are rows of their
+    own, labelled "record · field"."""
     rows: list[tuple[str, str]] = []
-
-    def text(path: str, value: Any) -> str:
-        if isinstance(value, list):
-            if value and all(isinstance(item, dict) for item in value):
-                return "；".join(f"第{index}行 " + "，".join(
-                    f"{label_for(definition.key, f'{path}.{key}')}：{text(f'{path}.{key}', item_value)}"
-                    for key, item_value in item.items()) for index, item in enumerate(value, start=1))
-            return "、".join(text(path, item) for item in value)
-        if isinstance(value, dict):
-            return "，".join(f"{label_for(definition.key, f'{path}.{key}')}：{text(f'{path}.{key}', item)}"
-                            for key, item in value.items())
-        if isinstance(value, bool):
-            return "是" if value else "否"
-        if value is None:
-            return ""
-        if path in UNIT_FIELDS:
-            return units.get(str(value), "（已撤销的单位）")
-        return rule_words(choice_label(value), definition)
+    words = _DataWords(definition, units)
 
     def walk(value: dict[str, Any], prefix: str) -> None:
         for key, item in value.items():
@@ -111,10 +96,41 @@ def data_rows(data: dict[str, Any], definition: Definition, units: dict[str, str
             if isinstance(item, dict):
                 walk(item, f"{path}.")
             else:
-                rows.append((_row_label(definition, path), text(path, item)))
+                rows.append((_row_label(definition, path), words.text(path, item)))
 
     walk(data, "")
     return rows
+
+
+@dataclass(frozen=True)
+class _DataWords:
+    """How a value of a case's data reads, labelled by its lifecycle."""
+
+    definition: Definition
+    units: dict[str, str]
+
+    def text(self, path: str, value: Any) -> str:
+        if isinstance(value, list):
+            return self._items(path, value)
+        if isinstance(value, dict):
+            return self._record(path, value)
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        if value is None:
+            return ""
+        if path in UNIT_FIELDS:
+            return self.units.get(str(value), "（已撤销的单位）")
+        return rule_words(choice_label(value), self.definition)
+
+    def _items(self, path: str, items: list[Any]) -> str:
+        """A list of records, one "第N行" each; a list of values, separated by 、."""
+        if items and all(isinstance(item, dict) for item in items):
+            return "；".join(f"第{index}行 " + self._record(path, item) for index, item in enumerate(items, start=1))
+        return "、".join(self.text(path, item) for item in items)
+
+    def _record(self, path: str, record: dict[str, Any]) -> str:
+        return "，".join(f"{label_for(self.definition.key, f'{path}.{key}')}：{self.text(f'{path}.{key}', item)}"
+                        for key, item in record.items())
 
 
 def _row_label(definition: Definition, path: str) -> str:

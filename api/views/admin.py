@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from api import accounts, admin_log, auth, login_guard, passwords
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session
 from api.models import User
 from api.present import local
 from api.schemas import ORG_CODE_RULE
@@ -86,7 +86,7 @@ class LogPageSchema(Schema):
 
 def _user(username: str) -> User:
     try:
-        return accounts.find_user(db.session, username)
+        return accounts.find_user(current_session(), username)
     except accounts.UnknownUser:
         raise RecordNotFound(f"没有用户 {username}") from None
 
@@ -102,7 +102,7 @@ class Users(MethodView):
     def get(self) -> list[dict[str, Any]]:
         """Every user with its unit, roles and whether it may sign in."""
         auth.require_role("admin")
-        return [accounts.summary(user) for user in accounts.list_users(db.session)]
+        return [accounts.summary(user) for user in accounts.list_users(current_session())]
 
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
@@ -110,7 +110,7 @@ class Users(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a user; an existing username is 409 (change one with PATCH /admin/users/{username})."""
         principal = auth.require_role("admin")
-        user = accounts.create_user(db.session, actor=principal.username, username=body["username"],
+        user = accounts.create_user(current_session(), actor=principal.username, username=body["username"],
                                     org=body["org_unit"], roles=body["roles"], password=body["password"], now=now())
         return accounts.summary(user)
 
@@ -124,10 +124,10 @@ class UserOne(MethodView):
         principal = auth.require_role("admin")
         user = _user(username)
         moment = now()
-        accounts.update_user(db.session, actor=principal.username, user=user, now=moment,
+        accounts.update_user(current_session(), actor=principal.username, user=user, now=moment,
                              org=body.get("org_unit"), roles=body.get("roles"), active=body.get("active"))
         if "password" in body:
-            accounts.set_password(db.session, actor=principal.username, user=user, password=body["password"],
+            accounts.set_password(current_session(), actor=principal.username, user=user, password=body["password"],
                                   now=moment)
         return accounts.summary(user)
 
@@ -139,7 +139,7 @@ class UserSessions(MethodView):
         """End every browser session and session token of the user at once (service tokens stay)."""
         principal = auth.require_role("admin")
         user = _user(username)
-        accounts.end_sessions(db.session, actor=principal.username, user=user, now=now())
+        accounts.end_sessions(current_session(), actor=principal.username, user=user, now=now())
         return None
 
 
@@ -150,7 +150,7 @@ class UserLockout(MethodView):
         """Lift the sign-in lock of a user locked after too many failed sign-ins."""
         principal = auth.require_role("admin")
         _user(username)
-        login_guard.unlock(db.session, actor=principal.username, username=username, now=now())
+        login_guard.unlock(current_session(), actor=principal.username, username=username, now=now())
         return None
 
 
@@ -161,15 +161,15 @@ class Tokens(MethodView):
     def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         """Service tokens (revoked ones too) and the session tokens that still work, of anyone (never a secret)."""
         auth.require_role("admin")
-        return [_token_resource(token) for token in accounts.list_tokens(db.session, now(), username=args.get("user"),
-                                                                         kind=args.get("kind"))]
+        tokens = accounts.list_tokens(current_session(), now(), username=args.get("user"), kind=args.get("kind"))
+        return [_token_resource(token) for token in tokens]
 
     @blp.arguments(ServiceTokenRequestSchema)
     @blp.response(201, ServiceTokenSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Issue a long-lived service token (for a counter); the token is shown in this answer only."""
         principal = auth.require_role("admin")
-        token = accounts.issue_service_token(db.session, actor=principal.username, username=body["username"],
+        token = accounts.issue_service_token(current_session(), actor=principal.username, username=body["username"],
                                              label=body.get("label"), now=now())
         return {"token": token, "user": body["username"], "label": body.get("label"), "kind": "service",
                 "active": True}
@@ -181,7 +181,7 @@ class Token(MethodView):
     def delete(self, token_id: int) -> Any:
         """Revoke a token, a service or a session one: it stops working at once."""
         principal = auth.require_role("admin")
-        if not accounts.revoke_token(db.session, actor=principal.username, token_id=token_id, now=now()):
+        if not accounts.revoke_token(current_session(), actor=principal.username, token_id=token_id, now=now()):
             raise RecordNotFound("没有这个有效的令牌")
         return None
 
@@ -194,7 +194,7 @@ class Log(MethodView):
         """The administrators' log, newest first: who did what to which user, token or calendar, with the
         state before and after (append-only)."""
         auth.require_role("admin")
-        rows, total = admin_log.entries(db.session, action=args.get("action"), target=args.get("target"),
+        rows, total = admin_log.entries(current_session(), action=args.get("action"), target=args.get("target"),
                                         page=args["page"], per_page=args["per_page"])
         return {"items": [{"id": row.id, "at": local(row.at), "actor": row.actor, "action": row.action,
                            "action_label": admin_log.ACTIONS.get(row.action, row.action), "target": row.target,

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from api import accounts, auth, login_guard, passwords
 from api.clock import now
 from api.errors import Unauthenticated
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models import User
 from api.present import local
 from api.schemas import TokenRequestSchema, TokenSchema
@@ -53,7 +53,7 @@ class Logout(MethodView):
     def post(self) -> None:
         """Sign out: the token of this request stops working at once."""
         auth.current()
-        accounts.sign_out_token(db.session, _presented_token(), now())
+        accounts.sign_out_token(current_session(), _presented_token(), now())
 
 
 @blp.route("/password")
@@ -66,5 +66,5 @@ class Password(MethodView):
         principal = auth.current()
         user = db.session.get(User, principal.user_id)
         assert user is not None
-        accounts.change_own_password(db.session, user=user, current=body["current_password"],
+        accounts.change_own_password(current_session(), user=user, current=body["current_password"],
                                      new=body["new_password"], now=now())

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from api import auth, calendar_store
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models import CalendarYear
 from api.present import engine, local
 from workflow.schedules import from_lists
@@ -70,9 +70,9 @@ class CalendarYears(MethodView):
         schedule = from_lists(body["year"], body["holidays"], body.get("workdays", []))
         if query["dry_run"]:
             moves = [{"case": item.case_id, "number": item.number, "old_due_at": local(item.old_due_at).isoformat(),
-                      "new_due_at": local(item.new_due_at).isoformat()}  # type: ignore[union-attr]
-                     for item in calendar_store.preview(db.session, engine(), schedule)]
+                      "new_due_at": local(item.new_due_at).isoformat()}
+                     for item in calendar_store.preview(current_session(), engine(), schedule)]
             return {**body, "dry_run": True, "moves": moves}, 200
-        recounted = calendar_store.store(db.session, engine(), schedule, source=body.get("source") or "api",
+        recounted = calendar_store.store(current_session(), engine(), schedule, source=body.get("source") or "api",
                                          actor=principal.username, now=now())
-        return _resource(db.session.get(CalendarYear, schedule.year), recounted)
+        return _resource(current_session().get_one(CalendarYear, schedule.year), recounted)

@@ -12,7 +12,7 @@ from api import auth, ownership
 from api.cases import CaseQuery, FireRequest, OpenRequest, fire_event, list_cases, open_case, worklist_page
 from api.clock import now
 from api.errors import MalformedRequest
-from api.extensions import db
+from api.extensions import current_session
 from api.fields import is_whole_number
 from api.history import history_of
 from api.pagination import PageQuerySchema, count_limit, envelope, next_link
@@ -51,7 +51,7 @@ class Cases(MethodView):
         """List the cases in the caller's scope (newest first, or ``sort=due_at``), a page at a time."""
         principal = auth.current()
         moment = now()
-        found = list_cases(db.session, principal, CaseQuery(**args), moment, count_limit())
+        found = list_cases(current_session(), principal, CaseQuery(**args), moment, count_limit())
         return envelope(found, [case_resource(case, principal, moment) for case in found.items]), next_link(found)
 
     @blp.arguments(CaseCreateSchema)
@@ -60,7 +60,7 @@ class Cases(MethodView):
         """Open a case of a definition at an org unit (default: the caller's)."""
         principal = auth.current()
         moment = now()
-        case = open_case(db.session, engine(), principal, OpenRequest(
+        case = open_case(current_session(), engine(), principal, OpenRequest(
             definition=body["definition"], org_unit=body.get("org_unit"), data=body["data"],
             comment=body.get("comment")), moment)
         return case_resource(case, principal, moment), {
@@ -74,7 +74,7 @@ class Case(MethodView):
         """One case; 404 when it is outside the caller's scope (a case the caller's unit once held is shown
         read-only: ``allowed_events`` is empty)."""
         principal = auth.current()
-        case = ownership.readable_case(db.session, principal, case_id)
+        case = ownership.readable_case(current_session(), principal, case_id)
         return case_resource(case, principal, now()), {"ETag": _etag(case.version)}
 
 
@@ -90,11 +90,11 @@ class CaseEvent(MethodView):
 
         principal = auth.current()
         expected = parse_if_match(request.headers.get("If-Match"))
-        case = ownership.readable_case(db.session, principal, case_id)
+        case = ownership.readable_case(current_session(), principal, case_id)
         if not principal.sees(case.org_path):
             raise RoleNotPermitted("本单位曾承办此案件，案件已移交其他单位，现只能查看", event=event)
         moment = now()
-        fire_event(db.session, engine(), principal, case, FireRequest(
+        fire_event(current_session(), engine(), principal, case, FireRequest(
             event=event, data=body.get("data", {}), comment=body.get("comment"), expected_version=expected),
             moment)
         return case_resource(case, principal, moment), {"ETag": _etag(case.version)}
@@ -106,8 +106,8 @@ class CaseHistory(MethodView):
     def get(self, case_id: int) -> list[dict[str, Any]]:
         """Every step of the case, oldest first."""
         principal = auth.current()
-        case = ownership.readable_case(db.session, principal, case_id)
-        return [history_resource(row, case, principal) for row in history_of(db.session, case)]
+        case = ownership.readable_case(current_session(), principal, case_id)
+        return [history_resource(row, case, principal) for row in history_of(current_session(), case)]
 
 
 @blp.route("/worklist")
@@ -120,6 +120,6 @@ class Worklist(MethodView):
         at the next page while there is one, ``X-Total-Count`` counts the cases (up to the list's count limit)."""
         principal = auth.current()
         moment = now()
-        found = worklist_page(db.session, engine(), principal, args["page"], args["per_page"], count_limit())
+        found = worklist_page(current_session(), engine(), principal, args["page"], args["per_page"], count_limit())
         headers = {**next_link(found), "X-Total-Count": str(found.total)}
         return [case_resource(case, principal, moment) for case in found.items], headers

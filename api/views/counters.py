@@ -14,7 +14,7 @@ from api import auth, documents, lookups
 from api.cases import OpenRequest, open_case
 from api.clock import now
 from api.errors import HeaderRequired
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles.medical_aid_claim import KEY, ClaimSchema, missing_items, notice_text
 from api.models import Case
 from api.present import case_resource, engine
@@ -96,7 +96,7 @@ class Claims(MethodView):
         if not request.headers.get("Idempotency-Key"):
             raise HeaderRequired("窗口提交须带 Idempotency-Key 请求头，以免重试时重复受理", "Idempotency-Key")
         moment = now()
-        case = open_case(db.session, engine(), principal, OpenRequest(
+        case = open_case(current_session(), engine(), principal, OpenRequest(
             definition=KEY, org_unit=None, data=ClaimSchema().dump(claim)), moment)
         definition = engine().catalog.get(case.definition_key, case.definition_version)
         missing = missing_items(definition, case.data)
@@ -120,7 +120,7 @@ class ClaimStatus(MethodView):
     def get(self, args: dict[str, Any], number: str) -> Any:
         """The applicant's look-up: claim number plus the last six characters of the ID number (no account).
         Every miss is the same 404; misses are limited per number and per client (429 with Retry-After)."""
-        status = lookups.claim_status_for_applicant(db.session, number, args["id_last6"],
+        status = lookups.claim_status_for_applicant(current_session(), number, args["id_last6"],
                                                     client=request.remote_addr, now=now())
         if status is None:
             raise RecordNotFound(lookups.CLAIM_NOT_FOUND)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api import auth, definition_migrations, definition_store
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.present import engine, local
 from api.schemas import DefinitionSchema
 from api.views.definitions import definition_resource
@@ -142,7 +142,7 @@ class DefinitionDeploy(MethodView):
         version and stores nothing. A stored version never changes: the same number with another text is 409."""
         principal = auth.require_role("admin")
         deployment = definition_store.deploy_in_app(
-            current_app._get_current_object(), db.session, _yaml_body(),  # type: ignore[attr-defined]
+            current_app._get_current_object(), current_session(), _yaml_body(),  # type: ignore[attr-defined]
             actor=principal.username, now=now(), origin="api", dry_run=args["dry_run"])
         return deployment_resource(deployment), 201 if deployment.created else 200
 
@@ -168,7 +168,7 @@ class DefinitionVersions(MethodView):
                  "sha256": info.row.sha256 if info.row else None,
                  "deployed_by": info.row.deployed_by if info.row else None,
                  "deployed_at": local(info.row.deployed_at) if info.row else None}
-                for info in definition_store.versions(db.session, engine(), key)]
+                for info in definition_store.versions(current_session(), engine(), key)]
 
 
 @blp.route("/admin/definitions/<string:key>/diff")
@@ -194,7 +194,7 @@ class DefinitionMigrations(MethodView):
         principal = auth.require_role("admin")
         plan = definition_migrations.make_plan(engine(), key, body)
         if body["dry_run"]:
-            moves = definition_migrations.dry_run(db.session, plan)
+            moves = definition_migrations.dry_run(current_session(), plan)
             return migration_resource(plan, moves, dry_run=True)
         result = definition_migrations.run(lambda: Session(db.engine), plan, actor=principal.username,
                                            now=now())

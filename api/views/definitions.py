@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api import auth, diagram
 from api.cases import get_case
-from api.extensions import db
+from api.extensions import current_session
 from api.present import engine
 from api.schemas import DefinitionQuerySchema, DefinitionSchema, DiagramQuerySchema
 from workflow.definitions import Definition, Period
@@ -68,7 +68,7 @@ class Diagram(MethodView):
         principal = auth.current()
         version, current = args.get("version"), None
         if args.get("case"):
-            case = get_case(db.session, principal, args["case"])
+            case = get_case(current_session(), principal, args["case"])
             if case.definition_key == key:
                 version, current = case.definition_version, case.state
         definition = engine().catalog.get(key, version)

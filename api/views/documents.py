@@ -13,7 +13,7 @@ from marshmallow import Schema, fields
 from api import auth, documents
 from api.cases import get_case
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session
 
 blp = Blueprint("documents", __name__, url_prefix="/api/v1",
                 description="文书：受理回执、一次性告知书、调解协议书等（PDF）")
@@ -30,7 +30,7 @@ class CaseDocuments(MethodView):
     @blp.response(200, DocumentSchema(many=True))
     def get(self, case_id: int) -> list[dict[str, str]]:
         """The documents this case's state allows; 404 when the case is outside the caller's scope."""
-        case = get_case(db.session, auth.current(), case_id)
+        case = get_case(current_session(), auth.current(), case_id)
         return documents.listing(case)
 
 
@@ -42,7 +42,7 @@ class CaseDocument(MethodView):
     def get(self, case_id: int, kind: str) -> Any:
         """One document as a PDF (A4, the Chinese font embedded, the text extractable)."""
         principal = auth.current()
-        case = get_case(db.session, principal, case_id)
+        case = get_case(current_session(), principal, case_id)
         documents.check(case, kind)
         pdf = documents.render_pdf(case, kind, principal, now())
         return Response(pdf, mimetype="application/pdf", headers={

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from api import auth, roster
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles import Lifecycles, context, registry
 from api.models import Employer, OrgUnit
 from api.pagination import Page, PageQuerySchema, count_capped, count_limit, envelope, next_link, page_schema, paged
@@ -88,7 +88,7 @@ def resource(employer: Employer, principal: auth.Principal) -> dict[str, Any]:
     for lifecycle in registry().values():
         if lifecycle.employer_columns is not None:
             columns.update(lifecycle.employer_columns(
-                context(db.session, engine(), lifecycle.key, principal, now()), employer))
+                context(current_session(), engine(), lifecycle.key, principal, now()), employer))
     return {"uscc": employer.uscc, "name": employer.name, **employer_contact(employer, principal),
             "street": employer.street_unit.code if employer.street_unit else None, "industry": employer.industry,
             "insured_staff": employer.insured_staff, "founded_on": employer.founded_on,
@@ -125,7 +125,7 @@ class Enterprises(MethodView):
         if args.get("q"):
             where.append(sa.or_(Employer.name.contains(args["q"], autoescape=True), Employer.uscc == args["q"]))
         matches = query.where(*where)
-        total, exact = count_capped(db.session, matches, count_limit())
+        total, exact = count_capped(current_session(), matches, count_limit())
         found = paged(list(db.session.scalars(matches.order_by(Employer.uscc).limit(per_page)
                                               .offset((page - 1) * per_page))), total, exact, page, per_page)
         return envelope(found, [resource(item, principal) for item in found.items]), next_link(found)
@@ -148,7 +148,7 @@ class EnterpriseImport(MethodView):
         if upload is None or not upload.filename:
             raise InvalidData({"file": ["必填"]}, detail="请上传名单文件（表单字段 file）")
         try:
-            result = roster.import_roster(db.session, engine(), principal, roster.rows_of(
+            result = roster.import_roster(current_session(), engine(), principal, roster.rows_of(
                 upload.filename, upload.stream, Limits.from_config(current_app.config)), now())
         except FileRefused as error:
             raise error.as_error() from error

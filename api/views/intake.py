@@ -17,7 +17,7 @@ from marshmallow import Schema, fields
 
 from api import addresses, lookups, ratelimit, self_service
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session
 from api.lifecycles.worker_report import WorkerReportSchema
 from api.models import Case
 from api.schemas import CaseSchema  # noqa: F401  (documented alongside)
@@ -72,7 +72,7 @@ def _limit(report: dict[str, Any] | None = None) -> None:
 def _found(number: str) -> Case:
     """The report, only when the secret matches; the same 404 otherwise (no hint whether it exists).
     Misses are limited per number and per client (``api.lookups``)."""
-    case = lookups.find_report_for_reporter(db.session, number, request.headers.get("X-Report-Secret", ""),
+    case = lookups.find_report_for_reporter(current_session(), number, request.headers.get("X-Report-Secret", ""),
                                             client=request.remote_addr, now=now())
     if case is None:
         raise RecordNotFound(NOT_FOUND)

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 
 from api import auth, ownership
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session
 from api.pagination import PageQuerySchema
 from api.schemas import ISO
 
@@ -51,7 +51,7 @@ class Notifications(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The caller's notifications, newest first (``unread=true``: only those not read yet)."""
         principal = auth.current()
-        found = ownership.notices(db.session, principal.user_id, unread_only=args["unread"], page=args["page"],
+        found = ownership.notices(current_session(), principal.user_id, unread_only=args["unread"], page=args["page"],
                                   per_page=args["per_page"])
         return {"items": found.items, "total": found.total, "unread": found.unread, "page": args["page"],
                 "per_page": args["per_page"]}
@@ -62,7 +62,7 @@ class NotificationRead(MethodView):
     @blp.response(200, NotificationSchema)
     def post(self, notification_id: int) -> dict[str, Any]:
         """Mark one notification read; another user's notification is 404."""
-        return ownership.mark_read(db.session, auth.current().user_id, notification_id, now())
+        return ownership.mark_read(current_session(), auth.current().user_id, notification_id, now())
 
 
 @blp.route("/notifications/read-all")
@@ -70,4 +70,4 @@ class NotificationsReadAll(MethodView):
     @blp.response(200, ReadAllSchema)
     def post(self) -> dict[str, Any]:
         """Mark every notification of the caller read."""
-        return {"marked": ownership.mark_all_read(db.session, auth.current().user_id, now())}
+        return {"marked": ownership.mark_all_read(current_session(), auth.current().user_id, now())}

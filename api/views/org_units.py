@@ -17,7 +17,7 @@ blp = Blueprint("org_units", __name__, url_prefix="/api/v1", description="组织
 
 
 def tree(units: list[OrgUnit]) -> list[dict[str, Any]]:
-    nodes = {unit.id: {"code": unit.code, "name": unit.name, "level": unit.level,
+    nodes: dict[int, dict[str, Any]] = {unit.id: {"code": unit.code, "name": unit.name, "level": unit.level,
                        "parent": unit.parent.code if unit.parent else None, "children": []} for unit in units}
     roots: list[dict[str, Any]] = []
     for unit in units:

@@ -19,7 +19,7 @@ from api import lookups, ratelimit, self_service
 from api.clock import now
 from api.deadlines import written_date
 from api.documents import qr_svg
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles.worker_report import CATEGORIES, WorkerReportSchema
 from api.models import Employer
 from api.self_service import NOT_FOUND
@@ -54,7 +54,7 @@ def _too_many(seconds: int, template: str, **context: Any) -> Any:
 def _flooded() -> int | None:
     """The public intake's flood limit (shared with ``POST /api/v1/intake/worker-reports``)."""
     config = current_app.config
-    return ratelimit.hit(db.session, f"intake:{request.remote_addr}", now(), limit=config.get("INTAKE_LIMIT", 5),
+    return ratelimit.hit(current_session(), f"intake:{request.remote_addr}", now(), limit=config.get("INTAKE_LIMIT", 5),
                          window=timedelta(seconds=config.get("INTAKE_WINDOW_SECONDS", 600)))
 
 
@@ -66,13 +66,13 @@ def report() -> Any:
     if request.method == "POST":
         form = {name: request.form.get(name, "").strip() for name in ("employer", "category", "description",
                                                                       "contact")}
-        submitted = {key: value for key, value in form.items() if value or key != "contact"}
+        submitted: dict[str, Any] = {key: value for key, value in form.items() if value or key != "contact"}
         submitted["anonymous"] = request.form.get("anonymous") == "on"
         try:
             data = WorkerReportSchema().load(submitted)
         except ValidationError as error:
             errors = {key: [str(message) for message in messages] for key, messages in
-                      error.normalized_messages().items()}  # type: ignore[union-attr]
+                      error.normalized_messages().items()}
         if not errors:
             wait = _flooded()
             if wait is not None:
@@ -120,7 +120,7 @@ def employers() -> Any:
 def _report_lookup(number: str, code: str, template: str, **context: Any) -> tuple[Any, Any]:
     """(case, None) when found; (None, response) for a miss or a refused look-up (the API's miss limits)."""
     try:
-        case = lookups.find_report_for_reporter(db.session, number, code, client=request.remote_addr, now=now())
+        case = lookups.find_report_for_reporter(current_session(), number, code, client=request.remote_addr, now=now())
     except ratelimit.Throttled as refusal:
         return None, _too_many(refusal.retry_after, template, number=number, **context)
     if case is None:
@@ -174,7 +174,7 @@ def claim_status() -> Any:
         return render_template("public/claim_status.html", number=number)
     tail = request.form.get("id_last6", "").strip()[:6]
     try:
-        case = lookups.find_claim_for_applicant(db.session, number, tail, client=request.remote_addr, now=now())
+        case = lookups.find_claim_for_applicant(current_session(), number, tail, client=request.remote_addr, now=now())
     except ratelimit.Throttled as refusal:
         return _too_many(refusal.retry_after, "public/claim_status.html", number=number)
     if case is None:

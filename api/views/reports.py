@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api import auth
 from api.clock import now
-from api.extensions import db
+from api.extensions import current_session, db
 from api.lifecycles import context, registry
 from api.models import OrgUnit
 from api.present import engine
@@ -46,4 +46,4 @@ class Report(MethodView):
         scope = scope_for(definition, args)
         report = registry()[definition].report
         assert report is not None
-        return report(db.session, scope, context(db.session, engine(), definition, auth.current(), now()))
+        return report(current_session(), scope, context(current_session(), engine(), definition, auth.current(), now()))

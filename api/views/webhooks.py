@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from api import auth, webhooks
 from api.clock import now
 from api.deadlines import SHANGHAI
-from api.extensions import db
+from api.extensions import current_session, db
 from api.models_ownership import Webhook
 from api.pagination import PageQuerySchema
 from api.schemas import ISO
@@ -94,7 +94,7 @@ class Webhooks(MethodView):
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """Register a webhook: an http(s) URL (no loopback or private-network target unless allowed in
         ``GONGHUI_WEBHOOK_ALLOW_HOSTS``), the event types it wants, and the secret that signs each body."""
-        hook = webhooks.register(db.session, auth.current(), body["url"], body["events"], body["secret"], now(),
+        hook = webhooks.register(current_session(), auth.current(), body["url"], body["events"], body["secret"], now(),
                                  webhooks.configured_allow_hosts(current_app.config))
         return _resource(hook), {"Location": url_for("webhooks.WebhookOne", webhook_id=hook.id)}
 
@@ -119,5 +119,5 @@ class WebhookDeliveries(MethodView):
     def get(self, args: dict[str, Any], webhook_id: int) -> dict[str, Any]:
         """Every delivery attempt, newest first, with the receiver's status code and answer (or the error)."""
         _webhook(webhook_id)
-        items, total = webhooks.deliveries(db.session, webhook_id, args["page"], args["per_page"])
+        items, total = webhooks.deliveries(current_session(), webhook_id, args["page"], args["per_page"])
         return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}

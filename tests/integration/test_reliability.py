@@ -3,6 +3,7 @@ leaves no half-written case; the database going away is answered 503 and recover
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -13,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,60 +96,75 @@ def test_a_worker_killed_mid_request_leaves_no_half_written_case(fresh: Flask, a
     token = api.post("/admin/tokens", "city_admin", {"username": "chengdong_mediator"}).get_json()["token"]
     with fresh.app_context():
         db.session.commit()
+    with gunicorn(fresh.config["SQLALCHEMY_DATABASE_URI"]) as (server, base):
+        stop = threading.Event()
+        outcomes: Counter[str] = Counter()
+        threads = [threading.Thread(target=extend_at_random, args=(base, token, ids, stop, outcomes))
+                   for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        killed = kill_each_worker_in_flight(server, outcomes)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert killed == 2 and outcomes["200"] > 0, outcomes
+    assert set(outcomes) <= {"200", "409", "cut", "502", "503"}, outcomes
+    assert assert_no_lost_update(fresh) >= outcomes["200"]
+
+
+@contextlib.contextmanager
+def gunicorn(database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The app served by gunicorn (2 workers of 2 threads) on a free port, once it answers /healthz."""
     port = free_port()
-    environment = {**os.environ, "DATABASE_URL": fresh.config["SQLALCHEMY_DATABASE_URI"], "LOG_LEVEL": "WARNING",
-                   "PYTHONPATH": str(ROOT)}
+    environment = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "2",
                                "--no-control-socket", "--bind", f"127.0.0.1:{port}", "api.wsgi:app"],
                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
                 urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 (loopback)
                 break
             except OSError:
                 time.sleep(0.05)
-        stop = threading.Event()
-        outcomes: Counter[str] = Counter()
-
-        def fire() -> None:
-            rng = random.Random()
-            while not stop.is_set():
-                request = urllib.request.Request(
-                    f"{base}/api/v1/cases/{rng.choice(ids)}/events/extend", method="POST",
-                    data=b'{"data": {"parties_consent": true, "days": 10}}',
-                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-                try:
-                    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (loopback)
-                        outcomes[str(answer.status)] += 1
-                except urllib.error.HTTPError as error:
-                    outcomes[str(error.code)] += 1
-                except OSError:
-                    outcomes["cut"] += 1   # the killed worker's connection
-
-        threads = [threading.Thread(target=fire) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        killed = 0
-        workers = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
-                                                      text=True).stdout.split()]
-        for pid in workers:          # kill -9 each worker while requests are in flight
-            while sum(outcomes.values()) < 40 * (killed + 1):
-                time.sleep(0.01)
-            os.kill(pid, signal.SIGKILL)
-            killed += 1
-        while sum(outcomes.values()) < 40 * (killed + 2):
-            time.sleep(0.01)
-        stop.set()
-        for thread in threads:
-            thread.join()
+        yield server, base
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert killed == 2 and outcomes["200"] > 0, outcomes
-    assert set(outcomes) <= {"200", "409", "cut", "502", "503"}, outcomes
-    assert assert_no_lost_update(fresh) >= outcomes["200"]
+
+
+def extend_at_random(base: str, token: str, ids: list[int], stop: threading.Event, outcomes: Counter[str]) -> None:
+    """Extend one of the cases after another until ``stop``, counting the answers (or the cut connections)."""
+    rng = random.Random()
+    while not stop.is_set():
+        request = urllib.request.Request(
+            f"{base}/api/v1/cases/{rng.choice(ids)}/events/extend", method="POST",
+            data=b'{"data": {"parties_consent": true, "days": 10}}',
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (loopback)
+                outcomes[str(answer.status)] += 1
+        except urllib.error.HTTPError as error:
+            outcomes[str(error.code)] += 1
+        except OSError:
+            outcomes["cut"] += 1   # the killed worker's connection
+
+
+def kill_each_worker_in_flight(server: subprocess.Popen[bytes], outcomes: Counter[str]) -> int:
+    """kill -9 each of the server's workers while requests are in flight (40 answers apart), then wait for 40
+    answers more; the workers killed."""
+    killed = 0
+    workers = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
+                                                  text=True).stdout.split()]
+    for pid in workers:
+        while sum(outcomes.values()) < 40 * (killed + 1):
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        killed += 1
+    while sum(outcomes.values()) < 40 * (killed + 2):
+        time.sleep(0.01)
+    return killed
 
 
 class Proxy:

@@ -42,7 +42,7 @@ def allowed_term(value: int) -> None:
         raise ValidationError(fault)
 
 
-def names(max_items: int = 50, **kwargs: Any) -> fields.List:
+def names(max_items: int = 50, **kwargs: Any) -> fields.List[Any]:
     return fields.List(text(100), validate=validate.Length(max=max_items, error=f"至多 {max_items} 人"), **kwargs)
 
 

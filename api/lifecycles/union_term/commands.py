@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
-from api.extensions import db
+from api.extensions import current_session, db
 
 
 @click.command("import-union-terms")
@@ -38,7 +38,7 @@ def import_union_terms(path: Path, username: str) -> None:
         raise click.BadParameter(f"{username} is not a street or city clerk or admin", param_hint="--as")
     with path.open("rb") as stream:
         try:
-            result = import_terms(context(db.session, current_app.extensions["gonghui.engine"], KEY, principal,
+            result = import_terms(context(current_session(), current_app.extensions["gonghui.engine"], KEY, principal,
                                           current_app.config["CLOCK"]()), rows_of(stream))
         except RosterError as error:
             click.echo(f"{path}: {error}; nothing imported", err=True)

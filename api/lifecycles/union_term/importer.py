@@ -102,13 +102,25 @@ def _parse(number: int, raw: dict[str, Any], today: date, allowed: list[int]) ->
                                                                   if k is not None) if key in HEADERS}
     code, name = values.get("code", ""), values.get("name", "")
     uscc = values.get("uscc", "").replace(" ", "").upper()
-    faults = []
+    faults: list[str] = []
     if any("\x00" in value for value in values.values()):
         return Rejected(number, "", "含有 NUL 字符")
     if not code and not name and not uscc:
         faults.append("未填工会代码、工会名称或统一社会信用代码")
     if uscc and not uscc_is_valid(uscc):
         faults.append("统一社会信用代码校验失败")
+    chair, committee = _leaders(values, faults)
+    term_start = _term_start(values, today, faults)
+    term_years = _term_years(values, allowed, faults)
+    if faults:
+        return Rejected(number, code or name or uscc, "；".join(faults))
+    assert term_start is not None
+    return _Row(number, code, name, uscc, values.get("street", "").replace(" ", ""), chair, committee, term_start,
+                term_years)
+
+
+def _leaders(values: dict[str, str], faults: list[str]) -> tuple[str, list[str]]:
+    """The chair (required, at most 100 characters) and the committee (at most 50 names of 100)."""
     chair = values.get("chair", "")
     if not chair:
         faults.append("工会主席为空")
@@ -117,25 +129,30 @@ def _parse(number: int, raw: dict[str, Any], today: date, allowed: list[int]) ->
     committee = [item for item in _SEPARATORS.split(values.get("committee", "")) if item]
     if len(committee) > 50 or any(len(item) > 100 for item in committee):
         faults.append("委员名单过长（至多 50 人，每人 100 字）")
-    term_start = None
+    return chair, committee
+
+
+def _term_start(values: dict[str, str], today: date, faults: list[str]) -> date | None:
+    """When the union was founded or last re-elected: a date, not after today."""
     try:
         term_start = parse_date(values.get("term_start", ""))
     except ValueError:
         faults.append(f"成立或上次换届日期“{values.get('term_start', '')}”无法识别")
-    if term_start is not None and term_start > today:
+        return None
+    if term_start > today:
         faults.append("成立或上次换届日期晚于今天")
+    return term_start
+
+
+def _term_years(values: dict[str, str], allowed: list[int], faults: list[str]) -> int | None:
+    """The term's length in years when the row gives one (``5`` or ``5年``), one the definition allows."""
     years_text = values.get("term_years", "").removesuffix("年").strip()
-    term_years = None
-    if years_text:
-        if not is_whole_number(years_text) or int(years_text) not in allowed:
-            faults.append(f"任期“{years_text}”须为 {' 或 '.join(map(str, allowed))} 年")
-        else:
-            term_years = int(years_text)
-    if faults:
-        return Rejected(number, code or name or uscc, "；".join(faults))
-    assert term_start is not None
-    return _Row(number, code, name, uscc, values.get("street", "").replace(" ", ""), chair, committee, term_start,
-                term_years)
+    if not years_text:
+        return None
+    if not is_whole_number(years_text) or int(years_text) not in allowed:
+        faults.append(f"任期“{years_text}”须为 {' 或 '.join(map(str, allowed))} 年")
+        return None
+    return int(years_text)
 
 
 def import_terms(context: Context, rows: Iterable[dict[str, str]], *, chunk: int = CHUNK) -> TermImport:

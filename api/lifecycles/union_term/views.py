@@ -3,6 +3,7 @@ employers list. The web adapter of the plug-in: it reads the request's session a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -69,7 +70,7 @@ def employer_columns(context: Context, employer: Employer) -> dict[str, Any]:
     return {"term_end": term.term_end, "term_status": current_status(term, context.today)}
 
 
-EMPLOYER_FIELDS = {
+EMPLOYER_FIELDS: dict[str, Callable[[], fields.Field[Any]]] = {
     "term_end": lambda: fields.Date(allow_none=True, metadata={"description": "the last day of its union's term"}),
     "term_status": lambda: fields.String(allow_none=True, metadata={"description": "in_term | due | overdue (换届)"}),
 }
@@ -78,10 +79,10 @@ EMPLOYER_FIELDS = {
 def _context() -> Context:
     from api import auth
     from api.clock import now
-    from api.extensions import db
+    from api.extensions import current_session
     from api.present import engine
 
-    return context(db.session, engine(), KEY, auth.current(), now())
+    return context(current_session(), engine(), KEY, auth.current(), now())
 
 
 @blp.route("/org-units/<string:code>/term")
