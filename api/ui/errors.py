@@ -12,6 +12,9 @@ from api.forms import FormField
 
 TOP = "_schema"
 REQUIRED_MESSAGES = {"此项为必填项", "不能为空"}
+ONE_OF = "须为以下之一："
+# the API's words for integrators, as a clerk reads them on a page
+PAGE_WORDS = {"日期格式须为 YYYY-MM-DD": "日期须写作“年-月-日”，如 2026-11-24"}
 
 
 def place(errors: dict[str, list[str]], described: list[FormField],
@@ -31,6 +34,7 @@ def place(errors: dict[str, list[str]], described: list[FormField],
         parts = [part for part in path.split(".") if part]
         for message in _flat(messages):
             target, where = _target(parts, names, extra)
+            message = worded(message, names.get(target) if target is not None else None)
             if target is not None:
                 add(target, f"{where}{message}" if where else message)
                 continue
@@ -45,6 +49,13 @@ def place(errors: dict[str, list[str]], described: list[FormField],
                 label = ".".join(part for part in parts if part != TOP)
                 add(TOP, f"{label}：{message}" if label and label not in names else message)
     return placed
+
+
+def worded(message: str, spec: FormField | None) -> str:
+    """The message in the page's words: a choice refused names the choices by their labels, not their codes."""
+    if spec is not None and spec.choices and message.startswith(ONE_OF):
+        return ONE_OF + "、".join(label for _, label in spec.choices)
+    return PAGE_WORDS.get(message, message)
 
 
 def _flat(messages: Any) -> list[str]:

@@ -4,6 +4,8 @@ owns at the top; an expired session or a case someone else moved keeps what was 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +28,14 @@ OPEN_DATA: dict[str, Any] = {
     "worker_report": {"employer": "温岭市东海鞋业有限公司", "employer_uscc": "91331081158813992N",
                       "street": "城东街道", "category": "safety", "description": "车间消防通道被堵",
                       "contact": "13900001111", "channel": "operator"},
+    "union_term": {"union_unit": "cd-e001", "uscc": "91331081158813992N", "name": "温岭市东海鞋业有限公司工会",
+                   "chair": "陈建国", "committee": ["陈建国", "王志强"], "term_start": "2022-03-01", "term_years": 5,
+                   "source": "manual"},
 }
 SAMPLE = {"uscc": USCC_A, "id_number": "331081199805201237", "phone": "13800000000",
           "bank_account": "6222021207001234567", "members": [USCC_B, USCC_C], "employer_uscc": USCC_A}
 EVERY_ROLE = ["admin", "clerk", "mediator", "reviewer", "counter"]
+DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 
 
 def good_value(spec: Any) -> Any:
@@ -88,6 +94,8 @@ def bad_scalar(field: fields.Field, kind: str) -> tuple[str, str] | None:
 
 def bad_cases(schema: Any, described: list[Any], good: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
     """(field, the form with one bad value in that field, the words expected beside it) for each field."""
+    from api.ui.errors import worded
+
     base = form_values(described, good)
     cases: list[tuple[str, dict[str, Any], str]] = []
     for spec in described:
@@ -105,17 +113,22 @@ def bad_cases(schema: Any, described: list[Any], good: dict[str, Any]) -> list[t
                 line = ",".join(found[0] if name == column else str(first.get(name, "")) for name in spec.columns)
                 good_line = ",".join(str(first.get(name, "")) for name in spec.columns)
                 cases.append((spec.name, {**form, spec.name: f"{good_line}\n{line}"},
-                              f"第2行 {spec.column_label[column]}：{found[1]}"))
+                              f"第2行 {spec.column_label[column]}：{worded(found[1], None)}"))
+            for column in spec.columns:   # a line without a value its records require (an invoice's amount)
+                if inner.fields[column].required:
+                    line = ",".join("" if name == column else str(first.get(name, "")) for name in spec.columns)
+                    cases.append((spec.name, {**form, spec.name: f"{good_line}\n{line}"},
+                                  f"第2行 {spec.column_label[column]}：此项为必填项"))
             continue
         if spec.kind in ("lines", "checkboxes"):
             found = bad_scalar(field.inner, spec.kind)  # type: ignore[attr-defined]
             assert found is not None, spec.name
             if spec.kind == "lines":
                 form[spec.name] = f"{good_value(spec)[0]}\n{found[0]}"
-                cases.append((spec.name, form, f"第2行：{found[1]}"))
+                cases.append((spec.name, form, f"第2行：{worded(found[1], spec)}"))
             else:
                 form[spec.name] = [spec.choices[0][0], found[0]]
-                cases.append((spec.name, form, f"第2项：{found[1]}"))
+                cases.append((spec.name, form, f"第2项：{worded(found[1], spec)}"))
             continue
         found = bad_scalar(field, spec.kind)
         if found is None:
@@ -123,7 +136,7 @@ def bad_cases(schema: Any, described: list[Any], good: dict[str, Any]) -> list[t
             form.pop(spec.name, None)
             cases.append((spec.name, form, "此项为必填项"))
         else:
-            cases.append((spec.name, {**form, spec.name: found[0]}, found[1]))
+            cases.append((spec.name, {**form, spec.name: found[0]}, worded(found[1], spec)))
     return cases
 
 
@@ -134,7 +147,7 @@ def good_value_of_record(good: dict[str, Any], spec: Any) -> dict[str, Any]:
     return value[0]
 
 
-def _put(app: Flask, case_id: int, state: str, unit_code: str) -> None:
+def put(app: Flask, case_id: int, state: str, unit_code: str) -> None:
     import sqlalchemy as sa
 
     from api.extensions import db
@@ -148,60 +161,97 @@ def _put(app: Flask, case_id: int, state: str, unit_code: str) -> None:
         db.session.commit()
 
 
-@pytest.mark.parametrize("key", ["mediation_case", "medical_aid_claim", "union_formation", "worker_report"])
-def test_one_bad_value_per_field_of_every_form_is_shown_beside_its_field(fresh: Flask, api: Api, key: str) -> None:
-    from api import demo, forms
+@dataclass
+class FormUnderTest:
+    """One form of a lifecycle as a clerk meets it, and one bad submission per field of it."""
+
+    definition: str
+    event: str | None          # None: the form of a new case
+    url: str                   # where the form posts
+    page: str                  # where the form is shown
+    user: str                  # who may fill it in
+    state: str | None          # the state the case is put in for the event's form
+    unit: str                  # the unit holding the case then
+    described: list[Any]
+    bad: list[tuple[str, dict[str, Any], str]]   # (field, the form's values, the words expected beside it)
+
+
+def definition_keys() -> list[str]:
+    """Every lifecycle the definitions describe: a new one is tested without editing the tests."""
+    return sorted({path.name.split(".")[0] for path in DEFINITIONS.glob("*.yaml")})
+
+
+def add_every_role_users(app: Flask) -> None:
+    """``all_city`` and ``all_street`` (城东), holding every role: every form of every state is theirs."""
+    import sqlalchemy as sa
+
+    from api import demo
     from api.extensions import db
-    from api.lifecycles import registry
     from api.models import OrgUnit
 
-    with fresh.app_context():
-        import sqlalchemy as sa
-
+    with app.app_context():
         units = {unit.code: unit for unit in db.session.scalars(sa.select(OrgUnit))}
-        demo.upsert_user(db.session, "all_city", units["wenling"], EVERY_ROLE, "demo", fresh.config["CLOCK"](), "全能")
-        demo.upsert_user(db.session, "all_street", units["chengdong"], EVERY_ROLE, "demo", fresh.config["CLOCK"](),
-                         "全能")
+        for username, unit in (("all_city", "wenling"), ("all_street", "chengdong")):
+            demo.upsert_user(db.session, username, units[unit], EVERY_ROLE, "demo", app.config["CLOCK"](), "全能")
         db.session.commit()
-        definition = fresh.extensions["gonghui.engine"].catalog.get(key)
+
+
+def forms_under_test(app: Flask, key: str, case_id: int) -> list[FormUnderTest]:
+    """The form of a new case (the counter's for what a window opens) and every event's form with fields, each
+    with one bad value per field; the event's forms on ``case_id``, fired by a user holding its roles."""
+    from api import forms
+    from api.lifecycles import registry
+
+    assert key in OPEN_DATA, f"{key}: tell OPEN_DATA what a good opening of this lifecycle is"
+    with app.app_context():
+        definition = app.extensions["gonghui.engine"].catalog.get(key)
         lifecycle = registry()[key]
-        open_form = forms.form_for(key, None)
-        event_forms = {name: forms.form_for(key, name) for name in definition.events}
-    opener = {"medical_aid_claim": "counter_chengbei", "union_formation": "chengdong_clerk"}.get(
-        key, "chengdong_clerk")
-    data = OPEN_DATA[key]
-    case = api.open_case(opener, key, data)
-    street, _ = signed_in(fresh, "all_street")
-    city, _ = signed_in(fresh, "all_city")
+        at_counter = any(role.partition("@")[0] == "counter" for role in definition.open_roles)
+        opening = forms.form_for(key, None)
+        found = [FormUnderTest(key, None, "/counter" if at_counter else f"/new/{key}",
+                               "/counter" if at_counter else f"/new/{key}",
+                               "counter_chengbei" if at_counter else "all_street", None, "chengdong", opening,
+                               bad_cases(lifecycle.schema_for(None), opening, OPEN_DATA[key]))]
+        for name, event in definition.events.items():
+            described = forms.form_for(key, name)
+            if not described:
+                continue
+            at_city = any(role.endswith("@city") for role in event.roles)
+            # supervision (交办, 提级办理, 催办) is fired from a unit above the one that holds the case
+            user = "all_city" if at_city or event.supervises else "all_street"
+            url = f"/cases/{case_id}/events/{name}"
+            found.append(FormUnderTest(key, name, url, f"/cases/{case_id}", user, sorted(event.sources)[0],
+                                       "wenling" if at_city else "chengdong", described,
+                                       bad_cases(lifecycle.schema_for(name), described, good_data(described))))
+    return found
+
+
+def open_for_forms(api: Api, key: str) -> dict[str, Any]:
+    opener = {"medical_aid_claim": "counter_chengbei"}.get(key, "chengdong_clerk")
+    return api.open_case(opener, key, OPEN_DATA[key])
+
+
+@pytest.mark.parametrize("key", definition_keys())
+def test_one_bad_value_per_field_of_every_form_is_shown_beside_its_field(fresh: Flask, api: Api, key: str) -> None:
+    add_every_role_users(fresh)
+    case = open_for_forms(api, key)
+    clients: dict[str, Any] = {}
     faults: list[str] = []
     checked = 0
-
-    def check(client: Any, url: str, cases: list[tuple[str, dict[str, Any], str]], action: str | None) -> None:
-        nonlocal checked
+    for form in forms_under_test(fresh, key, case["id"]):
+        if form.state is not None:
+            put(fresh, case["id"], form.state, form.unit)
+        if form.user not in clients:
+            clients[form.user] = signed_in(fresh, form.user)[0]
+        client = clients[form.user]
         csrf = csrf_of(client.get("/worklist").get_data(as_text=True))
-        for name, form, expected in cases:
-            response = client.post(url, data={**form, "csrf_token": csrf})
+        for name, values, expected in form.bad:
+            response = client.post(form.url, data={**values, "csrf_token": csrf})
             page = response.get_data(as_text=True)
-            shown = error_text(page, name, action)
+            shown = error_text(page, name, form.url if form.event else None)
             checked += 1
             if response.status_code != 422 or expected not in shown:
-                faults.append(f"{url} {name}: {response.status_code}, expected {expected!r}, shown {shown!r}")
-
-    # the form of a new case (the counter's form for claims)
-    new_url = "/counter" if key == "medical_aid_claim" else f"/new/{key}"
-    new_client = signed_in(fresh, "counter_chengbei")[0] if key == "medical_aid_claim" else street
-    check(new_client, new_url, bad_cases(lifecycle.schema_for(None), open_form, data), None)
-    # every event's form, on a case put in a state the event leaves from, fired by a user holding its roles
-    for name, described in event_forms.items():
-        if not described:
-            continue
-        event = definition.events[name]
-        at_city = any(role.endswith("@city") for role in event.roles)
-        _put(fresh, case["id"], sorted(event.sources)[0], "wenling" if at_city else "chengdong")
-        url = f"/cases/{case['id']}/events/{name}"
-        # supervision (交办, 提级办理, 催办) is fired from a unit above the one that holds the case
-        check(city if at_city or event.supervises else street, url, bad_cases(lifecycle.schema_for(name), described,
-                                                          good_data(described)), url)
+                faults.append(f"{form.url} {name}: {response.status_code}, expected {expected!r}, shown {shown!r}")
     assert not faults, "\n".join(faults)
     assert checked >= 8
 

@@ -58,9 +58,37 @@ def lived_in(fresh: Flask, api: Api) -> None:
                                                       "description": "两个月工资未发"})
 
 
-def english_words(page: str, allowed: set[str]) -> list[str]:
-    text = CASE_NUMBER.sub(" ", URL.sub(" ", visible_text(page)))   # a printed address is for typing, not reading
+def english_in(text: str, allowed: set[str]) -> list[str]:
+    text = CASE_NUMBER.sub(" ", URL.sub(" ", text))   # a printed address is for typing, not reading
     return sorted({word for word in ASCII_WORD.findall(text) if word not in allowed})
+
+
+def english_words(page: str, allowed: set[str]) -> list[str]:
+    return english_in(visible_text(page), allowed)
+
+
+def crawl_start(app: Flask) -> tuple[list[str], set[str]]:
+    """The pages a crawl starts from besides the navigation (every case, every claim's receipt, a missing case),
+    and the words people typed that pages show as data (login names, unit codes, the definitions' file names)."""
+    import sqlalchemy as sa
+
+    from api.extensions import db
+    from api.models import Case, OrgUnit, User
+
+    with app.app_context():
+        cases = [f"/cases/{case_id}" for case_id in db.session.scalars(sa.select(Case.id))] + [
+            f"/counter/receipts/{case_id}" for case_id in db.session.scalars(
+                sa.select(Case.id).where(Case.definition_key == "medical_aid_claim"))] + ["/cases/999999"]
+        codes = set(db.session.scalars(sa.select(User.username))) | set(db.session.scalars(sa.select(OrgUnit.code)))
+    codes |= {path.name.split(".")[0] for path in DEFINITIONS.glob("*.yaml")} | {"definitions"}   # file names
+    return ["/worklist", "/worklist?q=东海", *cases], {word for code in codes for word in ASCII_WORD.findall(code)}
+
+
+def allowed_on(path: str, typed: set[str]) -> set[str]:
+    """The ASCII words a page may show: the allow-list; on 管理 the login names and unit codes an administrator
+    typed (data, not words); on 名单导入 the words of the file name the clerk chose."""
+    allowed = ALLOWED | (typed if path.startswith("/admin") else set())
+    return allowed | (set(ASCII_WORD.findall(UPLOADED)) if path.startswith("/roster") else set())
 
 
 def links(page: str) -> list[str]:
@@ -70,25 +98,14 @@ def links(page: str) -> list[str]:
 
 def test_every_page_as_every_demo_user_is_in_chinese(fresh: Flask, api: Api) -> None:
     lived_in(fresh, api)
-    with fresh.app_context():
-        import sqlalchemy as sa
-
-        from api.extensions import db
-        from api.models import Case, OrgUnit, User
-
-        cases = [f"/cases/{case_id}" for case_id in db.session.scalars(sa.select(Case.id))] + [
-            f"/counter/receipts/{case_id}" for case_id in db.session.scalars(
-                sa.select(Case.id).where(Case.definition_key == "medical_aid_claim"))] + ["/cases/999999"]
-        codes = set(db.session.scalars(sa.select(User.username))) | set(db.session.scalars(sa.select(OrgUnit.code)))
-    codes |= {path.name.split(".")[0] for path in DEFINITIONS.glob("*.yaml")} | {"definitions"}   # file names
-    typed = {word for code in codes for word in ASCII_WORD.findall(code)}
+    start, typed = crawl_start(fresh)
     faults: list[str] = []
     crawled = 0
     anonymous = fresh.test_client().get("/login").get_data(as_text=True)
     faults += [f"/login: {word}" for word in english_words(anonymous, ALLOWED)]
     for username in DEMO_USERS:
         client, _ = signed_in(fresh, username)
-        queue, seen = deque(["/worklist", "/worklist?q=东海", *cases]), set()
+        queue, seen = deque(start), set()
         while queue and len(seen) < PAGES_PER_USER:
             path = queue.popleft()
             if path in seen:
@@ -98,10 +115,7 @@ def test_every_page_as_every_demo_user_is_in_chinese(fresh: Flask, api: Api) -> 
             if response.status_code in (301, 302) or response.mimetype != "text/html":
                 continue   # a PDF or a spreadsheet: its words are checked by the documents' and exports' tests
             page = response.get_data(as_text=True)
-            # on 管理, the login names and unit codes an administrator typed are data, not words
-            allowed = ALLOWED | (typed if path.startswith("/admin") else set())
-            allowed |= set(ASCII_WORD.findall(UPLOADED)) if path.startswith("/roster") else set()
-            faults += [f"{username} {path}: {word}" for word in english_words(page, allowed)]
+            faults += [f"{username} {path}: {word}" for word in english_words(page, allowed_on(path, typed))]
             queue.extend(link.replace("&amp;", "&") for link in links(page))
         crawled += len(seen)
     assert not faults, "\n".join(faults)

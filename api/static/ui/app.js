@@ -1,9 +1,10 @@
 // Small enhancements only; every page works without JavaScript.
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-print]").forEach((button) => button.addEventListener("click", () => window.print()));
-  // focus moves to the first field in error (the list of errors at the top links to each)
+  // focus moves to the first field in error (the list of errors at the top links to each); a group of tick
+  // boxes cannot take the focus, its first box does
   const first = document.querySelector("[aria-invalid=true]");
-  if (first) { first.focus(); }
+  if (first) { (first.tagName === "FIELDSET" ? first.querySelector("input, select, textarea") || first : first).focus(); }
   // the roster upload shows how far it is (without JavaScript the form is posted and answers with the result)
   const roster = document.getElementById("roster-form");
   if (roster && window.XMLHttpRequest && window.FormData) { enhanceRoster(roster); }
