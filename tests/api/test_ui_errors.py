@@ -102,42 +102,57 @@ def bad_cases(schema: Any, described: list[Any], good: dict[str, Any]) -> list[t
         if spec.kind == "checkbox":
             continue   # a tick box cannot hold a bad value
         field = schema_field(schema, spec.name)
-        form = dict(base)
         if spec.kind == "records":
-            inner = field.inner.schema  # type: ignore[attr-defined]
-            first = good_value_of_record(good, spec)
-            for column in spec.columns:
-                found = bad_scalar(inner.fields[column], "text")
-                if found is None:
-                    continue
-                line = ",".join(found[0] if name == column else str(first.get(name, "")) for name in spec.columns)
-                good_line = ",".join(str(first.get(name, "")) for name in spec.columns)
-                cases.append((spec.name, {**form, spec.name: f"{good_line}\n{line}"},
-                              f"第2行 {spec.column_label[column]}：{worded(found[1], None)}"))
-            for column in spec.columns:   # a line without a value its records require (an invoice's amount)
-                if inner.fields[column].required:
-                    line = ",".join("" if name == column else str(first.get(name, "")) for name in spec.columns)
-                    cases.append((spec.name, {**form, spec.name: f"{good_line}\n{line}"},
-                                  f"第2行 {spec.column_label[column]}：此项为必填项"))
-            continue
-        if spec.kind in ("lines", "checkboxes"):
-            found = bad_scalar(field.inner, spec.kind)  # type: ignore[attr-defined]
-            assert found is not None, spec.name
-            if spec.kind == "lines":
-                form[spec.name] = f"{good_value(spec)[0]}\n{found[0]}"
-                cases.append((spec.name, form, f"第2行：{worded(found[1], spec)}"))
-            else:
-                form[spec.name] = [spec.choices[0][0], found[0]]
-                cases.append((spec.name, form, f"第2项：{worded(found[1], spec)}"))
-            continue
-        found = bad_scalar(field, spec.kind)
-        if found is None:
-            assert spec.required, f"{spec.name}: no value is refused and it is optional"
-            form.pop(spec.name, None)
-            cases.append((spec.name, form, "此项为必填项"))
+            cases.extend(_bad_records(spec, field.inner.schema, dict(base), good))  # type: ignore[attr-defined]
+        elif spec.kind in ("lines", "checkboxes"):
+            cases.append(_bad_line(spec, field.inner, dict(base)))  # type: ignore[attr-defined]
         else:
-            cases.append((spec.name, {**form, spec.name: found[0]}, worded(found[1], spec)))
+            found = bad_scalar(field, spec.kind)
+            if found is None:
+                assert spec.required, f"{spec.name}: no value is refused and it is optional"
+                form = dict(base)
+                form.pop(spec.name, None)
+                cases.append((spec.name, form, "此项为必填项"))
+            else:
+                cases.append((spec.name, {**base, spec.name: found[0]}, worded(found[1], spec)))
     return cases
+
+
+def _bad_records(spec: Any, inner: Any, form: dict[str, Any],
+                 good: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """A second line with one bad column, for each column; and one without each value the records require."""
+    from api.ui.errors import worded
+
+    first = good_value_of_record(good, spec)
+    good_line = ",".join(str(first.get(name, "")) for name in spec.columns)
+
+    def line_with(column: str, value: str) -> str:
+        return ",".join(value if name == column else str(first.get(name, "")) for name in spec.columns)
+
+    cases = []
+    for column in spec.columns:
+        found = bad_scalar(inner.fields[column], "text")
+        if found is not None:
+            cases.append((spec.name, {**form, spec.name: f"{good_line}\n{line_with(column, found[0])}"},
+                          f"第2行 {spec.column_label[column]}：{worded(found[1], None)}"))
+    for column in spec.columns:   # a line without a value its records require (an invoice's amount)
+        if inner.fields[column].required:
+            cases.append((spec.name, {**form, spec.name: f"{good_line}\n{line_with(column, '')}"},
+                          f"第2行 {spec.column_label[column]}：此项为必填项"))
+    return cases
+
+
+def _bad_line(spec: Any, inner: Any, form: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+    """A list of lines (or of ticked choices) whose second item is refused."""
+    from api.ui.errors import worded
+
+    found = bad_scalar(inner, spec.kind)
+    assert found is not None, spec.name
+    if spec.kind == "lines":
+        form[spec.name] = f"{good_value(spec)[0]}\n{found[0]}"
+        return spec.name, form, f"第2行：{worded(found[1], spec)}"
+    form[spec.name] = [spec.choices[0][0], found[0]]
+    return spec.name, form, f"第2项：{worded(found[1], spec)}"
 
 
 def good_value_of_record(good: dict[str, Any], spec: Any) -> dict[str, Any]:
