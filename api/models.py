@@ -172,8 +172,10 @@ class ReportSummary(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "report_summaries"
     __table_args__ = (
+        # a unit's rows (months, or the days of a street), and the days of a period across every unit (the city)
         sa.Index("ix_report_summaries_scope", "definition_key", "grain", "org_path", "period",
                  postgresql_ops={"org_path": "varchar_pattern_ops"}),
+        sa.Index("ix_report_summaries_period", "definition_key", "grain", "period"),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)

@@ -127,6 +127,7 @@ def upgrade():
     )
     op.create_index("ix_report_summaries_scope", "report_summaries", ["definition_key", "grain", "org_path", "period"],
                     postgresql_ops={"org_path": "varchar_pattern_ops"})
+    op.create_index("ix_report_summaries_period", "report_summaries", ["definition_key", "grain", "period"])
     # the milestones reached so far, from the history, in declared order (before the triggers: no deltas)
     for key, events in MILESTONES.items():
         for event in events:
@@ -154,6 +155,7 @@ def downgrade():
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS report_summaries_keep()")
+    op.drop_index("ix_report_summaries_period", table_name="report_summaries")
     op.drop_index("ix_report_summaries_scope", table_name="report_summaries")
     op.drop_table("report_summaries")
     with op.batch_alter_table("cases") as batch:
