@@ -79,24 +79,66 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def covering(date_from: date | None, date_to: date | None) -> sa.ColumnElement[bool]:
-    """The summary rows of the local opening days between the dates: the whole months by their month rows,
-    the days before the first and after the last whole month by their day rows."""
-    rows = ReportSummary
+@dataclass(frozen=True)
+class Span:
+    """Summary rows of one grain whose period lies in [start, end) (None: unbounded), counted with ``sign``."""
+
+    grain: str
+    start: date | None
+    end: date | None
+    sign: int = 1
+
+    def where(self) -> sa.ColumnElement[bool]:
+        rows = ReportSummary
+        return sa.and_(rows.grain == self.grain, *([rows.period >= self.start] if self.start else []),
+                       *([rows.period < self.end] if self.end else []))
+
+
+def spans(date_from: date | None, date_to: date | None) -> list[Span]:
+    """How a period of local opening days is read: whole months from month rows; a month the period covers in
+    part either by the days it covers, or by its month row less the days it leaves out (day rows counted
+    negatively), whichever reads fewer days. A report so reads at most about a month of day rows."""
     if date_from is not None and date_to is not None and date_from > date_to:
-        return sa.false()
-    first = None if date_from is None else date_from if date_from.day == 1 else _next_month(date_from)
-    end = None if date_to is None else _next_month(date_to.replace(day=1)) \
-        if _next_month(date_to.replace(day=1)) == date_to + timedelta(days=1) else date_to.replace(day=1)
-    if first is not None and end is not None and first >= end:   # no whole month: days only
-        return sa.and_(rows.grain == "d", rows.period >= date_from, rows.period <= date_to)
-    parts = [sa.and_(rows.grain == "m", *([rows.period >= first] if first else []),
-                     *([rows.period < end] if end else []))]
-    if date_from is not None and first is not None and date_from < first:
-        parts.append(sa.and_(rows.grain == "d", rows.period >= date_from, rows.period < first))
-    if date_to is not None and end is not None and end <= date_to:
-        parts.append(sa.and_(rows.grain == "d", rows.period >= end, rows.period <= date_to))
-    return sa.or_(*parts)
+        return []
+    start, end = date_from, None if date_to is None else date_to + timedelta(days=1)   # [start, end)
+    first = None if start is None else start.replace(day=1)                            # months [first, last)
+    last = None if end is None else _next_month((end - timedelta(days=1)).replace(day=1))
+    if first is not None and last is not None and _next_month(first) == last:          # within one month
+        assert start is not None and end is not None
+        if (end - start).days <= (start - first).days + (last - end).days:
+            return [Span("d", start, end)]
+        return [Span("m", first, last), *_less(first, start), *_less(end, last)]
+    found = []
+    if start is not None and first is not None and start != first:
+        if (_next_month(first) - start).days <= (start - first).days:   # the days covered, or the month less
+            found.append(Span("d", start, _next_month(first)))
+            first = _next_month(first)
+        else:
+            found.extend(_less(first, start))
+    if end is not None and last is not None and end != last:
+        head = (end - timedelta(days=1)).replace(day=1)
+        if (end - head).days <= (last - end).days:
+            found.append(Span("d", head, end))
+            last = head
+        else:
+            found.extend(_less(end, last))
+    if first is None or last is None or first < last:
+        found.append(Span("m", first, last))
+    return found
+
+
+def _less(start: date, end: date) -> list[Span]:
+    return [Span("d", start, end, -1)] if start < end else []
+
+
+def covering(date_from: date | None, date_to: date | None) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[int]]:
+    """The summary rows a period reads, and each row's sign (+1, or -1 for days a month row counts too many)."""
+    chosen = spans(date_from, date_to)
+    if not chosen:
+        return sa.false(), sa.literal(1)
+    negative = [span.where() for span in chosen if span.sign < 0]
+    sign = sa.case((sa.or_(*negative), -1), else_=1) if negative else sa.literal(1)
+    return sa.or_(*(span.where() for span in chosen)), sign
 
 
 def tallies(session: Session, scope: ReportScope, *, by_unit: bool = False) -> list[Tally]:
@@ -104,10 +146,12 @@ def tallies(session: Session, scope: ReportScope, *, by_unit: bool = False) -> l
     rows = ReportSummary
     keys = [rows.state, rows.level, rows.category, rows.closed, rows.overdue, rows.escalated, rows.milestones,
             *([rows.org_unit_id] if by_unit else [])]
-    query = (sa.select(*keys, sa.func.sum(rows.n), sa.func.sum(rows.amount_cents))
+    where, sign = covering(scope.date_from, scope.date_to)
+    n = sa.func.sum(rows.n * sign)
+    query = (sa.select(*keys, n, sa.func.sum(rows.amount_cents * sign))
              .where(rows.definition_key == scope.definition, rows.org_path.startswith(scope.org_path, autoescape=True),
-                    covering(scope.date_from, scope.date_to))
-             .group_by(*keys).having(sa.func.sum(rows.n) != 0))
+                    where)
+             .group_by(*keys).having(n != 0))
     return [Tally(row[0], row[1], row[2] or None, bool(row[3]), bool(row[4]), bool(row[5]),
                   frozenset(filter(None, row[6].split(","))), int(row[-2]), Decimal(int(row[-1])).scaleb(-2),
                   row[7] if by_unit else None)
