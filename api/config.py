@@ -32,6 +32,7 @@ class Config:
     TOKEN_CACHE_SECONDS = 2      # a token is checked against the database at most this often per process
     IDEMPOTENCY_TTL_HOURS = 24                             # idempotency records are replayed, then purged
     HOUSEKEEPING_INTERVAL_SECONDS = 3600
+    REPORT_COMPACT_INTERVAL_SECONDS = 300                  # the report summary folded (api/report_summary.py)
     MAX_JSON_DEPTH = 64                                    # deeper JSON bodies are refused (400) unparsed
     CLOCK = staticmethod(utc_now)                          # tests inject a frozen clock
     TIMEZONE: str = "Asia/Shanghai"

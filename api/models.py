@@ -130,6 +130,9 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     version: Mapped[int] = mapped_column(default=1)
     # the hash of the case's last history row, so that the next row is chained without reading it back
     history_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # the milestone events of its lifecycle (``Lifecycle.milestones``) the case has reached, in their declared
+    # order, comma-separated: what its reports count ("accepted", "agreed") without reading the history
+    milestones: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
     org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
 
@@ -159,6 +162,37 @@ class CaseHistory(db.Model):  # type: ignore[name-defined,misc]
     comment: Mapped[str | None] = mapped_column(sa.Text)
     prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ReportSummary(db.Model):  # type: ignore[name-defined,misc]
+    """Counts of cases by everything the reports group by, kept by triggers on ``cases`` (``api.report_summary``):
+    a change of a case adds delta rows (-1 for the tuple it left, +1 for the one it entered), compaction folds
+    them into one row per key. A case is counted twice: in the row of its opening month (grain ``m``) and in
+    the row of its opening day (grain ``d``), local days of Asia/Shanghai."""
+
+    __tablename__ = "report_summaries"
+    __table_args__ = (
+        # a unit's rows (months, or the days of a street), and the days of a period across every unit (the city)
+        sa.Index("ix_report_summaries_scope", "definition_key", "grain", "org_path", "period",
+                 postgresql_ops={"org_path": "varchar_pattern_ops"}),
+        sa.Index("ix_report_summaries_period", "definition_key", "grain", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    definition_key: Mapped[str] = mapped_column(sa.String(64))
+    org_unit_id: Mapped[int]
+    org_path: Mapped[str] = mapped_column(sa.String(400))
+    grain: Mapped[str] = mapped_column(sa.String(1))          # m: the month's first day; d: the day
+    period: Mapped[date]
+    state: Mapped[str] = mapped_column(sa.String(64))
+    level: Mapped[str] = mapped_column(sa.String(16))
+    category: Mapped[str] = mapped_column(sa.String(64))      # '' for none
+    closed: Mapped[bool]
+    overdue: Mapped[bool]
+    escalated: Mapped[bool]
+    milestones: Mapped[str] = mapped_column(sa.String(200))
+    n: Mapped[int]
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class Timer(db.Model):  # type: ignore[name-defined,misc]

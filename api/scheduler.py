@@ -72,6 +72,22 @@ def run_housekeeping(app: Flask) -> int:
         return removed
 
 
+def run_report_compaction(app: Flask) -> int:
+    """Fold the report summary's delta rows (``api.report_summary.compact``); one process at a time does it."""
+    from api.report_summary import compact
+
+    with app.app_context():
+        try:
+            with Session(db.engine) as session, session.begin():
+                result = compact(session)
+        except sa.exc.SQLAlchemyError as error:
+            log.error("report summary compaction failed, retrying at the next interval: %s", type(error).__name__)
+            return 0
+        if result.rows_folded:
+            log.info("report summary: %s rows folded into %s", result.rows_folded, result.rows_written)
+        return result.rows_folded
+
+
 def _checkpoint(app: Flask) -> None:
     """After each sweep, the heads of the chains that moved are signed into the checkpoint file."""
     from api import checkpoints
@@ -90,6 +106,8 @@ def _add_job(scheduler: BackgroundScheduler | BlockingScheduler, app: Flask) -> 
                       id="webhooks", max_instances=1, coalesce=True, next_run_time=None)
     scheduler.add_job(run_housekeeping, "interval", seconds=app.config["HOUSEKEEPING_INTERVAL_SECONDS"],
                       args=[app], id="housekeeping", max_instances=1, coalesce=True)
+    scheduler.add_job(run_report_compaction, "interval", seconds=app.config["REPORT_COMPACT_INTERVAL_SECONDS"],
+                      args=[app], id="report_compaction", max_instances=1, coalesce=True)
 
 
 def start_background(app: Flask) -> BackgroundScheduler:

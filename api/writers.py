@@ -64,6 +64,7 @@ class NewCase:
     closed_at: datetime | None = None
     version: int = 1
     history_hash: str | None = None
+    milestones: str = ""
 
 
 # a case as the writers of its rows see it: stored (and in the session), or about to be inserted set-wise
@@ -74,7 +75,7 @@ CASE_COLUMNS = tuple(column.key for column in Case.__table__.columns)
 # the columns a change may make to a stored case, written for a whole set by one statement
 CHANGED_COLUMNS = ("state", "data", "org_unit_id", "org_path", "level", "escalations", "overdue", "closed",
                    "closed_at", "updated_at", "due_at", "warn_at", "due_provisional", "amount", "party", "category",
-                   "history_hash")
+                   "history_hash", "milestones")
 
 
 class CaseWriter(ABC):

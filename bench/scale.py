@@ -1,5 +1,11 @@
 """Lists, worklists, a case with its history and the reports at two sizes of database on PostgreSQL, with the
-cases and history written by COPY; the query plans of the list queries are shown with EXPLAIN."""
+cases and history written by COPY; the query plans of the list queries are shown with EXPLAIN.
+
+The COPY of the cases fires the triggers that keep the report summary (one grouped insert for the statement),
+then the summary is compacted, as the scheduler does every five minutes. Every lifecycle's report is timed at
+street and city scope, without a period, for a quarter, and for a range with partial months at both ends; the
+mediation report computed straight from the cases (as before the summary: ``tests/report_oracle.py``) is timed
+beside it, in process, as the baseline of the same run."""
 
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ HISTORY_COLUMNS = ("case_id", "seq", "event", "from_state", "to_state", "level_f
                    "org_to", "actor", "at", "data", "hash")
 
 
-def generate(url: str, cases: int, history_per_case: int) -> None:
+def generate(url: str, cases: int, history_per_case: int) -> dict[str, int]:
     """Write ``cases`` mediation cases over every unit, each with ``history_per_case`` history rows, by COPY."""
     engine = sa.create_engine(url)
     rng = random.Random(11)
@@ -61,11 +67,22 @@ def generate(url: str, cases: int, history_per_case: int) -> None:
                                         "mediating", "mediating", "street", "street", "chengdong", "chengdong",
                                         "bench", at + timedelta(hours=seq), "{}", f"{case_id:032x}{seq:032x}"))
         connection.execute(sa.text(f"SELECT setval('cases_id_seq', {cases})"))
+    summary_rows = {}
+    with engine.begin() as connection:   # as the scheduler's compaction would have within five minutes
+        from sqlalchemy.orm import Session
+
+        from api.report_summary import compact
+
+        summary_rows["after_copy"] = connection.scalar(sa.text("SELECT count(*) FROM report_summaries"))
+        compact(Session(bind=connection))
+        summary_rows["compacted"] = connection.scalar(sa.text("SELECT count(*) FROM report_summaries"))
     # as autovacuum would leave a table in service: statistics, and the visibility map for index-only scans
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(sa.text("VACUUM ANALYZE cases"))
         connection.execute(sa.text("VACUUM ANALYZE case_history"))
+        connection.execute(sa.text("VACUUM ANALYZE report_summaries"))
     engine.dispose()
+    return summary_rows
 
 
 def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
@@ -84,13 +101,13 @@ def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
         "filtered list (state + unit)": ("city_admin", "/api/v1/cases?state=mediating&org_unit=chengdong&per_page=50"),
         "list sorted by due time": ("city_admin", "/api/v1/cases?sort=due_at&overdue=false&per_page=50"),
         "case with its history": ("city_admin", "/api/v1/cases/{case}/history"),
-        "report mediation_case (street)": ("chengdong_clerk", "/api/v1/reports/mediation_case"),
+        **report_paths(),
     }
     results: dict[str, dict[str, float]] = {}
     rng = random.Random(3)
     for label, (user, path) in paths.items():
         samples = []
-        count = requests if "report" not in label else max(3, requests // 10)
+        count = requests if "report" not in label else max(5, requests // 10)
         for _ in range(count):
             target = path.format(case=rng.randrange(1, 1000))
             started = time.perf_counter()
@@ -98,6 +115,50 @@ def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
             samples.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (target, response.status_code)
         results[label] = {"p50_ms": round(percentile(samples, 0.5), 2), "p95_ms": round(percentile(samples, 0.95), 2)}
+    return results
+
+
+REPORTS = ["mediation_case", "worker_report", "medical_aid_claim", "union_formation", "union_term"]
+
+
+def report_paths() -> dict[str, tuple[str, str]]:
+    """Each lifecycle's report at street and city scope: no period, the last whole quarter, and a range that
+    starts and ends inside a month (day rows at both edges, whole months between)."""
+    today = datetime.now(UTC).date()
+    quarter_end = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1) - timedelta(days=1)
+    quarter_start = quarter_end.replace(month=quarter_end.month - 2, day=1)
+    custom = (today - timedelta(days=200), today - timedelta(days=20))
+    periods = {"": "", ", quarter": f"?from={quarter_start}&to={quarter_end}",
+               ", partial months": f"?from={custom[0]}&to={custom[1]}"}
+    return {f"report {key} ({scope}{name})": (user, f"/api/v1/reports/{key}{query}")
+            for key in REPORTS for scope, user in (("street", "chengdong_clerk"), ("city", "city_admin"))
+            for name, query in periods.items()}
+
+
+def straight_baseline(app: Any, runs: int) -> dict[str, dict[str, float]]:
+    """The mediation report at street scope computed straight from the cases (the oracle the tests keep), and
+    from the summary, both in process: the summary's gain in the same run."""
+    from api.extensions import db
+    from api.lifecycles import context, registry
+    from api.present import engine
+    from api.reports import ReportScope
+    from tests.report_oracle import mediation_case as straight
+
+    results = {}
+    with app.test_request_context():
+        hooks = context(db.session, engine(), "mediation_case", None, app.config["CLOCK"]())
+        scope = ReportScope("mediation_case", "wenling/chengdong/")
+        summary = registry()["mediation_case"].report
+        for label, report in (("report mediation_case (street), straight from the cases (before)", straight),
+                              ("report mediation_case (street), from the summary, in process", summary)):
+            samples = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                report(db.session, scope, hooks)   # type: ignore[misc]
+                samples.append((time.perf_counter() - started) * 1000)
+                db.session.rollback()
+            results[label] = {"p50_ms": round(percentile(samples, 0.5), 2),
+                              "p95_ms": round(percentile(samples, 0.95), 2)}
     return results
 
 
@@ -112,6 +173,10 @@ def plans(url: str) -> dict[str, list[str]]:
                     "definition_key = 'mediation_case' AND state IN ('registered', 'mediating', 'agreed') "
                     "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 51",
         "case history": "SELECT * FROM case_history WHERE case_id = 42 ORDER BY seq",
+        "report summary (street, no period)": "SELECT state, level, category, closed, overdue, escalated, milestones, "
+                                              "sum(n), sum(amount_cents) FROM report_summaries WHERE definition_key = "
+                                              "'mediation_case' AND org_path LIKE 'wenling/chengdong/%' AND grain = "
+                                              "'m' GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(n) <> 0",
         "list sorted by due time (not late)": "SELECT * FROM cases WHERE org_path LIKE 'wenling/%' AND NOT overdue "
                                               "AND coalesce(due_at, 'infinity'::timestamptz) > now() ORDER BY "
                                               "coalesce(due_at, 'infinity'::timestamptz), id LIMIT 50",
@@ -134,10 +199,11 @@ def run(small: int, large: int, history_per_case: int, requests: int) -> dict[st
 
                 db.engine.dispose()
             started = time.perf_counter()
-            generate(url, size, history_per_case)
+            summary_rows = generate(url, size, history_per_case)
             results[label] = {"cases": size, "history_rows": size * history_per_case,
                               "generated_in_s": round(time.perf_counter() - started, 1),
-                              "latency": measure(app, requests)}
+                              "summary_rows": summary_rows,
+                              "latency": {**measure(app, requests), **straight_baseline(app, max(5, requests // 10))}}
             if label == "large":
                 results["plans"] = plans(url)
             with app.app_context():

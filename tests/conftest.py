@@ -102,6 +102,8 @@ def _empty_all_tables(app: Flask) -> None:
             else:
                 for table in reversed(tables):
                     connection.execute(table.delete())
+                # the deletes of cases added their deltas to the report summary (its triggers): gone too
+                connection.execute(sa.text("DELETE FROM report_summaries"))
                 connection.execute(sa.text("DELETE FROM sqlite_sequence")) if connection.execute(
                     sa.text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
 

@@ -88,8 +88,9 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
         case.closed_at = now if case.closed else None
         case.updated_at = now
         denormalise(case, definition)
-        deadlines.after_transition(writer, case, definition, outcome, now, engine.calendar)
         plugins, hooks = registry(), Context(session, engine, definition, None, now)
+        case.milestones = reached(plugins[definition.key].milestones, case.milestones, outcome.event)
+        deadlines.after_transition(writer, case, definition, outcome, now, engine.calendar)
         for effect in [*filter(None, map(plugins.effect, outcome.effects)),
                        *plugins.reactions_to(definition.key, outcome.event)]:
             effect(hooks, case, outcome)
@@ -100,6 +101,14 @@ def apply_outcome(session: Session, engine: Engine, case: Case, outcome: Outcome
         ownership.after_outcome(writer, definition, case, outcome, now, target is not None, case.version + 1,
                                 webhooks.enqueue)
     writer.changed(case)
+
+
+def reached(milestones: tuple[str, ...], held: str, event: str) -> str:
+    """The milestones held (comma-separated) once ``event`` happened, in the lifecycle's declared order."""
+    if event not in milestones:
+        return held
+    now_held = {*filter(None, (held or "").split(",")), event}
+    return ",".join(name for name in milestones if name in now_held)
 
 
 def mark_overdue(writer: CaseWriter, case: Case, now: datetime, *, rule: str, event: str = "supervise",

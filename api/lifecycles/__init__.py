@@ -123,6 +123,9 @@ class Lifecycle:
     counter: bool = False
     # the definition's config keys its rules read: start-up refuses a definition without them
     config_keys: tuple[str, ...] = ()
+    # events whose having happened the reports count ("accepted", "agreed"): kept on the case
+    # (``Case.milestones``, in this order) by the use case that fires them, so reports need not read the history
+    milestones: tuple[str, ...] = ()
     # reference data for the demo (``gonghui seed-demo`` and the tests), and demo cases (``seed-demo`` only)
     seed: Seed | None = None
     demo_cases: Seed | None = None

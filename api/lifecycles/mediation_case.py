@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
 from api.fields import Money, flag, one_of, text, validate_id_number, validate_uscc
 from api.lifecycles import Context, Lifecycle
-from api.models import Case
-from api.reports import ReportScope, common_figures, money, rate, reached
+from api.reports import ReportScope, Tally, common_figures, count, money, rate, tallies
 
 DISPUTE_TYPES = ["wages", "overtime", "social_insurance", "injury", "termination", "other"]
 CHANNELS = ["visit", "phone", "online", "referral"]
@@ -83,25 +81,25 @@ def _figures(visitors: int, accepted: int, amount: Any, concluded: int, agreemen
 
 
 def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
-    """One grouped query by level and dispute type; the totals and both breakdowns are sums of its rows."""
-    result = common_figures(session, scope)
-    # (level, category, cases, accepted, amount, concluded, agreements): counts, and the amount a Decimal
-    rows: Sequence[Any] = session.execute(sa.select(
-        Case.level, Case.category, sa.func.count(), sa.func.count().filter(reached("accept")),
-        sa.func.sum(Case.amount), sa.func.count().filter(reached("accept"), Case.state.in_(CONCLUDED)),
-        sa.func.count().filter(reached("agree")),
-    ).where(*scope.where()).group_by(Case.level, Case.category)).all()
+    """From the report summary: its groups by level and dispute type give the totals and both breakdowns."""
+    rows = tallies(session, scope)
+    result = common_figures(session, scope, rows)
 
     def total(keep: Any) -> dict[str, Any]:
         chosen = [row for row in rows if keep(row)]
-        counts = [sum(row[index] or 0 for row in chosen) for index in (2, 3, 4, 5, 6)]
-        return _figures(counts[0], counts[1], counts[2], counts[3], counts[4])
+        accepted = [row for row in chosen if row.reached("accept")]
+        return _figures(count(chosen), count(accepted), sum((row.amount for row in chosen), Decimal("0")),
+                        count(accepted, _concluded), count(chosen, lambda row: row.reached("agree")))
 
     result.update(total(lambda row: True))
-    result["by_level"] = {level: total(lambda row, level=level: row[0] == level)
+    result["by_level"] = {level: total(lambda row, level=level: row.level == level)
                           for level in ("enterprise", "street", "city")}
-    result["by_dispute_type"] = {kind: total(lambda row, kind=kind: row[1] == kind) for kind in DISPUTE_TYPES}
+    result["by_dispute_type"] = {kind: total(lambda row, kind=kind: row.category == kind) for kind in DISPUTE_TYPES}
     return result
+
+
+def _concluded(row: Tally) -> bool:
+    return row.state in CONCLUDED
 
 
 LABELS = {
@@ -135,6 +133,7 @@ plugin = Lifecycle(
                    "withdraw": ReasonSchema, "extend": ExtendSchema, "agree": AgreeSchema,
                    "escalate": EscalateSchema},
     report=report,
+    milestones=("accept", "agree"),
     labels=LABELS,
     choices=CHOICES,
     figures=FIGURES,

@@ -9,14 +9,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from api.fields import Money, one_of, text, validate_id_number
 from api.lifecycles import Context, Lifecycle
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, CaseHistory, OrgUnit
 from api.models_medical import ClaimedInvoice, Member, SchemeYear
-from api.reports import ReportScope, common_figures, money, rate
+from api.reports import ReportScope, common_figures, count, money, rate, tallies
 from workflow.calendar import working_days_between
 from workflow.definitions import Definition
 from workflow.errors import Conflict, InvalidData
@@ -201,44 +201,66 @@ def notice_text(definition: Definition, missing: list[dict[str, str]], number: s
 # ---- report ------------------------------------------------------------------------------------------
 
 def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
-    where = scope.where()
-    result = common_figures(session, scope)
-    cases = list(session.scalars(sa.select(Case).where(*where)))
-    first_visit = dict(session.execute(
-        sa.select(CaseHistory.case_id, CaseHistory.to_state).where(
-            CaseHistory.seq == 1, CaseHistory.case_id.in_([case.id for case in cases]))).all()) if cases else {}
+    """Counts and amounts from the report summary (by unit); from the cases, a grouped query each: the amount
+    claimed (inside the data), the claims per counter and those accepted at the first visit, the working days
+    from acceptance to payment."""
+    rows = tallies(session, scope, by_unit=True)
+    result = common_figures(session, scope, rows)
     by_type: dict[str, int] = {kind: 0 for kind in CLAIM_TYPES}
-    per_counter: dict[str, dict[str, Any]] = {}
-    claimed = approved = paid = Decimal("0")
-    days: list[int] = []
-    for case in cases:
-        by_type[case.category or "other"] = by_type.get(case.category or "other", 0) + 1
-        eligible = Decimal(case.data.get("eligible_self_pay", "0"))
-        claimed += eligible
-        if case.state in ("approved", "paid") and case.amount is not None:
-            approved += case.amount
-        if case.state == "paid" and case.amount is not None:
-            paid += case.amount
-            accepted_at = session.scalar(sa.select(sa.func.min(CaseHistory.at)).where(
-                CaseHistory.case_id == case.id, CaseHistory.to_state == "accepted"))
-            if accepted_at is not None and case.closed_at is not None:
-                days.append(working_days_between(context.calendar, accepted_at, case.closed_at))
-        counter = per_counter.setdefault(case.created_by, {"claims": 0, "accepted_at_first_visit": 0})
-        counter["claims"] += 1
-        counter["accepted_at_first_visit"] += first_visit.get(case.id) == "accepted"
-    for counter in per_counter.values():
-        counter["first_visit_rate"] = rate(counter["accepted_at_first_visit"], counter["claims"])
-    at_first = sum(1 for state in first_visit.values() if state == "accepted")
-    streets = dict(session.execute(sa.select(OrgUnit.code, sa.func.count()).join(Case, Case.org_unit_id == OrgUnit.id)
-                                   .where(*where).group_by(OrgUnit.code)).all())
+    for row in rows:
+        by_type[row.category or "other"] = by_type.get(row.category or "other", 0) + row.n
+    approved = sum((row.amount for row in rows if row.state in ("approved", "paid")), Decimal("0"))
+    paid = sum((row.amount for row in rows if row.state == "paid"), Decimal("0"))
+    per_counter, at_first = _per_counter(session, scope)
+    codes = dict(session.execute(sa.select(OrgUnit.id, OrgUnit.code).where(
+        OrgUnit.id.in_(sorted({row.org_unit_id for row in rows if row.org_unit_id is not None})))).all())
+    per_unit: dict[str, int] = {}
+    for row in rows:
+        if row.org_unit_id is not None:
+            code = codes[row.org_unit_id]
+            per_unit[code] = per_unit.get(code, 0) + row.n
+    days = _days_to_payment(session, scope, context)
+    total = count(rows)
     result.update({
-        "by_type": by_type, "amount_claimed": money(claimed), "amount_approved": money(approved),
+        "by_type": by_type, "amount_claimed": money(_claimed(session, scope)), "amount_approved": money(approved),
         "amount_paid": money(paid), "accepted_at_first_visit": at_first,
-        "first_visit_rate": rate(at_first, len(cases)),  # "最多跑一次": accepted at the first visit
+        "first_visit_rate": rate(at_first, total),  # "最多跑一次": accepted at the first visit
         "avg_working_days_to_payment": round(sum(days) / len(days), 2) if days else None,
-        "per_counter": per_counter, "per_unit": streets,
+        "per_counter": per_counter, "per_unit": per_unit,
     })
     return result
+
+
+def _claimed(session: Session, scope: ReportScope) -> Decimal:
+    """The eligible self-pay the scope's claims ask for (summed in cents: exact on every database)."""
+    cents = sa.cast(sa.func.round(sa.cast(Case.data["eligible_self_pay"].as_string(), sa.Numeric(14, 2)) * 100),
+                    sa.BigInteger)
+    total = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(cents), 0)).where(*scope.where()))
+    return Decimal(int(total or 0)).scaleb(-2)
+
+
+def _per_counter(session: Session, scope: ReportScope) -> tuple[dict[str, dict[str, Any]], int]:
+    """Claims per clerk who took them, and how many were accepted at the first visit (the opening's state)."""
+    first = aliased(CaseHistory)
+    per_counter: dict[str, dict[str, Any]] = {}
+    for clerk, claims, at_first in session.execute(
+            sa.select(Case.created_by, sa.func.count(), sa.func.count(first.id).filter(first.to_state == "accepted"))
+            .outerjoin(first, sa.and_(first.case_id == Case.id, first.seq == 1))
+            .where(*scope.where()).group_by(Case.created_by)):
+        per_counter[clerk] = {"claims": claims, "accepted_at_first_visit": at_first,
+                              "first_visit_rate": rate(at_first, claims)}
+    return per_counter, sum(counter["accepted_at_first_visit"] for counter in per_counter.values())
+
+
+def _days_to_payment(session: Session, scope: ReportScope, context: Context) -> list[int]:
+    """Working days from acceptance to payment of each paid claim."""
+    return [working_days_between(context.calendar, accepted_at, closed_at) for accepted_at, closed_at in
+            session.execute(sa.select(sa.func.min(CaseHistory.at), Case.closed_at)
+                            .join(CaseHistory, sa.and_(CaseHistory.case_id == Case.id,
+                                                       CaseHistory.to_state == "accepted"))
+                            .where(*scope.where(), Case.state == "paid", Case.amount.is_not(None),
+                                   Case.closed_at.is_not(None))
+                            .group_by(Case.id, Case.closed_at)) if closed_at is not None]
 
 
 # ---- members and the demo ------------------------------------------------------------------------------------

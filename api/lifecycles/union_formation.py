@@ -13,7 +13,7 @@ from api.fields import being_loaded, flag, not_in_future, one_of, text, validate
 from api.lifecycles import Context, Lifecycle
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, Employer, OrgUnit
-from api.reports import ReportScope, common_figures, rate
+from api.reports import ReportScope, common_figures, count, rate, tallies
 from workflow.engine import Engine, Outcome
 from workflow.errors import Conflict, InvalidData
 from workflow.rules.union_formation import Screening
@@ -169,17 +169,19 @@ def _covered_staff(session: Session, codes: list[str]) -> int:
                               .where(Employer.uscc.in_(codes))) or 0)
 
 
+ESTABLISHED = ("established", "standardized")
+
+
 def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
     """New unions in the period (single vs joint), units covered, workers reached, open cases, formation rate."""
-    result = common_figures(session, scope)
-    where = scope.where()
-    established = list(session.scalars(sa.select(Case).where(*where, Case.state.in_(("established", "standardized")))))
-    single = [case for case in established if case.category == "single"]
-    joint = [case for case in established if case.category == "joint"]
-    covered_codes = [code for case in established
-                     for code in dict.fromkeys([case.data["enterprise"]["uscc"], *(case.data.get("members") or [])])]
+    rows = tallies(session, scope)
+    result = common_figures(session, scope, rows)
+    established = [row for row in rows if row.state in ESTABLISHED]
+    covered_codes = [code for (data,) in session.execute(sa.select(Case.data).where(*scope.where(),
+                                                                                    Case.state.in_(ESTABLISHED)))
+                     for code in dict.fromkeys([data["enterprise"]["uscc"], *(data.get("members") or [])])]
     streets: dict[str, dict[str, Any]] = {}
-    rows = session.execute(
+    employers = session.execute(
         sa.select(OrgUnit.code, OrgUnit.name, sa.func.count(),
                   sa.func.count().filter(Employer.union_status != "none"))
         .join(Employer, Employer.street_unit_id == OrgUnit.id)
@@ -187,15 +189,16 @@ def report(session: Session, scope: ReportScope, context: Context) -> dict[str, 
                OrgUnit.path.startswith(scope.org_path, autoescape=True))
         .group_by(OrgUnit.code, OrgUnit.name))
     total_required = total_with_union = 0
-    for code, name, required, with_union in rows:
+    for code, name, required, with_union in employers:
         streets[code] = {"name": name, "employers_25_plus": required, "with_union": with_union,
                          "formation_rate": rate(with_union, required)}
         total_required += required
         total_with_union += with_union
     result.update({
-        "new_unions": len(established), "single": len(single), "joint": len(joint),
+        "new_unions": count(established), "single": count(established, lambda row: row.category == "single"),
+        "joint": count(established, lambda row: row.category == "joint"),
         "units_covered": len(set(covered_codes)), "workers_reached": _covered_staff(session, covered_codes),
-        "open_by_state": {state: count for state, count in result["by_state"].items()
+        "open_by_state": {state: number for state, number in result["by_state"].items()
                           if state not in ("established", "standardized", "exempted")},
         "formation_rate": rate(total_with_union, total_required), "per_street": streets,
     })

@@ -13,7 +13,7 @@ from api.fields import flag, one_of, text, validate_uscc
 from api.lifecycles import Context, Lifecycle
 from api.lifecycles.mediation_case import EscalateSchema, ReasonSchema
 from api.models import Case, CaseHistory, Employer, OrgUnit
-from api.reports import ReportScope, common_figures, rate
+from api.reports import ReportScope, common_figures, count, rate, tallies
 from workflow.calendar import working_days_between
 from workflow.rules import worker_report as rules
 
@@ -93,38 +93,44 @@ def extra(case: Case) -> dict[str, Any]:
     return {"early_warning": case.category == "wage_arrears" and not case.closed}
 
 
-def _mean_working_days(session: Session, cases: list[Case], event: str, context: Context) -> float | None:
-    spans = []
-    for _case_id, created, at in session.execute(
-            sa.select(Case.id, Case.created_at, sa.func.min(CaseHistory.at)).join(CaseHistory)
-            .where(Case.id.in_([case.id for case in cases]), CaseHistory.event == event)
-            .group_by(Case.id, Case.created_at)):
-        spans.append(working_days_between(context.calendar, created, at))
+def _mean_working_days(session: Session, scope: ReportScope, event: str, context: Context) -> float | None:
+    """The mean working days from opening to the first ``event``, over the scope's cases that had it."""
+    spans = [working_days_between(context.calendar, created, at) for created, at in session.execute(
+        sa.select(Case.created_at, sa.func.min(CaseHistory.at)).join(CaseHistory)
+        .where(*scope.where(), CaseHistory.event == event).group_by(Case.id, Case.created_at))]
     return round(sum(spans) / len(spans), 2) if spans else None
 
 
+def street_codes(session: Session, unit_ids: set[int]) -> dict[int, str]:
+    """The code of each unit's street: its own at a street, its parent's below one (else its own)."""
+    found = {}
+    for unit in session.scalars(sa.select(OrgUnit).where(OrgUnit.id.in_(sorted(unit_ids)))):
+        street = unit if unit.level == "street" else unit.parent
+        found[unit.id] = street.code if street is not None else unit.code
+    return found
+
+
 def report(session: Session, scope: ReportScope, context: Context) -> dict[str, Any]:
-    where = scope.where()
-    result = common_figures(session, scope)
-    cases = list(session.scalars(sa.select(Case).where(*where)))
-    by_category = dict(session.execute(sa.select(Case.category, sa.func.count()).where(*where)
-                                       .group_by(Case.category)).all())
-    by_employer = dict(session.execute(sa.select(Case.party, sa.func.count()).where(*where)
+    """From the report summary (by unit); the employers and the working days from the cases, a grouped query each."""
+    rows = tallies(session, scope, by_unit=True)
+    result = common_figures(session, scope, rows)
+    by_category: dict[str | None, int] = {}
+    for row in rows:
+        by_category[row.category] = by_category.get(row.category, 0) + row.n
+    by_employer = dict(session.execute(sa.select(Case.party, sa.func.count()).where(*scope.where())
                                        .group_by(Case.party)).all())
-    reopened = session.scalar(sa.select(sa.func.count(sa.distinct(CaseHistory.case_id))).join(Case).where(
-        *where, CaseHistory.event == "reopen")) or 0
-    resolved = session.scalar(sa.select(sa.func.count(sa.distinct(CaseHistory.case_id))).join(Case).where(
-        *where, CaseHistory.event == "resolve")) or 0
+    reopened = count(rows, lambda row: row.reached(rules.REOPEN))
+    resolved = count(rows, lambda row: row.reached("resolve"))
+    arrears = [row for row in rows if row.category == "wage_arrears" and not row.closed]
+    streets = street_codes(session, {row.org_unit_id for row in arrears if row.org_unit_id is not None})
     warnings: dict[str, int] = {}
-    for case in cases:
-        if case.category == "wage_arrears" and not case.closed:
-            street = case.org_unit if case.org_unit.level == "street" else case.org_unit.parent
-            code = street.code if street is not None else case.org_unit.code
-            warnings[code] = warnings.get(code, 0) + 1
+    for row in arrears:
+        code = streets[row.org_unit_id] if row.org_unit_id is not None else ""
+        warnings[code] = warnings.get(code, 0) + row.n
     result.update({
         "by_category": by_category, "by_employer": by_employer,
-        "avg_working_days_to_acknowledge": _mean_working_days(session, cases, "acknowledge", context),
-        "avg_working_days_to_resolve": _mean_working_days(session, cases, "resolve", context),
+        "avg_working_days_to_acknowledge": _mean_working_days(session, scope, "acknowledge", context),
+        "avg_working_days_to_resolve": _mean_working_days(session, scope, "resolve", context),
         "reopened": reopened, "reopen_rate": rate(reopened, resolved),
         "open_wage_arrears_warnings": warnings,
     })
@@ -148,6 +154,7 @@ plugin = Lifecycle(
     event_schemas={"decline": ReasonSchema, "reopen": ReasonSchema, "serve_opinion": OpinionSchema,
                    "refer": ReferSchema, "resolve": ResolveSchema, "escalate": EscalateSchema},
     report=report, before_open=route, extra=extra, lookup_secret=True,
+    milestones=("acknowledge", "resolve", "reopen"),
     labels={
         "employer": "用人单位", "employer_uscc": "统一社会信用代码", "street": "所在镇街", "category": "问题类别",
         "description": "问题描述", "contact": "联系方式", "anonymous": "匿名反映", "channel": "反映渠道",
