@@ -98,6 +98,8 @@ def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
     client = app.test_client()
     paths = {
         "worklist (street clerk)": ("chengdong_clerk", "/api/v1/worklist"),
+        "worklist (city administrator)": ("city_admin", "/api/v1/worklist"),
+        "list, the whole city, newest first": ("city_admin", "/api/v1/cases?per_page=50"),
         "filtered list (state + unit)": ("city_admin", "/api/v1/cases?state=mediating&org_unit=chengdong&per_page=50"),
         "list sorted by due time": ("city_admin", "/api/v1/cases?sort=due_at&overdue=false&per_page=50"),
         "case with its history": ("city_admin", "/api/v1/cases/{case}/history"),
