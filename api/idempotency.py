@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,6 +60,14 @@ def _without_secrets(body: str) -> str:
             if document.get(name) is not None:
                 document[name] = MASK
     return json.dumps(document, ensure_ascii=False)
+# Endpoints whose every effect is a row of the request's transaction (firing an event: history, timers, notices
+# and webhook messages are all rows). Their key is not looked up before the work, which saves a statement on
+# every request: a repeat does the work again, and the record's insert, travelling with the COMMIT, fails on the
+# unique index — the work is rolled back and the stored answer replayed (or 422 for another body), exactly as
+# for two requests racing. An expired record of the key is deleted in the same round trip, before the insert.
+# Not for an endpoint with an effect outside the transaction (a number drawn from a sequence, a file written, a
+# sign-in attempt counted): a repeat would leave it twice.
+CHECKED_AT_COMMIT = frozenset({"cases.CaseEvent"})
 KEY_PATTERN = re.compile(r"[\x21-\x7e]+( +[\x21-\x7e]+)*")   # as the document states it
 
 
@@ -80,7 +88,7 @@ def _request_hash() -> str:
     return digest.hexdigest()
 
 
-def _replay(record: IdempotencyRecord) -> Response:
+def _replay(record: sa.Row[Any]) -> Response:
     response = Response(record.body, status=record.status)
     for name, value in record.headers.items():
         response.headers[name] = value
@@ -88,17 +96,30 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def _find(principal: str, key: str, *, expired_too: bool = False) -> IdempotencyRecord | None:
+_RECORDS = IdempotencyRecord.__table__
+# built once (their cache keys with them): a lookup on every POST that carries a key
+_FIND = sa.select(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("i_principal"),
+                                  _RECORDS.c.key == sa.bindparam("i_key"))
+_FIND_LIVE = _FIND.where(_RECORDS.c.created_at > sa.bindparam("i_since", type_=_RECORDS.c.created_at.type))
+
+_DROP_EXPIRED = sa.delete(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("i_principal"),
+                                          _RECORDS.c.key == sa.bindparam("i_key"),
+                                          _RECORDS.c.created_at <= sa.bindparam("i_since",
+                                                                                type_=_RECORDS.c.created_at.type))
+_INSERT = sa.insert(_RECORDS).inline()
+
+
+def _find(principal: str, key: str, *, expired_too: bool = False) -> sa.Row[Any] | None:
     """The record of this key while it has not expired (with ``expired_too``, also one that has)."""
-    query = sa.select(IdempotencyRecord).where(IdempotencyRecord.principal == principal,
-                                               IdempotencyRecord.key == key)
-    if not expired_too:
-        query = query.where(IdempotencyRecord.created_at > now() - ttl())
-    return db.session.scalar(query)
+    parameters = {"i_principal": principal, "i_key": key}
+    if expired_too:
+        return current_session().connection().execute(_FIND, parameters).first()
+    return current_session().connection().execute(_FIND_LIVE, {**parameters, "i_since": now() - ttl()}).first()
 
 
-def _expired(record: IdempotencyRecord) -> bool:
-    return record.created_at <= now() - ttl()
+def _expired(record: sa.Row[Any]) -> bool:
+    created_at: datetime = record.created_at
+    return created_at <= now() - ttl()
 
 
 def _drop_expired(principal: str, key: str) -> None:
@@ -126,11 +147,12 @@ def before_request() -> Response | None:
             except Exception:  # noqa: BLE001 - the view answers 401 itself
                 pass
     g.idempotency = (_principal_key(), key, _request_hash())
+    if request.endpoint in CHECKED_AT_COMMIT:
+        return None
     record = _find(g.idempotency[0], key, expired_too=True)   # one query, whether or not it has expired
     if record is None:
         return None
     if _expired(record):
-        db.session.expunge(record)
         _drop_expired(g.idempotency[0], key)
         return None
     g.idempotency_replayed = True
@@ -183,7 +205,11 @@ def _commit(stored: dict[str, Any] | None) -> None:
         connections.commit_with_next_statements(current_session())
     access.write(current_session())   # who saw personal data unmasked: part of the request's transaction
     if stored is not None:
-        db.session.execute(sa.insert(IdempotencyRecord.__table__).inline(), stored)   # no RETURNING
+        connection = current_session().connection()
+        if request.endpoint in CHECKED_AT_COMMIT:   # not looked up before: an expired record gives way here
+            connection.execute(_DROP_EXPIRED, {"i_principal": stored["principal"], "i_key": stored["key"],
+                                               "i_since": stored["created_at"] - ttl()})
+        connection.execute(_INSERT, stored)   # no RETURNING
     db.session.commit()
 
 

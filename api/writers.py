@@ -21,10 +21,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.connections import UNREAD, results_with_next
@@ -71,6 +72,7 @@ class NewCase:
 CaseRecord = Case | NewCase
 
 CASE_COLUMNS = tuple(column.key for column in Case.__table__.columns)
+_CASE_COLUMN_KEYS = frozenset(CASE_COLUMNS) - {"id", "version"}
 
 # the columns a change may make to a stored case, written for a whole set by one statement
 CHANGED_COLUMNS = ("state", "data", "org_unit_id", "org_path", "level", "escalations", "overdue", "closed",
@@ -114,16 +116,15 @@ class RowWriter(CaseWriter):
         self._pending: list[tuple[Any, Values]] = []
 
     def add(self, model: type[Any], values: Values) -> None:
-        self._pending.append((sa.insert(model.__table__).inline(), values))
+        self._pending.append((_unread_insert(model.__table__, self.session.get_bind().dialect.name), values))
 
     def insert(self, table: sa.Table, rows: list[Values]) -> None:
-        statement = insert_statement(self.session, table).inline()
+        statement = _unread_insert(table, self.session.get_bind().dialect.name)
         self._pending.extend((statement, row) for row in rows)
 
     def cancel_timers(self, case_id: int, statuses: tuple[str, ...]) -> None:
-        table = Timer.__table__   # a plain statement: no timer of the case is held in the session to keep in step
-        self._pending.append((sa.update(table).where(table.c.case_id == case_id, table.c.status.in_(statuses))
-                              .values(status="cancelled"), {}))
+        # a plain statement: no timer of the case is held in the session to keep in step
+        self._pending.append((_CANCEL_TIMERS, {"t_case_id": case_id, "t_statuses": list(statuses)}))
 
     def write(self) -> None:
         """Send the collected rows now (without waiting for their results where they can travel with the next
@@ -133,16 +134,62 @@ class RowWriter(CaseWriter):
             return
         connection = self.session.connection()
         for statement, values in pending:   # one row each: an executemany would wait for its results
-            connection.execute(statement.execution_options(**UNREAD), values or None)
+            connection.execute(statement, values)
 
     def changed(self, case: Case) -> None:
         connection, case_id = self.session.connection(), case.id
         try:
             with results_with_next(connection):
                 self.write()
-                self.session.flush()   # the case's update (version checked) closes the round trip
+                if self._alone(case):
+                    _update_case(connection, case)   # the case's update (version checked) closes the round trip
+                else:
+                    self.session.flush()   # other objects changed too: the unit of work orders them all
         except (StaleDataError, sa.exc.IntegrityError) as error:
             raise StaleVersion("案件刚被他人修改，请刷新后重试", case_id=case_id) from error
+
+    def _alone(self, case: Case) -> bool:
+        """Whether ``case`` is the one object the session has to write."""
+        session = self.session
+        return not session.new and not session.deleted and all(instance is case for instance in session.dirty)
+
+
+_TIMERS = Timer.__table__
+_CANCEL_TIMERS = (sa.update(_TIMERS).where(_TIMERS.c.case_id == sa.bindparam("t_case_id"),
+                                          _TIMERS.c.status.in_(sa.bindparam("t_statuses", expanding=True)))
+                  .values(status="cancelled").execution_options(**UNREAD))
+
+
+@lru_cache(maxsize=64)
+def _unread_insert(table: sa.Table, dialect: str) -> Any:
+    """The insert of one row into ``table`` whose result nobody reads (built once: its cache key with it)."""
+    return insert_statement_for(dialect, table).inline().execution_options(**UNREAD)
+
+
+@lru_cache(maxsize=256)
+def _case_update(columns: tuple[str, ...]) -> sa.Update:
+    """``UPDATE cases SET <columns>, version = :c_next WHERE id = :c_id AND version = :c_v`` (built once per set of
+    columns)."""
+    table = Case.__table__
+    return (sa.update(table).where(table.c.id == sa.bindparam("c_id"), table.c.version == sa.bindparam("c_v"))
+            .values(version=sa.bindparam("c_next"),
+                    **{name: sa.bindparam(f"c_{name}", type_=table.c[name].type) for name in columns}))
+
+
+def _update_case(connection: sa.Connection, case: Case) -> None:
+    """The change of one case in one statement, as the unit of work would write it — the columns that changed
+    and the version moved by one, only if still at the version read — without the unit of work's bookkeeping;
+    the case is then marked written (the version's bump a lost race, ``StaleDataError``)."""
+    state: InstanceState[Case] = sa.inspect(case)
+    columns = tuple(sorted(key for key in state.committed_state if key in _CASE_COLUMN_KEYS))
+    version = case.version
+    written = connection.execute(_case_update(columns), {
+        "c_id": case.id, "c_v": version, "c_next": version + 1,
+        **{f"c_{name}": state.dict[name] for name in columns}})
+    if written.rowcount != 1:
+        raise StaleDataError(f"case {case.id} is no longer at version {version}")
+    state.dict["version"] = version + 1
+    state._commit_all(state.dict, state.session.identity_map if state.session else None)  # as a flush leaves it
 
 
 def flush_case(session: Session, case_id: int | None) -> None:
@@ -226,9 +273,14 @@ def affected_rows(result: sa.Result[Any]) -> int:
 def insert_statement(session: Session, table: sa.Table) -> Any:
     """An insert into ``table``; ON CONFLICT DO NOTHING for a table that says so in its ``info`` (a row that
     another writer already wrote, such as a notice of one deadline, is then passed over)."""
+    return insert_statement_for(session.get_bind().dialect.name, table)
+
+
+def insert_statement_for(dialect: str, table: sa.Table) -> Any:
+    """``insert_statement`` for a database of ``dialect``."""
     if not table.info.get("on_conflict_do_nothing"):
         return sa.insert(table)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table).on_conflict_do_nothing()

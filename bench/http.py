@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench import roundtrips
-from bench.pg import prepared_app, scratch_database
+from bench.pg import prepared_app, scratch_database, vacuum
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS, THREADS = 4, 2   # as `gonghui serve` starts them (the README explains the choice)
@@ -143,6 +143,7 @@ def run(seconds: int, cases: int, repeats: int = 3, memory_requests: int = 100_0
         for _ in range(repeats):
             for name, target in (("gonghui", "api.wsgi:app"), ("baseline", "bench.baseline_app:app"),
                                  ("floor", "bench.floor_app:app")):
+                vacuum(url)
                 process, port = start(target, url)
                 try:
                     wrk(port, 8, WARM_UP_SECONDS, environment)

@@ -55,3 +55,26 @@ def test_an_overlong_key_is_400(api: Api) -> None:
     response = api.post("/cases", MEDIATOR, {"definition": "mediation_case", "data": mediation_data()},
                         headers={"Idempotency-Key": "k" * 201})
     assert response.status_code == 400
+
+
+def test_an_event_key_used_with_another_body_fires_nothing_and_is_422(api: Api) -> None:
+    """The event endpoint does the work before it knows the key was used (``CHECKED_AT_COMMIT``): the work of
+    the second request is rolled back when the record's insert fails."""
+    case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    first = api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李调解"}, headers={"Idempotency-Key": "ev-1"})
+    other = api.fire(case["id"], "extend", MEDIATOR, {"parties_consent": True, "days": 10},
+                     headers={"Idempotency-Key": "ev-1"})
+    assert first.status_code == 200 and other.status_code == 422
+    assert "Idempotency-Key" in other.get_json()["errors"]
+    events = [row["event"] for row in api.get(f"/cases/{case['id']}/history", MEDIATOR).get_json()]
+    assert events == ["open", "accept"]
+    assert api.get(f"/cases/{case['id']}", MEDIATOR).get_json()["version"] == first.get_json()["version"]
+
+
+def test_a_repeated_event_refused_now_still_replays_the_first_answer(api: Api) -> None:
+    """Done again, ``accept`` is refused (the case is no longer registered); the first answer is replayed."""
+    case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    first = api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李调解"}, headers={"Idempotency-Key": "ev-2"})
+    again = api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李调解"}, headers={"Idempotency-Key": "ev-2"})
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()

@@ -107,3 +107,19 @@ def test_the_scheduler_and_the_cli_remove_expired_records(fresh: Flask, api: Api
     recorder = Recorder()
     _add_job(recorder, fresh)  # type: ignore[arg-type]
     assert "housekeeping" in recorder.jobs
+
+
+def test_an_event_key_older_than_a_day_fires_again(fresh: Flask, api: Api, clock: FrozenClock) -> None:
+    """The event endpoint looks up no record before its work: the expired record is deleted with the new one's
+    insert, in the same transaction."""
+    case = api.open_case("chengdong_mediator", "mediation_case", mediation_data())
+    api.fire(case["id"], "accept", "chengdong_mediator", {"mediator": "李调解"})
+    extend = {"parties_consent": True, "days": 10}
+    first = api.fire(case["id"], "extend", "chengdong_mediator", extend, headers={"Idempotency-Key": "ev-old"})
+    clock.advance(hours=24, seconds=1)
+    later = api.fire(case["id"], "extend", "chengdong_mediator", extend, headers={"Idempotency-Key": "ev-old"})
+    assert first.status_code == later.status_code == 200 and "Idempotent-Replayed" not in later.headers
+    assert later.get_json()["version"] == first.get_json()["version"] + 1
+    with fresh.app_context():
+        records = db.session.execute(sa.select(IdempotencyRecord.key, IdempotencyRecord.body)).all()
+    assert [key for key, _ in records] == ["ev-old"] and records[0][1] == later.get_data(as_text=True)

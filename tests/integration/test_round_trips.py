@@ -80,13 +80,15 @@ def test_a_fired_event_sends_begin_and_commit_along_with_statements_and_no_ping(
     listing = "\n".join(exchanges.seen)
     assert with_key["begin_pipelined"] == 1 and "begin" not in with_key, listing
     assert with_key["commit_pipelined"] == 1 and "commit" not in with_key, listing   # with the last inserts
-    # round trips: the look-up (with BEGIN), the case, the writes of the event (timers, history, then the case's
-    # versioned update, whose results close the round trip), then the access record (the caller saw personal
-    # data) and the idempotency record with the COMMIT
-    assert with_key["statements"] <= 4, listing
-    assert with_key["statements_pipelined"] >= 3, listing
-    # no key: no look-up and no record; the access record still takes the COMMIT with it
-    assert without_key["statements"] == with_key["statements"] - 1, listing
+    # round trips: the case (with BEGIN), the writes of the event (timers, history, then the case's versioned
+    # update, whose results close the round trip), then the access record (the caller saw personal data) and the
+    # idempotency record with the COMMIT. The key is not looked up first (``CHECKED_AT_COMMIT``): a repeat fails
+    # on the record's unique index at the COMMIT and is replayed
+    assert with_key["statements"] <= 3, listing
+    assert with_key["statements_pipelined"] >= 5, listing
+    assert not any(line.startswith("SELECT idempotency_keys") for line in exchanges.seen), listing
+    # no key: no record; the access record still takes the COMMIT with it
+    assert without_key["statements"] == with_key["statements"], listing
     assert without_key["begin_pipelined"] == 1 and without_key["commit_pipelined"] == 1, listing
 
 
