@@ -15,9 +15,9 @@ the whole batch as one parameter (``api.setwise``: one execution, the report sum
 and a thread writes a batch while the next one is read and planned. A case is moved whole or not at all: a clerk
 who changed it after the batch read it wins (the update, returning the ids it wrote, passes it over, and nothing
 else of it is written); it is then read again and planned from what the clerk left, in a transaction of its
-own, or reported when it no longer fits the plan or keeps changing. A run stopped half way (a crash) loses only its open batch and is
-finished by asking for the same migration again: the cases already moved are at the new version and are not
-touched twice.
+own, or reported when it no longer fits the plan or keeps changing. A run stopped half way (a crash) loses
+only its open batch and is finished by asking for the same migration again: the cases already moved are at
+the new version and are not touched twice.
 
 Deadlines are recounted with ``api.deadlines`` as on entering a state, from the moment the case's current
 clock started (its pending timer's start), so that lengthening "3 working days" to 5 gives the same case 5
