@@ -10,12 +10,14 @@ The real run moves the cases in batches, set-wise as the sweep fires timers: eac
 that writes its cases with one conditional update (state, version of the definition, due times, and the case's
 own version moved by one, where the case is still at the version read), then, for the cases written, one
 statement per table for their timers (renamed, cancelled, inserted with the recounted deadline) and their
-``migrate`` history rows, each chained to its case's last row. A case is moved whole or not at all: a clerk who
-changed it after the batch read it wins (the update passes it over, and nothing else of it is written); it is
-then read again and planned from what the clerk left, in a transaction of its own, or reported when it no
-longer fits the plan or keeps changing. A run stopped half way (a crash) loses only its open batch and is
-finished by asking for the same migration again: the cases already moved are at the new version and are not
-touched twice.
+``migrate`` history rows, each chained to its case's last row. On PostgreSQL each of those statements carries
+the whole batch as one parameter (``api.setwise``: one execution, the report summary's trigger once per batch),
+and a thread writes a batch while the next one is read and planned. A case is moved whole or not at all: a clerk
+who changed it after the batch read it wins (the update, returning the ids it wrote, passes it over, and nothing
+else of it is written); it is then read again and planned from what the clerk left, in a transaction of its
+own, or reported when it no longer fits the plan or keeps changing. A run stopped half way (a crash) loses
+only its open batch and is finished by asking for the same migration again: the cases already moved are at
+the new version and are not touched twice.
 
 Deadlines are recounted with ``api.deadlines`` as on entering a state, from the moment the case's current
 clock started (its pending timer's start), so that lengthening "3 working days" to 5 gives the same case 5
@@ -24,10 +26,12 @@ working days from the same start. A deadline set by hand (``extend``) stands.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -38,6 +42,7 @@ from api.cases import denormalise, dig
 from api.history import record_history
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
+from api.setwise import insert_rows, update_matching
 from api.writers import SetWriter
 from workflow.calendar import WorkCalendar
 from workflow.definitions import Definition
@@ -45,6 +50,7 @@ from workflow.engine import Engine
 from workflow.errors import InvalidData, UnknownDefinition
 
 BATCH = 500
+_T = TypeVar("_T")
 ATTEMPTS = 3   # tries at a case that a clerk keeps changing meanwhile, before it is reported
 
 
@@ -402,27 +408,16 @@ def _plan_case(session: Session, plan: Plan, case: CaseRow, target: str, clocks:
         comment=f"流程定义由第 {plan.old.version} 版迁移到第 {plan.new.version} 版",
         data={"from_version": plan.old.version, "to_version": plan.new.version, "migration": migration_id,
               "old_due_at": _shown(case.due_at), "new_due_at": _shown(moved.due_at)})
-    values = {"c_id": case.id, "c_version": case.version, "c_next": case.version + 1,
-              **{f"c_{name}": getattr(moved, name) for name in _WRITTEN}}
+    values = {"was_id": case.id, "was_version": case.version, "version": case.version + 1,
+              **{name: getattr(moved, name) for name in _WRITTEN}}
     return _Planned(_move_of(plan, case, target, moved.due_at), values, rows, not keep)
 
 
 def _write_cases(session: Session, planned: list[_Planned]) -> list[_Planned]:
     """One update for the batch's cases, each only while it is at the version read (optimistic locking);
     returns the moves written. A case a clerk changed meanwhile is passed over."""
-    if not planned:
-        return []
-    update = (sa.update(_CASES).where(_CASES.c.id == sa.bindparam("c_id"),
-                                      _CASES.c.version == sa.bindparam("c_version"))
-              .values(version=sa.bindparam("c_next"),
-                      **{name: sa.bindparam(f"c_{name}", type_=_CASES.c[name].type) for name in _WRITTEN}))
-    written = session.connection().execute(update, [move.values for move in planned])
-    if written.rowcount == len(planned):
-        return planned
-    # some were passed over: the ones written carry the hash of their new history row
-    heads: dict[int, str | None] = dict(session.execute(sa.select(_CASES.c.id, _CASES.c.history_hash).where(
-        _among(session, _CASES.c.id, [move.move.case_id for move in planned]))).all())
-    return [move for move in planned if heads.get(move.move.case_id) == move.values["c_history_hash"]]
+    written = update_matching(session.connection(), _CASES, ("id", "version"), [move.values for move in planned])
+    return [move for move in planned if move.move.case_id in written]
 
 
 def _write_rows(session: Session, plan: Plan, done: list[_Planned]) -> None:
@@ -440,11 +435,12 @@ def _write_rows(session: Session, plan: Plan, done: list[_Planned]) -> None:
     if recounted:
         session.execute(sa.update(_TIMERS).where(_among(session, _TIMERS.c.case_id, recounted),
                                                  _TIMERS.c.status == "pending").values(status="cancelled"))
-    batch = SetWriter(session)
+    rows: dict[sa.Table, list[dict[str, Any]]] = {}
     for move in done:
         for table, collected in move.rows.collected().items():
-            batch.insert(table, collected)
-    batch.write()
+            rows.setdefault(table, []).extend(collected)
+    for table, collected in rows.items():
+        insert_rows(session.connection(), table, collected)
 
 
 def _lost_race(error: sa.exc.DBAPIError) -> bool:
@@ -452,10 +448,10 @@ def _lost_race(error: sa.exc.DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) in ("40P01", "40001", "55P03")
 
 
-def _migrate_batch(session: Session, plan: Plan, cases: list[CaseRow], result: Result, *, actor: str,
-                   now: datetime, before_write: BeforeWrite | None) -> list[CaseRow]:
-    """Move a batch of cases in one transaction (committed here); returns the cases a clerk changed after they
-    were read, of which nothing was written (to be read and planned again)."""
+def _plan_batch(session: Session, plan: Plan, cases: list[CaseRow], result: Result, *, actor: str,
+                now: datetime, before_write: BeforeWrite | None) -> list[tuple[CaseRow, _Planned]]:
+    """Work out the moves of a batch of cases read by ``session``; a case that no longer fits the plan (a clerk
+    moved it meanwhile) is reported in the result's conflicts instead."""
     clocks = _Clocks(session, [case.id for case in cases])
     planned: list[tuple[CaseRow, _Planned]] = []
     for case in cases:
@@ -470,20 +466,25 @@ def _migrate_batch(session: Session, plan: Plan, cases: list[CaseRow], result: R
     if before_write is not None:
         for case, _ in planned:
             before_write(case)
-    try:
-        done = _write_cases(session, [move for _, move in planned])
-        _write_rows(session, plan, done)
-        session.execute(sa.update(DefinitionMigration).where(DefinitionMigration.id == result.migration_id)
-                        .values(moved=DefinitionMigration.moved + len(done)))
-        session.commit()
-    except sa.exc.OperationalError as error:
-        if not _lost_race(error):
-            raise
-        session.rollback()
-        done = []
-    result.moves.extend(move.move for move in done)
-    written = {move.move.case_id for move in done}
-    return [case for case, _ in planned if case.id not in written]
+    return planned
+
+
+def _write_batch(session: Session, plan: Plan, planned: list[_Planned], migration_id: int | None) -> list[_Planned]:
+    """Write a batch's moves in one transaction (committed here); returns the moves written. Nothing is written
+    of a case a clerk changed after it was read, nor of any when the database gave the transaction up."""
+    with session:
+        try:
+            done = _write_cases(session, planned)
+            _write_rows(session, plan, done)
+            session.execute(sa.update(DefinitionMigration).where(DefinitionMigration.id == migration_id)
+                            .values(moved=DefinitionMigration.moved + len(done)))
+            session.commit()
+        except sa.exc.OperationalError as error:
+            if not _lost_race(error):
+                raise
+            session.rollback()
+            return []
+    return done
 
 
 def _shown(moment: datetime | None) -> str | None:
@@ -509,6 +510,62 @@ def _start(session: Session, plan: Plan, actor: str, now: datetime) -> tuple[Def
 BeforeWrite = Callable[[CaseRow], None]   # called for each case of a batch between reading and writing it (tests)
 
 
+class _Inline(Executor):
+    """Writes a batch at once, where the database is in-process and takes one writer at a time (SQLite)."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@contextmanager
+def _writes(overlap: bool) -> Iterator[Executor]:
+    """Where the batches are written: on PostgreSQL by a thread of their own, one batch at a time, so that the
+    next batch is read and planned while the database writes this one (the planning is Python's work, the
+    writing the server's: each has a core); elsewhere inline."""
+    if not overlap:
+        yield _Inline()
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="migration-writes") as pool:
+        yield pool
+
+
+@dataclass
+class _Mover:
+    """Reads and plans the batches, and settles each once written: the moves written are the result's, the cases
+    passed over are read, planned and written again in a transaction of their own (``ATTEMPTS`` in all)."""
+    session_factory: Callable[[], Session]
+    plan: Plan
+    result: Result
+    actor: str
+    now: datetime
+    before_write: BeforeWrite | None
+
+    def read_and_plan(self, *, after: int = 0, limit: int | None = None,
+                      ids: list[int] | None = None) -> tuple[list[CaseRow], list[tuple[CaseRow, _Planned]]]:
+        with self.session_factory() as session:   # closed or moved meanwhile: no longer among them
+            cases = _open_cases(session, self.plan, after=after, limit=limit, ids=ids)
+            return cases, _plan_batch(session, self.plan, cases, self.result, actor=self.actor, now=self.now,
+                                      before_write=self.before_write)
+
+    def settle(self, planned: list[tuple[CaseRow, _Planned]], done: list[_Planned]) -> None:
+        for _ in range(ATTEMPTS - 1):
+            again = self._passed_over(planned, done)
+            if not again:
+                return
+            _, planned = self.read_and_plan(ids=[case.id for case in again])
+            done = _write_batch(self.session_factory(), self.plan, [move for _, move in planned],
+                                self.result.migration_id)
+        self.result.conflicts.extend({"number": case.number, "reason": "案件反复被他人修改，未迁移，请稍后再次迁移"}
+                                     for case in self._passed_over(planned, done))
+
+    def _passed_over(self, planned: list[tuple[CaseRow, _Planned]], done: list[_Planned]) -> list[CaseRow]:
+        self.result.moves.extend(move.move for move in done)
+        written = {move.move.case_id for move in done}
+        return [case for case, _ in planned if case.id not in written]
+
+
 def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: datetime,
         batch: int = BATCH, before_write: BeforeWrite | None = None) -> Result:
     """Check the plan against every open case (refusing what the dry run refuses), then move them batch by
@@ -521,24 +578,20 @@ def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: 
                          target=f"{plan.key} v{plan.old.version}→v{plan.new.version}", at=now,
                          after={"migration": record.id, "state_map": plan.state_map, "recount": plan.recount,
                                 "resumed": resumed})
+        overlap = session.get_bind().dialect.name == "postgresql"
         session.commit()
-    after = 0
-    while True:
-        with session_factory() as session:
-            cases = _open_cases(session, plan, after=after, limit=batch)
+    mover = _Mover(session_factory, plan, result, actor, now, before_write)
+    with _writes(overlap) as writes:
+        after, pending = 0, None
+        while True:
+            cases, planned = mover.read_and_plan(after=after, limit=batch)
+            if pending is not None:   # the batch before, written meanwhile
+                mover.settle(pending[0], pending[1].result())
             if not cases:
                 break
             after = cases[-1].id
-            again = _migrate_batch(session, plan, cases, result, actor=actor, now=now, before_write=before_write)
-        for _ in range(ATTEMPTS - 1):
-            if not again:
-                break
-            with session_factory() as session:   # closed or moved meanwhile: no longer among them
-                cases = _open_cases(session, plan, ids=[case.id for case in again])
-                again = _migrate_batch(session, plan, cases, result, actor=actor, now=now,
-                                       before_write=before_write)
-        result.conflicts.extend({"number": case.number, "reason": "案件反复被他人修改，未迁移，请稍后再次迁移"}
-                                for case in again)
+            pending = (planned, writes.submit(_write_batch, session_factory(), plan, [move for _, move in planned],
+                                              result.migration_id))
     with session_factory() as session:
         finished = session.get_one(DefinitionMigration, result.migration_id)
         finished.status, finished.finished_at = "done", now
