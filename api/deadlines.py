@@ -43,7 +43,7 @@ def count(period: Period, start: datetime, calendar: WorkCalendar) -> Due:
     return count_period(calendar, period.unit, period.count, start)
 
 
-def _date_field(data: dict[str, Any], dotted: str) -> date | None:
+def _date_field(data: dict[str, Any] | None, dotted: str) -> date | None:
     value: Any = data
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, dict) else None
@@ -54,14 +54,15 @@ def _date_field(data: dict[str, Any], dotted: str) -> date | None:
 
 
 class CaseFacts(Protocol):
-    """What counting a deadline reads of a case: a mapped case, a new case's record, or a plain row of ``cases``."""
+    """What counting a deadline reads of a case: a mapped case, a new case's record, or a plain row of ``cases``
+    (whose data may be left unread, None, where no deadline counts from it)."""
 
     @property
     def level(self) -> str: ...
     @property
     def category(self) -> str | None: ...
     @property
-    def data(self) -> dict[str, Any]: ...
+    def data(self) -> dict[str, Any] | None: ...
 
 
 def period_for(spec: DeadlineSpec, case: CaseFacts) -> Period | None:
@@ -104,18 +105,27 @@ def start_clock(writer: CaseWriter, case: CaseRecord, spec: DeadlineSpec, start:
     The warning ("due soon") needs no timer of its own: lists and worklists compare ``warn_at`` with now.
     """
     if due is None:
-        due = due_for(spec, case, start, calendar)
-        chosen = None if spec.until_field else period_for(spec, case)
-        period = f"{chosen.unit}:{chosen.count}" if chosen else "until"
+        due, period = due_for(spec, case, start, calendar), period_label(spec, case)
     case.due_at, case.warn_at, case.due_provisional = None, None, False
     if due is None:
         return
     warn = warning_for(spec, due.at, calendar)
     case.due_at, case.warn_at, case.due_provisional = due.at, warn, due.provisional
-    writer.add(Timer, {"case_id": case.id, "state": case.state, "kind": "deadline", "action": spec.on_timeout,
-                       "due_at": due.at, "status": "pending", "provisional": due.provisional, "started_at": start,
-                       "period": period, "remaining_seconds": None, "created_at": now, "fired_at": None,
-                       "result": None})
+    writer.add(Timer, timer_row(case.id, case.state, spec, due, start, period, now))
+
+
+def period_label(spec: DeadlineSpec, case: CaseFacts) -> str:
+    """How a timer records the period it was counted with (``working_days:3``; ``until`` for a date field)."""
+    chosen = None if spec.until_field else period_for(spec, case)
+    return f"{chosen.unit}:{chosen.count}" if chosen else "until"
+
+
+def timer_row(case_id: int, state: str, spec: DeadlineSpec, due: Due, start: datetime, period: str | None,
+              now: datetime) -> dict[str, Any]:
+    """The pending deadline timer of a case's state, due at ``due``, counted from ``start``."""
+    return {"case_id": case_id, "state": state, "kind": "deadline", "action": spec.on_timeout, "due_at": due.at,
+            "status": "pending", "provisional": due.provisional, "started_at": start, "period": period,
+            "remaining_seconds": None, "created_at": now, "fired_at": None, "result": None}
 
 
 def enter_state(writer: CaseWriter, case: CaseRecord, definition: Definition, now: datetime, calendar: WorkCalendar, *,

@@ -30,7 +30,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -38,14 +38,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from api import admin_log, deadlines
-from api.cases import denormalise, dig
-from api.history import record_history
+from api.cases import dig
+from api.cases.data import denormalised
+from api.history import ChainTemplate, Slot, last_hash, payload_of
 from api.models import Case, CaseHistory, OrgUnit, Timer
 from api.models_definitions import DefinitionMigration
 from api.setwise import insert_rows, update_matching
-from api.writers import SetWriter
-from workflow.calendar import WorkCalendar
-from workflow.definitions import Definition
+from workflow.calendar import Due, WorkCalendar
+from workflow.definitions import DeadlineSpec, Definition
 from workflow.engine import Engine
 from workflow.errors import InvalidData, UnknownDefinition
 
@@ -68,6 +68,33 @@ class Plan:
         name = self.state_map.get(state, state)
         found = self.new.states.get(name)
         return name if found is not None and not found.terminal else None
+
+    @cached_property
+    def copies_columns(self) -> bool:
+        """The new version copies other fields of the data into the case's columns (amount, party, category)."""
+        return any(getattr(self.old, name) != getattr(self.new, name) for name in _COPIED_FROM)
+
+    @cached_property
+    def reads_data(self) -> bool:
+        """Moving a case looks at its data: to copy it into the columns, to check what entering its new state
+        requires (``check``: what no data can lack, no case lacks), or to count a deadline from a field."""
+        targets = {target for source in self.old.states if (target := self.target(source)) is not None}
+        return self.copies_columns or any(
+            _entry_faults(self.new, target, {}) or _counts_from_data(self.new.states[target].deadline)
+            for target in targets)
+
+    @cached_property
+    def labels(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The states' labels, old version's and new's."""
+        return ({name: state.label for name, state in self.old.states.items()},
+                {name: state.label for name, state in self.new.states.items()})
+
+
+_COPIED_FROM = ("amount_field", "party_field", "category_field")
+
+
+def _counts_from_data(spec: DeadlineSpec | None) -> bool:
+    return spec is not None and (spec.until_field is not None or spec.since.startswith("field:"))
 
 
 @dataclass
@@ -153,18 +180,19 @@ def _entry_faults(definition: Definition, state: str, data: dict[str, Any]) -> l
 
 _CASES, _TIMERS, _HISTORY = Case.__table__, Timer.__table__, CaseHistory.__table__
 
-# What planning a case reads of it, beside its unit's code and name: plain rows, not mapped objects, so that a
-# batch is read in one query without the unit of work's bookkeeping, and nothing is written behind our back.
-_READ = ("id", "number", "state", "level", "category", "data", "created_at", "updated_at", "due_at", "warn_at",
-         "due_provisional", "amount", "party", "version", "history_hash")
-# What moving a case changes on it (besides its own version), written for a whole batch by one statement.
-_WRITTEN = ("state", "definition_version", "updated_at", "amount", "party", "category", "due_at", "warn_at",
-            "due_provisional", "history_hash")
-
+# What planning a case reads of it, beside its data (when the plan looks at it), its unit's code and name and its
+# pending deadline timer: plain rows, not mapped objects, so that a batch is read in one query without the unit of
+# work's bookkeeping, and nothing is written behind our back.
+_READ = ("id", "number", "state", "level", "category", "created_at", "updated_at", "due_at", "warn_at",
+         "due_provisional", "version", "history_hash")
+# The columns copied from the data, written again when the new version copies other fields (``Plan.copies_columns``).
+_COPIED = ("amount", "party", "category")
 
 
 class CaseRow(Protocol):
-    """A row of ``_READ`` with the unit's ``unit_code`` and ``unit_name`` (the columns planning uses)."""
+    """A row of ``_READ`` with its ``data`` (None when the plan reads none: ``Plan.reads_data``), the unit's
+    ``unit_code`` and ``unit_name``, and the case's pending deadline timer (``timer_id``, ``timer_started_at``,
+    ``timer_period``: None without one)."""
 
     @property
     def id(self) -> int: ...
@@ -177,13 +205,17 @@ class CaseRow(Protocol):
     @property
     def category(self) -> str | None: ...
     @property
-    def data(self) -> dict[str, Any]: ...
+    def data(self) -> dict[str, Any] | None: ...
     @property
     def created_at(self) -> datetime: ...
     @property
     def updated_at(self) -> datetime: ...
     @property
     def due_at(self) -> datetime | None: ...
+    @property
+    def warn_at(self) -> datetime | None: ...
+    @property
+    def due_provisional(self) -> bool: ...
     @property
     def version(self) -> int: ...
     @property
@@ -192,18 +224,12 @@ class CaseRow(Protocol):
     def unit_code(self) -> str: ...
     @property
     def unit_name(self) -> str: ...
-    def _asdict(self) -> dict[str, Any]: ...
-
-
-class TimerRow(Protocol):
-    """A pending deadline of a case: when its clock started, and the period it was counted with."""
-
     @property
-    def case_id(self) -> int: ...
+    def timer_id(self) -> int | None: ...
     @property
-    def started_at(self) -> datetime | None: ...
+    def timer_started_at(self) -> datetime | None: ...
     @property
-    def period(self) -> str | None: ...
+    def timer_period(self) -> str | None: ...
 
 
 def _among(session: Session, column: Any, ids: list[int]) -> Any:
@@ -220,13 +246,25 @@ def _still_open(plan: Plan) -> list[Any]:
             sa.not_(_CASES.c.closed)]
 
 
+_NO_DATA = sa.null().label("data")   # for a plan that reads none of it
+_PENDING = _TIMERS.alias("pending")
+# the case's pending deadline timer (the last one, should there be more), read with the case
+_PENDING_ID = (sa.select(sa.func.max(_PENDING.c.id))
+               .where(_PENDING.c.case_id == _CASES.c.id, _PENDING.c.status == "pending",
+                      _PENDING.c.kind == "deadline")
+               .correlate(_CASES).scalar_subquery())
+
+
 def _open_cases(session: Session, plan: Plan, *, after: int = 0, limit: int | None = None,
                 ids: list[int] | None = None, states: list[str] | None = None) -> list[CaseRow]:
-    """The plan's open cases in id order: after ``after`` (the next batch), among ``ids`` (to try again) or in
-    ``states``."""
-    query = (sa.select(*(_CASES.c[name] for name in _READ), OrgUnit.code.label("unit_code"),
-                       OrgUnit.name.label("unit_name"))
-             .join(OrgUnit, OrgUnit.id == _CASES.c.org_unit_id)
+    """The plan's open cases in id order, each with its pending deadline timer: after ``after`` (the next batch),
+    among ``ids`` (to try again) or in ``states``."""
+    data = _CASES.c.data if plan.reads_data else _NO_DATA
+    query = (sa.select(*(_CASES.c[name] for name in _READ), data, OrgUnit.code.label("unit_code"),
+                       OrgUnit.name.label("unit_name"), _TIMERS.c.id.label("timer_id"),
+                       _TIMERS.c.started_at.label("timer_started_at"), _TIMERS.c.period.label("timer_period"))
+             .select_from(_CASES.join(OrgUnit, OrgUnit.id == _CASES.c.org_unit_id)
+                          .outerjoin(_TIMERS, _TIMERS.c.id == _PENDING_ID))
              .where(*_still_open(plan), _CASES.c.id > after).order_by(_CASES.c.id).limit(limit))
     if ids is not None:
         query = query.where(_among(session, _CASES.c.id, ids))
@@ -242,18 +280,12 @@ def _batches(session: Session, plan: Plan, size: int, states: list[str] | None =
         after = cases[-1].id
 
 
-class _Clocks:
-    """The clocks of a batch of cases: each one's pending deadline timer (read for the batch at once), and when
-    it last entered its state (read for the batch at once, the first time some case needs it)."""
+class _Entries:
+    """When each case of a batch last entered its state: read for the batch at once, the first time some case
+    needs it (a clock counted from the entry into the state whose timer does not tell)."""
 
     def __init__(self, session: Session, case_ids: list[int]) -> None:
         self._session, self._case_ids = session, case_ids
-        timers = session.execute(
-            sa.select(_TIMERS.c.case_id, _TIMERS.c.started_at, _TIMERS.c.period)
-            .where(_among(session, _TIMERS.c.case_id, case_ids), _TIMERS.c.status == "pending",
-                   _TIMERS.c.kind == "deadline")
-            .order_by(_TIMERS.c.id))
-        self.timers: dict[int, TimerRow] = {timer.case_id: timer for timer in timers}
         self._entered: dict[tuple[int, str], datetime] | None = None
 
     def entered(self, case_id: int, state: str) -> datetime | None:
@@ -266,52 +298,52 @@ class _Clocks:
         return self._entered.get((case_id, state))
 
 
-def _set_by_hand(old: Definition, case: CaseRow, timer: TimerRow) -> bool:
+def _set_by_hand(old: Definition, case: CaseRow) -> bool:
     """A deadline an event set with its own period (``extend``): it stands through a migration."""
     spec = old.states[case.state].deadline if case.state in old.states else None
     if spec is None or spec.until_field:
         return False
     period = deadlines.period_for(spec, case)
-    return period is not None and timer.period != f"{period.unit}:{period.count}"
+    return period is not None and case.timer_period != f"{period.unit}:{period.count}"
 
 
-def _keeps_clock(plan: Plan, case: CaseRow, timer: TimerRow | None) -> bool:
+def _keeps_clock(plan: Plan, case: CaseRow) -> bool:
     """The case keeps its deadline as it is: nothing is recounted, or an event set it by hand."""
-    return not plan.recount or (timer is not None and _set_by_hand(plan.old, case, timer))
+    return not plan.recount or (case.timer_id is not None and _set_by_hand(plan.old, case))
 
 
-def _start_of(plan: Plan, case: CaseRow, target: str, clocks: _Clocks) -> datetime:
+def _start_of(plan: Plan, case: CaseRow, target: str, entries: _Entries) -> datetime:
     """When the clock of the case's state started, as the new version counts it: the pending timer's start
     while both versions count from the same moment, else as entering the state counts (from the opening, a
     time in the data, or the last entry into the state — an escalation restarts it)."""
     new_spec, old_spec = plan.new.states[target].deadline, plan.old.states[case.state].deadline
     since = new_spec.since if new_spec else "state_entered"
-    timer = clocks.timers.get(case.id)
-    if timer is not None and timer.started_at is not None and old_spec is not None and old_spec.since == since:
-        return timer.started_at
+    if case.timer_id is not None and case.timer_started_at is not None and old_spec is not None \
+            and old_spec.since == since:
+        return case.timer_started_at
     if since == "case_opened":
         return case.created_at
     if since.startswith("field:"):
-        found = deadlines._instant_field(case.data, since.removeprefix("field:"))
+        found = deadlines._instant_field(case.data or {}, since.removeprefix("field:"))
         if found is not None:
             return found
-    return clocks.entered(case.id, case.state) or case.updated_at
+    return entries.entered(case.id, case.state) or case.updated_at
 
 
-def _new_due(plan: Plan, case: CaseRow, target: str, clocks: _Clocks) -> datetime | None:
-    if _keeps_clock(plan, case, clocks.timers.get(case.id)):
+def _new_due(plan: Plan, case: CaseRow, target: str, entries: _Entries) -> datetime | None:
+    if _keeps_clock(plan, case):
         return case.due_at
     state = plan.new.states[target]
     if state.deadline is None:
         return None
-    due = deadlines.due_for(state.deadline, case, _start_of(plan, case, target, clocks), plan.calendar)
+    due = deadlines.due_for(state.deadline, case, _start_of(plan, case, target, entries), plan.calendar)
     return due.at if due else None
 
 
 def _move_of(plan: Plan, case: CaseRow, target: str, new_due: datetime | None) -> Move:
+    old_labels, new_labels = plan.labels
     return Move(case.id, case.number, case.unit_code, case.state, target, case.due_at, new_due,
-                plan.old.states[case.state].label if case.state in plan.old.states else case.state,
-                plan.new.states[target].label, case.unit_name)
+                old_labels.get(case.state, case.state), new_labels[target], case.unit_name)
 
 
 def _target_of(plan: Plan, case: CaseRow, unmapped: dict[str, list[str]],
@@ -321,7 +353,7 @@ def _target_of(plan: Plan, case: CaseRow, unmapped: dict[str, list[str]],
     if target is None:
         unmapped.setdefault(case.state, []).append(case.number)
         return None
-    faults = _entry_faults(plan.new, target, case.data)
+    faults = _entry_faults(plan.new, target, case.data or {})
     if faults:
         refused[f"cases.{case.number}"] = faults
         return None
@@ -335,11 +367,11 @@ def dry_run(session: Session, plan: Plan, batch: int = BATCH) -> list[Move]:
     unmapped: dict[str, list[str]] = {}
     refused: dict[str, list[str]] = {}
     for cases in _batches(session, plan, batch):
-        clocks = _Clocks(session, [case.id for case in cases])
+        entries = _Entries(session, [case.id for case in cases])
         for case in cases:
             target = _target_of(plan, case, unmapped, refused)
             if target is not None:
-                moves.append(_move_of(plan, case, target, _new_due(plan, case, target, clocks)))
+                moves.append(_move_of(plan, case, target, _new_due(plan, case, target, entries)))
     _refuse(plan, unmapped, refused)
     return moves
 
@@ -379,68 +411,120 @@ def _refuse(plan: Plan, unmapped: dict[str, list[str]], refused: dict[str, list[
 
 
 @dataclass
-class _Planned:
-    """One case's move worked out: its new columns, its history row and new timer (if any)."""
-    move: Move
-    values: dict[str, Any]             # the parameters of the batch's update of cases
-    rows: SetWriter                    # its ``migrate`` history row, and its new deadline timer when recounted
-    recounted: bool                    # its pending timer gives way to the new one
+class _Batch:
+    """A batch's moves worked out, collected for the whole batch: the parameters of its update of cases, the
+    ``migrate`` history rows and new deadline timers (each naming its case), and the cases whose pending timer
+    gives way to a recounted one. Only the rows of the cases the update wrote are inserted."""
+    cases: list[CaseRow] = field(default_factory=list)   # the cases planned, in the order of ``moves``
+    moves: list[Move] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+    recounted: list[int] = field(default_factory=list)
 
 
-def _plan_case(session: Session, plan: Plan, case: CaseRow, target: str, clocks: _Clocks, *, actor: str,
-               now: datetime, migration_id: int) -> _Planned:
-    """Work out one case's move with the helpers every transition uses (the deadline timer, the history row
-    chained to the case's last one), on a plain record of the case: nothing goes through the session."""
-    keep = _keeps_clock(plan, case, clocks.timers.get(case.id))
-    # the case's columns as a plain record (as ``api.cases.open_many`` builds), changed here and written by the batch
-    moved: Any = SimpleNamespace(**case._asdict(), org_unit=SimpleNamespace(code=case.unit_code))
-    moved.definition_version, moved.state, moved.updated_at = plan.new.version, target, now
-    denormalise(moved, plan.new)
-    rows = SetWriter(session)   # collects; the batch writes the rows of the cases it moved, one insert per table
-    if not keep:
-        spec = plan.new.states[target].deadline
-        moved.due_at, moved.warn_at, moved.due_provisional = None, None, False
-        if spec is not None:
-            deadlines.start_clock(rows, moved, spec, _start_of(plan, case, target, clocks), now, plan.calendar)
-    record_history(
-        rows, moved, seq=case.version + 1, event="migrate", from_state=case.state,
-        level_from=case.level, org_from=case.unit_code, actor=actor, at=now,
-        comment=f"流程定义由第 {plan.old.version} 版迁移到第 {plan.new.version} 版",
-        data={"from_version": plan.old.version, "to_version": plan.new.version, "migration": migration_id,
-              "old_due_at": _shown(case.due_at), "new_due_at": _shown(moved.due_at)})
-    values = {"was_id": case.id, "was_version": case.version, "version": case.version + 1,
-              **{name: getattr(moved, name) for name in _WRITTEN}}
-    return _Planned(_move_of(plan, case, target, moved.due_at), values, rows, not keep)
+class _Planner:
+    """Works out the moves of a run's cases. What is the same for every case is worked out once for the run:
+    the text of the history rows' hashed payload (``api.history.ChainTemplate``, all but the case's own values),
+    the deadline counted from a given start at a given level and category, and the times shown in the rows."""
+
+    def __init__(self, plan: Plan, *, actor: str, now: datetime, migration_id: int) -> None:
+        self.plan, self.actor, self.now, self.migration_id = plan, actor, now, migration_id
+        self._comment = f"流程定义由第 {plan.old.version} 版迁移到第 {plan.new.version} 版"
+        self._template = ChainTemplate(payload_of(self._history_row(*(Slot(index) for index in range(8)))))
+        self._counted: dict[tuple[str, str, str | None, datetime], _Counted] = {}
+        self._shown: dict[datetime | None, str | None] = {None: None}
+
+    def _history_row(self, case_id: Any, seq: Any, from_state: Any, to_state: Any, level: Any, unit: Any,
+                     old_due: Any, new_due: Any) -> dict[str, Any]:
+        """A ``migrate`` history row (its values; ``Slot``s in the template's)."""
+        plan = self.plan
+        return {"case_id": case_id, "seq": seq, "event": "migrate", "from_state": from_state, "to_state": to_state,
+                "level_from": level, "level_to": level, "org_from": unit, "org_to": unit, "actor": self.actor,
+                "at": self.now, "comment": self._comment, "prev_hash": None,
+                "data": {"from_version": plan.old.version, "to_version": plan.new.version,
+                         "migration": self.migration_id, "old_due_at": old_due, "new_due_at": new_due}}
+
+    def add(self, batch: _Batch, case: CaseRow, target: str, entries: _Entries, prev_hash: str | None) -> None:
+        """Work ``case``'s move out into ``batch``: its columns, its history row chained to ``prev_hash`` (its
+        last row's), and its recounted deadline's timer."""
+        plan = self.plan
+        due_at, warn_at, provisional = case.due_at, case.warn_at, case.due_provisional
+        if not _keeps_clock(plan, case):
+            batch.recounted.append(case.id)
+            due_at, warn_at, provisional = None, None, False
+            spec = plan.new.states[target].deadline
+            if spec is not None:
+                start = _start_of(plan, case, target, entries)
+                counted = self._count(spec, case, target, start)
+                if counted.due is not None:
+                    due_at, warn_at, provisional = counted.due.at, counted.warn_at, counted.due.provisional
+                    batch.timers.append(deadlines.timer_row(case.id, target, spec, counted.due, start,
+                                                            counted.period, self.now))
+        old_due, new_due = self._shown_of(case.due_at), self._shown_of(due_at)
+        row = self._history_row(case.id, case.version + 1, case.state, target, case.level, case.unit_code,
+                                old_due, new_due)
+        row["prev_hash"] = prev_hash
+        row["hash"] = self._template.hash(prev_hash, (case.id, case.version + 1, case.state, target, case.level,
+                                                      case.unit_code, old_due, new_due))
+        batch.history.append(row)
+        values = {"was_id": case.id, "was_version": case.version, "version": case.version + 1, "state": target,
+                  "definition_version": plan.new.version, "updated_at": self.now, "due_at": due_at,
+                  "warn_at": warn_at, "due_provisional": provisional, "history_hash": row["hash"]}
+        if plan.copies_columns:
+            values.update(zip(_COPIED, denormalised(case.data or {}, plan.new), strict=True))
+        batch.updates.append(values)
+        batch.cases.append(case)
+        batch.moves.append(_move_of(plan, case, target, due_at))
+
+    def _count(self, spec: DeadlineSpec, case: CaseRow, target: str, start: datetime) -> _Counted:
+        """The deadline of ``target`` for the case counted from ``start``: a pure function of the level, the
+        category and the start but for a date in the data (``until_field``), so counted once for each."""
+        key = (target, case.level, case.category, start)
+        found = self._counted.get(key) if spec.until_field is None else None
+        if found is None:
+            due = deadlines.due_for(spec, case, start, self.plan.calendar)
+            warn = deadlines.warning_for(spec, due.at, self.plan.calendar) if due else None
+            found = _Counted(due, warn, deadlines.period_label(spec, case))
+            if spec.until_field is None:
+                self._counted[key] = found
+        return found
+
+    def _shown_of(self, moment: datetime | None) -> str | None:
+        shown = self._shown.get(moment, _UNSEEN)
+        if shown is _UNSEEN:
+            shown = self._shown[moment] = _shown(moment)
+        return shown   # type: ignore[return-value]
 
 
-def _write_cases(session: Session, planned: list[_Planned]) -> list[_Planned]:
-    """One update for the batch's cases, each only while it is at the version read (optimistic locking);
-    returns the moves written. A case a clerk changed meanwhile is passed over."""
-    written = update_matching(session.connection(), _CASES, ("id", "version"), [move.values for move in planned])
-    return [move for move in planned if move.move.case_id in written]
+_UNSEEN = object()
 
 
-def _write_rows(session: Session, plan: Plan, done: list[_Planned]) -> None:
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    due: Due | None
+    warn_at: datetime | None
+    period: str
+
+
+def _write_rows(session: Session, plan: Plan, batch: _Batch, written: set[int]) -> None:
     """The timers and history rows of the cases written, one statement per table and kind of change."""
-    if not done:
+    if not written:
         return
-    ids = [move.move.case_id for move in done]
+    whole = len(written) == len(batch.moves)
+    ids = [move.case_id for move in batch.moves if move.case_id in written]
     renames = {source: renamed for source in plan.old.states if (renamed := plan.target(source) or source) != source}
     if renames:   # the clocks of the cases' states (paused ones too) follow their state's new name
         session.execute(sa.update(_TIMERS).where(_among(session, _TIMERS.c.case_id, ids),
                                                  _TIMERS.c.state.in_(list(renames)),
                                                  _TIMERS.c.status.in_(("pending", "paused")))
                         .values(state=sa.case(renames, value=_TIMERS.c.state)))
-    recounted = [move.move.case_id for move in done if move.recounted]
+    recounted = batch.recounted if whole else [case_id for case_id in batch.recounted if case_id in written]
     if recounted:
         session.execute(sa.update(_TIMERS).where(_among(session, _TIMERS.c.case_id, recounted),
                                                  _TIMERS.c.status == "pending").values(status="cancelled"))
-    rows: dict[sa.Table, list[dict[str, Any]]] = {}
-    for move in done:
-        for table, collected in move.rows.collected().items():
-            rows.setdefault(table, []).extend(collected)
-    for table, collected in rows.items():
-        insert_rows(session.connection(), table, collected)
+    for table, rows in ((_TIMERS, batch.timers), (_HISTORY, batch.history)):
+        insert_rows(session.connection(), table, rows if whole else [row for row in rows if row["case_id"] in written])
 
 
 def _lost_race(error: sa.exc.DBAPIError) -> bool:
@@ -448,43 +532,50 @@ def _lost_race(error: sa.exc.DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) in ("40P01", "40001", "55P03")
 
 
-def _plan_batch(session: Session, plan: Plan, cases: list[CaseRow], result: Result, *, actor: str,
-                now: datetime, before_write: BeforeWrite | None) -> list[tuple[CaseRow, _Planned]]:
+def _prev_hashes(session: Session, cases: list[CaseRow]) -> dict[int, str | None]:
+    """The hash of each case's last history row: the one the case holds, else read back."""
+    return {case.id: case.history_hash or last_hash(session, case.id) for case in cases}
+
+
+def _plan_batch(session: Session, planner: _Planner, cases: list[CaseRow], result: Result, *,
+                before_write: BeforeWrite | None) -> _Batch:
     """Work out the moves of a batch of cases read by ``session``; a case that no longer fits the plan (a clerk
     moved it meanwhile) is reported in the result's conflicts instead."""
-    clocks = _Clocks(session, [case.id for case in cases])
-    planned: list[tuple[CaseRow, _Planned]] = []
+    plan = planner.plan
+    entries = _Entries(session, [case.id for case in cases])
+    batch = _Batch()
+    prev_hashes = _prev_hashes(session, cases)
     for case in cases:
         target = plan.target(case.state)
-        if target is None or _entry_faults(plan.new, target, case.data):
-            label = plan.old.states[case.state].label if case.state in plan.old.states else case.state
+        if target is None or _entry_faults(plan.new, target, case.data or {}):
+            label = plan.labels[0].get(case.state, case.state)
             result.conflicts.append({"number": case.number,
                                      "reason": f"案件刚被改为“{label}”，不在迁移计划之内，留在原版本"})
             continue
-        planned.append((case, _plan_case(session, plan, case, target, clocks, actor=actor, now=now,
-                                         migration_id=result.migration_id or 0)))
+        planner.add(batch, case, target, entries, prev_hashes[case.id])
     if before_write is not None:
-        for case, _ in planned:
+        for case in batch.cases:
             before_write(case)
-    return planned
+    return batch
 
 
-def _write_batch(session: Session, plan: Plan, planned: list[_Planned], migration_id: int | None) -> list[_Planned]:
-    """Write a batch's moves in one transaction (committed here); returns the moves written. Nothing is written
-    of a case a clerk changed after it was read, nor of any when the database gave the transaction up."""
+def _write_batch(session: Session, plan: Plan, batch: _Batch, migration_id: int | None) -> set[int]:
+    """Write a batch's moves in one transaction (committed here); returns the ids of the cases written. Nothing
+    is written of a case a clerk changed after it was read, nor of any when the database gave the transaction
+    up."""
     with session:
         try:
-            done = _write_cases(session, planned)
-            _write_rows(session, plan, done)
+            written = update_matching(session.connection(), _CASES, ("id", "version"), batch.updates)
+            _write_rows(session, plan, batch, written)
             session.execute(sa.update(DefinitionMigration).where(DefinitionMigration.id == migration_id)
-                            .values(moved=DefinitionMigration.moved + len(done)))
+                            .values(moved=DefinitionMigration.moved + len(written)))
             session.commit()
         except sa.exc.OperationalError as error:
             if not _lost_race(error):
                 raise
             session.rollback()
-            return []
-    return done
+            return set()
+    return written
 
 
 def _shown(moment: datetime | None) -> str | None:
@@ -536,34 +627,32 @@ class _Mover:
     """Reads and plans the batches, and settles each once written: the moves written are the result's, the cases
     passed over are read, planned and written again in a transaction of their own (``ATTEMPTS`` in all)."""
     session_factory: Callable[[], Session]
-    plan: Plan
+    planner: _Planner
     result: Result
-    actor: str
-    now: datetime
     before_write: BeforeWrite | None
 
     def read_and_plan(self, *, after: int = 0, limit: int | None = None,
-                      ids: list[int] | None = None) -> tuple[list[CaseRow], list[tuple[CaseRow, _Planned]]]:
+                      ids: list[int] | None = None) -> tuple[list[CaseRow], _Batch]:
         with self.session_factory() as session:   # closed or moved meanwhile: no longer among them
-            cases = _open_cases(session, self.plan, after=after, limit=limit, ids=ids)
-            return cases, _plan_batch(session, self.plan, cases, self.result, actor=self.actor, now=self.now,
-                                      before_write=self.before_write)
+            cases = _open_cases(session, self.planner.plan, after=after, limit=limit, ids=ids)
+            return cases, _plan_batch(session, self.planner, cases, self.result, before_write=self.before_write)
 
-    def settle(self, planned: list[tuple[CaseRow, _Planned]], done: list[_Planned]) -> None:
+    def settle(self, batch: _Batch, written: set[int]) -> None:
         for _ in range(ATTEMPTS - 1):
-            again = self._passed_over(planned, done)
+            again = self._passed_over(batch, written)
             if not again:
                 return
-            _, planned = self.read_and_plan(ids=[case.id for case in again])
-            done = _write_batch(self.session_factory(), self.plan, [move for _, move in planned],
-                                self.result.migration_id)
+            _, batch = self.read_and_plan(ids=[case.id for case in again])
+            written = _write_batch(self.session_factory(), self.planner.plan, batch, self.result.migration_id)
         self.result.conflicts.extend({"number": case.number, "reason": "案件反复被他人修改，未迁移，请稍后再次迁移"}
-                                     for case in self._passed_over(planned, done))
+                                     for case in self._passed_over(batch, written))
 
-    def _passed_over(self, planned: list[tuple[CaseRow, _Planned]], done: list[_Planned]) -> list[CaseRow]:
-        self.result.moves.extend(move.move for move in done)
-        written = {move.move.case_id for move in done}
-        return [case for case, _ in planned if case.id not in written]
+    def _passed_over(self, batch: _Batch, written: set[int]) -> list[CaseRow]:
+        if len(written) == len(batch.moves):
+            self.result.moves.extend(batch.moves)
+            return []
+        self.result.moves.extend(move for move in batch.moves if move.case_id in written)
+        return [case for case in batch.cases if case.id not in written]
 
 
 def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: datetime,
@@ -580,7 +669,8 @@ def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: 
                                 "resumed": resumed})
         overlap = session.get_bind().dialect.name == "postgresql"
         session.commit()
-    mover = _Mover(session_factory, plan, result, actor, now, before_write)
+    planner = _Planner(plan, actor=actor, now=now, migration_id=result.migration_id or 0)
+    mover = _Mover(session_factory, planner, result, before_write)
     with _writes(overlap) as writes:
         after, pending = 0, None
         while True:
@@ -590,8 +680,7 @@ def run(session_factory: Callable[[], Session], plan: Plan, *, actor: str, now: 
             if not cases:
                 break
             after = cases[-1].id
-            pending = (planned, writes.submit(_write_batch, session_factory(), plan, [move for _, move in planned],
-                                              result.migration_id))
+            pending = (planned, writes.submit(_write_batch, session_factory(), plan, planned, result.migration_id))
     with session_factory() as session:
         finished = session.get_one(DefinitionMigration, result.migration_id)
         finished.status, finished.finished_at = "done", now

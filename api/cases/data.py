@@ -54,11 +54,14 @@ def _amount(value: Any) -> Decimal | None:
 
 def denormalise(case: CaseRecord, definition: Definition) -> None:
     """Columns copied from the data so that lists, searches and reports use indexes, not JSON."""
-    case.amount = _amount(dig(case.data, definition.amount_field))
-    party = dig(case.data, definition.party_field)
-    case.party = str(party)[:200] if party else None
-    category = dig(case.data, definition.category_field)
-    case.category = str(category)[:64] if category else None
+    case.amount, case.party, case.category = denormalised(case.data, definition)
+
+
+def denormalised(data: dict[str, Any], definition: Definition) -> tuple[Decimal | None, str | None, str | None]:
+    """The columns copied from ``data``: amount, party and category."""
+    party, category = dig(data, definition.party_field), dig(data, definition.category_field)
+    return (_amount(dig(data, definition.amount_field)), str(party)[:200] if party else None,
+            str(category)[:64] if category else None)
 
 
 def view_of(case: Case) -> CaseView:
