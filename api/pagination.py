@@ -71,10 +71,12 @@ def count_limit() -> int:
     return int(current_app.config.get("LIST_COUNT_LIMIT", 1000))
 
 
-def count_capped(session: Session, matches: sa.Select[Any], limit: int) -> tuple[int, bool]:
-    """How many rows ``matches`` selects, counted up to ``limit`` (the count, and whether it is exact)."""
-    capped = (matches.with_only_columns(sa.literal(1), maintain_column_froms=True).order_by(None)
-              .limit(limit + 1).subquery())
+def count_capped(session: Session, matches: sa.Select[Any], limit: int, *, ordered: bool = False) -> tuple[int, bool]:
+    """How many rows ``matches`` selects, counted up to ``limit`` (the count, and whether it is exact).
+    ``ordered``: count them in the order of ``matches`` (when an index in that order is the cheap way to find
+    the first ``limit`` of them, as for the worklist)."""
+    counted = matches.with_only_columns(sa.literal(1), maintain_column_froms=True)
+    capped = (counted if ordered else counted.order_by(None)).limit(limit + 1).subquery()
     found = session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
     return min(found, limit), found <= limit
 

@@ -65,13 +65,18 @@ def compact(session: Session) -> Compaction:
 
 
 def _recount_sql(dialect: str) -> str:
-    """The summary as it should be: the cases grouped by every key, at both grains."""
+    """The summary as it should be: the cases grouped by every key, at every grain (month, ten days, day)."""
     if dialect == "postgresql":
         local = "(c.created_at AT TIME ZONE 'Asia/Shanghai')"
-        periods = {"m": f"date_trunc('month', {local})::date", "d": f"{local}::date"}
+        month = f"date_trunc('month', {local})::date"
+        periods = {"m": month, "t": f"({month} + least(extract(day from {local})::int - 1, 20) / 10 * 10)",
+                   "d": f"{local}::date"}
         cents = "coalesce(round(c.amount * 100), 0)::bigint"
     else:
-        periods = {"m": "date(c.created_at, '+8 hours', 'start of month')", "d": "date(c.created_at, '+8 hours')"}
+        month = "date(c.created_at, '+8 hours', 'start of month'"
+        day = "CAST(strftime('%d', c.created_at, '+8 hours') AS INTEGER)"
+        periods = {"m": f"{month})", "t": f"{month}, '+' || (min({day} - 1, 20) / 10 * 10) || ' days')",
+                   "d": "date(c.created_at, '+8 hours')"}
         cents = "CAST(round(coalesce(c.amount, 0) * 100) AS INTEGER)"
     return " UNION ALL ".join(
         f"SELECT c.definition_key, c.org_unit_id, c.org_path, '{grain}', {period}, c.state, c.level, "

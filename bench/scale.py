@@ -164,6 +164,14 @@ def straight_baseline(app: Any, runs: int) -> dict[str, dict[str, float]]:
     return results
 
 
+# the worklists' conditions as api.cases.queries writes them (the lifecycles' other arms left out: no such cases)
+WORKLIST_STREET = ("NOT closed AND org_path LIKE 'wenling/chengdong/%' AND CASE WHEN (definition_key = "
+                   "'mediation_case' AND definition_version = 1 AND state IN ('registered', 'mediating', 'agreed') "
+                   "OR definition_key = 'worker_report' AND category IN ('wage_arrears')) THEN true ELSE false END")
+WORKLIST_CITY = ("NOT closed AND org_path LIKE 'wenling/%' AND CASE WHEN (overdue OR definition_key = "
+                 "'worker_report' AND category IN ('wage_arrears')) THEN true ELSE false END")
+
+
 def plans(url: str) -> dict[str, list[str]]:
     engine = sa.create_engine(url)
     queries = {
@@ -171,9 +179,13 @@ def plans(url: str) -> dict[str, list[str]]:
                          "ORDER BY created_at DESC, id DESC LIMIT 50",
         "filtered list, its count (up to 1000)": "SELECT count(*) FROM (SELECT 1 FROM cases WHERE org_path LIKE "
                                                  "'wenling/chengdong/%' AND state = 'mediating' LIMIT 1001) AS m",
-        "worklist": "SELECT * FROM cases WHERE NOT closed AND org_path LIKE 'wenling/chengdong/%' AND "
-                    "definition_key = 'mediation_case' AND state IN ('registered', 'mediating', 'agreed') "
-                    "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 51",
+        "worklist": f"SELECT * FROM cases WHERE {WORKLIST_STREET} ORDER BY overdue DESC, due_at NULLS LAST, id "
+                    "LIMIT 51",
+        "worklist, its count (up to 1000)": f"SELECT count(*) FROM (SELECT 1 FROM cases WHERE {WORKLIST_STREET} "
+                                            "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 1001) AS m",
+        "worklist of the city administrator, its count (up to 1000)": (
+            f"SELECT count(*) FROM (SELECT 1 FROM cases WHERE {WORKLIST_CITY} "
+            "ORDER BY overdue DESC, due_at NULLS LAST, id LIMIT 1001) AS m"),
         "case history": "SELECT * FROM case_history WHERE case_id = 42 ORDER BY seq",
         "report summary (street, no period)": "SELECT state, level, category, closed, overdue, escalated, milestones, "
                                               "sum(n), sum(amount_cents) FROM report_summaries WHERE definition_key = "

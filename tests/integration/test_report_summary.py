@@ -32,7 +32,10 @@ PERIODS = [(None, None), (date(2026, 10, 1), date(2026, 12, 31)), (date(2026, 10
            (date(2026, 11, 24), date(2026, 11, 24)), (date(2026, 12, 1), None), (None, date(2026, 11, 30)),
            # month rows less the days left out (the casework opens cases on Nov 24-25 and Dec 4, 8, 17, 21)
            (date(2026, 12, 5), date(2026, 12, 31)), (date(2026, 11, 2), date(2026, 11, 24)),
-           (date(2026, 11, 2), date(2026, 12, 20)), (None, date(2026, 12, 20))]
+           (date(2026, 11, 2), date(2026, 12, 20)), (None, date(2026, 12, 20)),
+           # ten-day rows, whole and less their days left out
+           (date(2026, 12, 1), date(2026, 12, 20)), (date(2026, 11, 21), date(2026, 12, 9)),
+           (date(2026, 12, 3), date(2026, 12, 25))]
 
 
 def _open(api: Api, rng: random.Random) -> None:
@@ -246,25 +249,68 @@ def test_an_event_sets_the_milestones_in_the_declared_order(api: Api, fresh: Fla
         assert db.session.scalar(sa.select(Case.milestones).where(Case.id == case["id"])) == "accept,agree"
 
 
-def test_a_period_reads_whole_months_from_month_rows_and_the_fewest_days_at_its_edges() -> None:
+def test_a_period_reads_whole_months_from_month_rows_and_the_fewest_ten_days_and_days_at_its_edges() -> None:
     from api.reports import Span, spans
 
     assert spans(None, None) == [Span("m", None, None)]
     assert spans(date(2026, 10, 1), date(2026, 12, 31)) == [Span("m", date(2026, 10, 1), date(2027, 1, 1))]
-    assert spans(date(2026, 10, 17), date(2027, 1, 9)) == [   # the days covered at both edges
-        Span("d", date(2026, 10, 17), date(2026, 11, 1)), Span("d", date(2027, 1, 1), date(2027, 1, 10)),
-        Span("m", date(2026, 11, 1), date(2027, 1, 1))]
-    assert spans(date(2026, 10, 3), date(2026, 12, 29)) == [  # whole months less the days left out
-        Span("d", date(2026, 10, 1), date(2026, 10, 3), -1), Span("d", date(2026, 12, 30), date(2027, 1, 1), -1),
-        Span("m", date(2026, 10, 1), date(2027, 1, 1))]
-    assert spans(date(2026, 11, 3), date(2026, 11, 20)) == [
-        Span("m", date(2026, 11, 1), date(2026, 12, 1)), Span("d", date(2026, 11, 1), date(2026, 11, 3), -1),
-        Span("d", date(2026, 11, 21), date(2026, 12, 1), -1)]
+    assert spans(date(2026, 10, 21), date(2027, 1, 10)) == [   # whole ten days at both edges
+        Span("m", date(2026, 11, 1), date(2027, 1, 1)), Span("t", date(2026, 10, 21), date(2026, 11, 1)),
+        Span("t", date(2027, 1, 1), date(2027, 1, 11))]
+    assert spans(date(2026, 10, 17), date(2027, 1, 8)) == [    # and the days covered, or ten days less the rest
+        Span("m", date(2026, 11, 1), date(2027, 1, 1)), Span("t", date(2026, 10, 21), date(2026, 11, 1)),
+        Span("t", date(2027, 1, 1), date(2027, 1, 11)), Span("d", date(2026, 10, 17), date(2026, 10, 21)),
+        Span("d", date(2027, 1, 9), date(2027, 1, 11), -1)]
+    assert spans(date(2026, 10, 3), date(2026, 12, 29)) == [   # whole months less the days left out
+        Span("m", date(2026, 10, 1), date(2027, 1, 1)), Span("d", date(2026, 10, 1), date(2026, 10, 3), -1),
+        Span("d", date(2026, 12, 30), date(2027, 1, 1), -1)]
+    assert spans(date(2026, 11, 3), date(2026, 11, 20)) == [   # within a month: ten days, less two days
+        Span("t", date(2026, 11, 1), date(2026, 11, 21)), Span("d", date(2026, 11, 1), date(2026, 11, 3), -1)]
     assert spans(date(2026, 11, 3), date(2026, 11, 3)) == [Span("d", date(2026, 11, 3), date(2026, 11, 4))]
+    assert spans(date(2026, 2, 21), date(2026, 2, 28)) == [Span("t", date(2026, 2, 21), date(2026, 3, 1))]
     assert spans(date(2026, 12, 1), None) == [Span("m", date(2026, 12, 1), None)]
-    assert spans(None, date(2026, 11, 20)) == [Span("d", date(2026, 11, 21), date(2026, 12, 1), -1),
-                                               Span("m", None, date(2026, 12, 1))]
+    assert spans(None, date(2026, 11, 20)) == [Span("m", None, date(2026, 11, 1)),
+                                               Span("t", date(2026, 11, 1), date(2026, 11, 21))]
     assert spans(date(2026, 11, 3), date(2026, 11, 2)) == []
+
+
+def _days_counted(chosen: list[Any], first: date, last: date) -> dict[date, int]:
+    """How many times the spans count each day (unbounded spans cut to [first, last))."""
+    from datetime import timedelta
+
+    from api.reports import period_of
+
+    counted: dict[date, int] = {}
+    for span in chosen:
+        day = span.start or first
+        assert period_of(span.grain, day) == day   # a span starts at a period of its grain
+        while day < (span.end or last):
+            counted[day] = counted.get(day, 0) + span.sign
+            day += timedelta(days=1)
+        assert period_of(span.grain, day) == day   # and ends at one
+    return {day: times for day, times in counted.items() if times}
+
+
+def test_every_period_counts_each_of_its_days_once_and_reads_few_ten_days_and_days() -> None:
+    from datetime import timedelta
+
+    from api.reports import spans
+
+    rng = random.Random(5)
+    first, last = date(2024, 1, 1), date(2029, 1, 1)
+    for _ in range(600):
+        start = date(2025, 1, 1) + timedelta(days=rng.randrange(3 * 365))
+        end = start + timedelta(days=rng.randrange(-2, 420))
+        date_from, date_to = rng.choice([start, start, None]), rng.choice([end, end, None])
+        chosen = spans(date_from, date_to)
+        expected: dict[date, int] = {}
+        day = date_from or first
+        while day <= (date_to or last - timedelta(days=1)):
+            expected[day] = 1
+            day += timedelta(days=1)
+        assert _days_counted(chosen, first, last) == expected, (date_from, date_to, chosen)
+        fine = [span.periods() for span in chosen if span.grain != "m"]
+        assert sum(fine) <= 14 and len(chosen) <= 7, (date_from, date_to, chosen)
 
 
 def test_the_scheduler_compacts_the_summary(worked: Flask) -> None:
