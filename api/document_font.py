@@ -32,6 +32,7 @@ EDITION = 1   # raise when what goes into the font changes: the file's name chan
 # Where the characters documents print are written: their templates, the labels and titles they print.
 SOURCES = [ROOT / "api" / "templates" / "documents", ROOT / "api" / "documents.py", ROOT / "api" / "ui" / "labels.py",
            ROOT / "definitions"]
+DATES = "年月日"   # dates as ``written_date`` writes them, on every document
 SYMBOL_BLOCKS = [(0x20, 0x7F), (0xA0, 0x100), (0x2010, 0x205F), (0x2460, 0x2500), (0x3000, 0x3040),
                  (0xFF00, 0xFFF0)]
 
@@ -57,10 +58,11 @@ def _written(sources: Iterable[Path]) -> Iterator[int]:
 
 
 def characters(sources: Iterable[Path] = SOURCES) -> list[int]:
-    """The characters of the cut-down font, most used first: the printable ASCII characters, those the documents'
-    templates and labels are written with, GB 2312's level 1 and its symbols, the other punctuation and symbol
+    """The characters of the cut-down font, most used first: the printable ASCII characters, those of dates, those the
+    documents' templates and labels are written with, GB 2312's level 1 and its symbols, the other punctuation and symbol
     blocks, GB 2312's level 2."""
     ordered: dict[int, None] = dict.fromkeys(range(0x20, 0x7F))
+    ordered.update(dict.fromkeys(ord(char) for char in DATES))
     ordered.update(dict.fromkeys(_written(sources)))
     ordered.update(dict.fromkeys(_gb2312(0xB0, 0xD7)))
     ordered.update(dict.fromkeys(_gb2312(0xA1, 0xA9)))

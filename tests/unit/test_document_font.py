@@ -15,7 +15,7 @@ def test_the_characters_come_most_used_first_and_cover_gb2312() -> None:
     found = document_font.characters()
     position = {code: index for index, code in enumerate(found)}
     assert found[:95] == list(range(0x20, 0x7F))
-    for char in "受理回执编号出具单位盖章联系方式（）：；":   # written in the templates: before GB 2312's level 1
+    for char in "年月日受理回执编号出具单位盖章联系方式（）：；":   # dates, the templates: before GB 2312's level 1
         assert position[ord(char)] < position[ord("啊")], char
     assert position[ord("座")] < position[ord("亍")]     # the last of level 1 before the first of level 2
     assert len(found) == len(set(found))
