@@ -5,7 +5,7 @@ font it was given, keeping glyph numbers: from the whole WenQuanYi Micro Hei (49
 much as laying out the page, and the copy of the font, its subset and the compression of the subset's tables
 (as long as the highest glyph number used) grow with the font. So a document is typeset with a smaller font made
 from the system one at first use and kept in a folder (``DOCUMENT_FONT_FOLDER``, by default ``fonts`` in the
-instance folder): the characters documents print — their templates' and labels' own characters first, then
+instance folder): the characters documents print — those of dates and their templates' and labels' own first, then
 the 3,755 common characters of GB 2312 (level 1), the punctuation and symbols, then the 3,008 of level 2 — with
 its glyphs renumbered in that order, so a document's highest glyph number stays low.
 
@@ -58,9 +58,9 @@ def _written(sources: Iterable[Path]) -> Iterator[int]:
 
 
 def characters(sources: Iterable[Path] = SOURCES) -> list[int]:
-    """The characters of the cut-down font, most used first: the printable ASCII characters, those of dates, those the
-    documents' templates and labels are written with, GB 2312's level 1 and its symbols, the other punctuation and symbol
-    blocks, GB 2312's level 2."""
+    """The characters of the cut-down font, most used first: the printable ASCII characters, those of dates, those
+    the documents' templates and labels are written with, GB 2312's level 1 and its symbols, the other punctuation
+    and symbol blocks, GB 2312's level 2."""
     ordered: dict[int, None] = dict.fromkeys(range(0x20, 0x7F))
     ordered.update(dict.fromkeys(ord(char) for char in DATES))
     ordered.update(dict.fromkeys(_written(sources)))
