@@ -126,7 +126,7 @@ def build(source: Path, target: Path, codepoints: list[int]) -> None:
 
 def prepared(folder: Path, source: Path = SYSTEM_FONT) -> Path | None:
     """The cut-down font in ``folder``, made now if it is not there yet (a few seconds, once); ``None`` without the
-    system font (documents are then typeset with whatever font Fontconfig finds)."""
+    system font or when it cannot be made (documents are then typeset with the whole font, as Fontconfig finds it)."""
     if not source.is_file():
         LOG.warning("document font %s not found: documents are typeset with the fonts Fontconfig finds", source)
         return None
@@ -136,7 +136,11 @@ def prepared(folder: Path, source: Path = SYSTEM_FONT) -> Path | None:
     with _building:
         if not target.is_file():
             LOG.info("making the documents' font %s from %s", target, source)
-            build(source, target, characters())
+            try:
+                build(source, target, characters())
+            except Exception:   # a folder that cannot be written, a font fontTools cannot cut: slower, not lost
+                LOG.exception("the documents' font could not be made in %s: the whole font is used", folder)
+                return None
             for stale in folder.glob("wqy-documents-*.ttf"):
                 if stale != target:
                     stale.unlink(missing_ok=True)

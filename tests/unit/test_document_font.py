@@ -60,3 +60,12 @@ def test_the_font_is_made_once_and_again_for_other_characters(tmp_path: Path, mo
     second = document_font.prepared(folder)
     assert second != first and made == [first, second] and not first.exists()   # the former one removed
     assert document_font.prepared(folder, tmp_path / "absent.ttc") is None
+
+
+def test_a_font_that_cannot_be_made_leaves_documents_to_the_whole_font(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def build(source: Path, target: Path, codepoints: list[int]) -> None:
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(document_font, "build", build)
+    assert document_font.prepared(tmp_path / "fonts") is None
