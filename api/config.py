@@ -69,6 +69,7 @@ class Config:
     AUDIT_CHECKPOINTS: str
     AUDIT_KEY: str
     AUDIT_KEY_FILE: str
+    DOCUMENT_FONT_FOLDER: str                              # the documents' cut-down font; <instance>/fonts
     INSTANCE_PATH: str
     INTAKE_PLATFORM_ADDRESSES: str
     LOG_LEVEL: str

@@ -86,7 +86,7 @@ def run(count: int, *, repeats: int = 3) -> dict[str, Any]:
                 made: bytes = HTML(string=html()).write_pdf()
                 return made
 
-            made = pdf()   # warm: fonts, templates, the stylesheet
+            made = pdf()   # warm: fonts (the cut-down one made in the instance folder), templates, the stylesheet
             stock()
             pages = len(HTML(string=html()).render().pages)   # the figure is of a one-page document
             measures: dict[str, tuple[list[float], list[float], list[float]]] = {

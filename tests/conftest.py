@@ -82,6 +82,7 @@ def app(database_url: str, clock: FrozenClock, tmp_path_factory: pytest.TempPath
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "CLOCK": clock,
         "PASSWORD_METHOD": "pbkdf2:sha256:1000", "SECRET_KEY": secrets.token_hex(32),
         "AUDIT_KEY_FILE": str(audit / "audit.key"), "AUDIT_CHECKPOINTS": str(audit / "checkpoints.jsonl"),
+        "DOCUMENT_FONT_FOLDER": str(tmp_path_factory.mktemp("fonts")),   # the documents' font, made once a run
     })
     with application.app_context():
         upgrade(directory=application.extensions["migrate"].directory, revision="heads")

@@ -223,3 +223,63 @@ def test_the_follow_up_qr_code_of_a_url_is_made_once() -> None:
     url = "https://gonghui.example.cn/public/claim/status?number=YL-2026-000001"
     assert documents.follow_qr(url) is documents.follow_qr(url)
     assert documents.follow_qr(url) == documents.qr_svg(url)
+
+
+def chinese_fonts(pdf: bytes) -> list[str]:
+    reader = PdfReader(io.BytesIO(pdf))
+    return sorted({str(font.get_object()["/BaseFont"]).split("+", 1)[-1] for page in reader.pages
+                   for font in page["/Resources"].get_object()["/Font"].get_object().values()})
+
+
+def test_a_document_is_typeset_with_the_cut_down_font_and_a_character_outside_it_with_the_whole_font(
+        api: Api) -> None:
+    from fontTools.ttLib import TTFont
+
+    from api import document_font
+
+    plain = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    response = api.get(f"/cases/{plain['id']}/documents/receipt.pdf", MEDIATOR)
+    assert chinese_fonts(response.get_data()) == ["WenQuanYi-Micro-Hei-Documents", "WenQuanYi-Micro-Hei-Documents-Bold"]
+
+    (font,) = Path(api.client.application.config["DOCUMENT_FONT_FOLDER"]).glob("wqy-documents-*.ttf")
+    covered = TTFont(font).getBestCmap()
+    assert ord("王") in covered and ord("堃") not in covered   # 堃 (common in names) is not in GB 2312
+    rare = api.open_case(MEDIATOR, "mediation_case", mediation_data(
+        applicants=[{"name": "王堃", "id_number": "331081199805201237", "phone": "13800000000"}]))
+    response = api.get(f"/cases/{rare['id']}/documents/receipt.pdf", MEDIATOR)
+    assert "WenQuanYi-Micro-Hei" in chinese_fonts(response.get_data())   # the whole font, for that character
+    assert "王堃" in pdf_text(api, rare["id"], "receipt", MEDIATOR)
+    assert document_font.FAMILY == "WenQuanYi Micro Hei Documents"
+
+
+def test_typesetting_holds_off_the_cyclic_garbage_collector_and_gives_it_back_as_it_was() -> None:
+    import gc
+    import threading
+
+    from api.documents import collector_paused
+
+    assert gc.isenabled()
+    inside: list[bool] = []
+    with collector_paused:
+        entered, leave = threading.Event(), threading.Event()
+
+        def other() -> None:
+            with collector_paused:
+                entered.set()
+                leave.wait(5)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        entered.wait(5)
+        inside.append(gc.isenabled())
+    inside.append(gc.isenabled())   # the other thread still typesets
+    leave.set()
+    thread.join()
+    assert inside == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused:
+            pass
+        assert not gc.isenabled()   # off before, off after
+    finally:
+        gc.enable()
