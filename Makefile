@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# the suite runs in one process per core (pytest-xdist); each process has its own database (tests/conftest.py)
+PYTEST_WORKERS ?= auto
 PG_URL ?= postgresql+psycopg://root@127.0.0.1:5432/test
 # branch coverage of api/ and workflow/, reported at the end of `make test` (COVERAGE= to run without it)
 COVERAGE ?= --cov=api --cov=workflow --cov-branch --cov-report=term:skip-covered
@@ -41,10 +43,10 @@ $(AXE):
 
 ## make test: venv, install, the whole suite (SQLite; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
 test: $(STAMP) system-deps $(AXE)
-	$(BIN)/pytest $(COVERAGE) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(COVERAGE) $(PYTEST_ARGS)
 
 test-pg: $(STAMP) system-deps $(AXE)
-	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(COVERAGE) $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) $(COVERAGE) $(PYTEST_ARGS)
 
 bench-deps: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
