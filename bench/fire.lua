@@ -1,5 +1,7 @@
--- wrk script: fire `extend` on many cases in turn, each request with its own Idempotency-Key.
+-- wrk script: fire `extend` on many cases in turn, each request with its own Idempotency-Key (unique across
+-- runs on one database: BENCH_RUN differs per run, so no request is a replay of an earlier run's).
 local token = os.getenv("BENCH_TOKEN")
+local run = os.getenv("BENCH_RUN") or ""
 local first = tonumber(os.getenv("BENCH_FIRST_ID"))
 local cases = tonumber(os.getenv("BENCH_CASES"))
 local path = os.getenv("BENCH_PATH") or "fire"
@@ -16,7 +18,7 @@ function request()
   local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
   if path == "fire" then
     local id = first + ((counter * 97 + tid * 7919) % cases)
-    headers["Idempotency-Key"] = "bench-" .. tid .. "-" .. counter
+    headers["Idempotency-Key"] = "bench-" .. run .. "-" .. tid .. "-" .. counter
     return wrk.format("POST", "/api/v1/cases/" .. id .. "/events/extend", headers,
                       '{"data": {"parties_consent": true, "days": 10}}')
   end

@@ -55,7 +55,8 @@ def start(target: str, url: str, workers: int = WORKERS, threads: int = THREADS,
 def wrk(port: int, connections: int, seconds: int, environment: dict[str, str]) -> dict[str, float]:
     output = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
                              str(ROOT / "bench" / "fire.lua"), f"http://127.0.0.1:{port}"],
-                            env={**os.environ, **environment}, capture_output=True, text=True, timeout=seconds + 30)
+                            env={**os.environ, **environment, "BENCH_RUN": secrets.token_hex(6)},
+                            capture_output=True, text=True, timeout=seconds + 30)
     text = output.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     latency = {share: _ms(re.search(rf"\s{share}%\s+([\d.]+\w+)", text).group(1))  # type: ignore[union-attr]
