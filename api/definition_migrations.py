@@ -189,10 +189,10 @@ _READ = ("id", "number", "state", "level", "category", "created_at", "updated_at
 _COPIED = ("amount", "party", "category")
 
 
-class CaseRow(Protocol):
+class CaseRow(deadlines.CaseFacts, Protocol):
     """A row of ``_READ`` with its ``data`` (None when the plan reads none: ``Plan.reads_data``), the unit's
     ``unit_code`` and ``unit_name``, and the case's pending deadline timer (``timer_id``, ``timer_started_at``,
-    ``timer_period``: None without one)."""
+    ``timer_period``: None without one); its level, category and data are what counting a deadline reads."""
 
     @property
     def id(self) -> int: ...
@@ -200,12 +200,6 @@ class CaseRow(Protocol):
     def number(self) -> str: ...
     @property
     def state(self) -> str: ...
-    @property
-    def level(self) -> str: ...
-    @property
-    def category(self) -> str | None: ...
-    @property
-    def data(self) -> dict[str, Any] | None: ...
     @property
     def created_at(self) -> datetime: ...
     @property
