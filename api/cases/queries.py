@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -139,6 +141,30 @@ def worklist_page(session: Session, engine: Engine, principal: Principal, page: 
 _WORKLIST_ORDER = (Case.overdue.desc(), Case.due_at.asc().nulls_last(), Case.id)
 
 
+@functools.lru_cache(maxsize=256)
+def _actionable(engine: Engine, _generation: int, roles: frozenset[str], supervises: bool,
+                warned: bool) -> sa.ColumnElement[bool] | None:
+    """The condition "the caller can act on it now" for holders of ``roles`` (``supervises``: an administrator,
+    who also acts on every overdue case; ``warned``: a street or city clerk or administrator, who gets every early
+    warning); None when it holds for nothing. Built once per catalog generation and kind of caller: a condition
+    over every version of every definition.
+
+    Which open cases the caller can act on is a disjunction whose share the planner cannot estimate (states are
+    open only on open cases; overdue ones are rare in the table, common among the open): taken apart it guesses a
+    few dozen rows, ORs bitmaps of other indexes and sorts thousands. Behind a CASE it is one opaque condition of
+    middling selectivity, and the plan is the walk of ix_cases_worklist in the worklist's own order that stops at
+    the page, for the count as for the page (the plans: ``python -m bench --only scale``)."""
+    clauses = [sa.and_(Case.definition_key == key, Case.definition_version == version, Case.state.in_(names))
+               for (key, version), names in actionable_states(engine, roles).items()]
+    if supervises:
+        clauses.append(Case.overdue.is_(True))
+    if warned:
+        clauses.extend(sa.and_(Case.definition_key == definition.key,
+                               Case.category.in_(definition.early_warning_categories))
+                       for definition in engine.catalog.latest() if definition.early_warning_categories)
+    return sa.case((sa.or_(*clauses), sa.true()), else_=sa.false()) if clauses else None
+
+
 def _worklist(engine: Engine, principal: Principal, *, definition_key: str | None = None, state: str | None = None,
               unit_path: str | None = None) -> sa.Select[Case] | None:
     """The worklist's cases, unordered (None when the caller can act on nothing).
@@ -153,24 +179,10 @@ def _worklist(engine: Engine, principal: Principal, *, definition_key: str | Non
         narrowed.append(Case.state == state)
     if unit_path:
         narrowed.append(Case.org_path.startswith(unit_path, autoescape=True))
-    states = actionable_states(engine, principal.acting_roles)
-    clauses = [sa.and_(Case.definition_key == key, Case.definition_version == version, Case.state.in_(names))
-               for (key, version), names in states.items()]
-    if "admin" in principal.roles:
-        clauses.append(Case.overdue.is_(True))
-    if principal.level in ("street", "city") and principal.roles & {"clerk", "admin"}:
-        for definition in engine.catalog.latest():
-            if definition.early_warning_categories:
-                clauses.append(sa.and_(Case.definition_key == definition.key,
-                                       Case.category.in_(definition.early_warning_categories)))
-    if not clauses:
+    actionable = _actionable(engine, engine.catalog.generation, principal.acting_roles, "admin" in principal.roles,
+                             principal.level in ("street", "city") and bool(principal.roles & {"clerk", "admin"}))
+    if actionable is None:
         return None
-    # Which open cases the caller can act on is a disjunction whose share the planner cannot estimate (states
-    # are open only on open cases; overdue ones are rare in the table, common among the open): taken apart it
-    # guesses a few dozen rows, ORs bitmaps of other indexes and sorts thousands. Behind a CASE it is one opaque
-    # condition of middling selectivity, and the plan is the walk of ix_cases_worklist in the worklist's own
-    # order that stops at the page, for the count as for the page (the plans: ``python -m bench --only scale``).
-    actionable = sa.case((sa.or_(*clauses), sa.true()), else_=sa.false())
     # "NOT closed" exactly as the partial index ix_cases_worklist says it, so that the planner can use it
     return sa.select(Case).where(sa.not_(Case.closed), Case.org_path.startswith(principal.org_path, autoescape=True),
                                  actionable, *narrowed)
