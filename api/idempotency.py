@@ -174,6 +174,10 @@ def after_request(response: Response) -> Response:
     if response.status_code >= 400 and idempotency is None:
         _record_access_after_failure()
         return response
+    if response.status_code >= 500 and idempotency is not None and request.endpoint in CHECKED_AT_COMMIT:
+        stored = _stored_answer_or_none(idempotency)   # not looked up before the work: a repeat replays still
+        if stored is not None:
+            return stored
     try:
         _commit(_answer_to_keep(idempotency, response) if response.status_code < 500 else None)
     except sa.exc.IntegrityError:
@@ -228,13 +232,29 @@ def _record_access_after_failure() -> None:
 def _lost_race(idempotency: tuple[str, str, str] | None) -> Response:
     """The answer when a racing request committed first: its answer when it held the same key and body, else
     a conflict."""
-    record = _find(idempotency[0], idempotency[1]) if idempotency is not None else None
-    if record is None or idempotency is None:
-        return problem(409, "与同时提交的另一个请求冲突，请刷新后重试")
+    stored = _stored_answer(idempotency) if idempotency is not None else None
+    return stored or problem(409, "与同时提交的另一个请求冲突，请刷新后重试")
+
+
+def _stored_answer(idempotency: tuple[str, str, str]) -> Response | None:
+    """The live record of the key replayed (422 if it holds another body); None without one."""
+    record = _find(idempotency[0], idempotency[1])
+    if record is None:
+        return None
     if record.request_hash != idempotency[2]:
         return problem(422, "同一个 Idempotency-Key 已用于另一个请求体",
                        errors={"Idempotency-Key": ["已用于内容不同的请求"]})
     return _replay(record)
+
+
+def _stored_answer_or_none(idempotency: tuple[str, str, str]) -> Response | None:
+    """``_stored_answer`` after a failure of the work; None when the database cannot say either."""
+    try:
+        return _stored_answer(idempotency)
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        db.session.rollback()   # the look-up's transaction: nothing to keep
 
 
 def register(app: Flask) -> None:

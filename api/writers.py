@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import InstanceState, Session
+from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.connections import UNREAD, results_with_next
@@ -73,6 +74,7 @@ CaseRecord = Case | NewCase
 
 CASE_COLUMNS = tuple(column.key for column in Case.__table__.columns)
 _CASE_COLUMN_KEYS = frozenset(CASE_COLUMNS) - {"id", "version"}
+_CASE_TYPES = {attribute.key: attribute.columns[0].type for attribute in sa.inspect(Case).column_attrs}
 
 # the columns a change may make to a stored case, written for a whole set by one statement
 CHANGED_COLUMNS = ("state", "data", "org_unit_id", "org_path", "level", "escalations", "overdue", "closed",
@@ -181,7 +183,8 @@ def _update_case(connection: sa.Connection, case: Case) -> None:
     and the version moved by one, only if still at the version read — without the unit of work's bookkeeping;
     the case is then marked written (the version's bump a lost race, ``StaleDataError``)."""
     state: InstanceState[Case] = sa.inspect(case)
-    columns = tuple(sorted(key for key in state.committed_state if key in _CASE_COLUMN_KEYS))
+    columns = tuple(sorted(key for key, before in state.committed_state.items()
+                           if key in _CASE_COLUMN_KEYS and not _unchanged(key, before, state.dict.get(key))))
     version = case.version
     written = connection.execute(_case_update(columns), {
         "c_id": case.id, "c_v": version, "c_next": version + 1,
@@ -190,6 +193,14 @@ def _update_case(connection: sa.Connection, case: Case) -> None:
         raise StaleDataError(f"case {case.id} is no longer at version {version}")
     state.dict["version"] = version + 1
     state._commit_all(state.dict, state.session.identity_map if state.session else None)  # as a flush leaves it
+
+
+def _unchanged(key: str, before: Any, after: Any) -> bool:
+    """Whether a column assigned since the load holds the value it was loaded with, compared as the unit of work
+    compares it (the column type's ``compare_values``); a value not loaded before counts as changed."""
+    if before is NO_VALUE:
+        return False
+    return before is after or bool(_CASE_TYPES[key].compare_values(before, after))
 
 
 def flush_case(session: Session, case_id: int | None) -> None:

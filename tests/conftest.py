@@ -146,13 +146,15 @@ CREATE TABLE demo_snapshot.sequences AS
 DO $$
 DECLARE t record;
 BEGIN
-    FOR t IN SELECT c.table_name, string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal_position) AS columns
+    FOR t IN SELECT c.table_name,
+                    string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal_position) AS columns
              FROM information_schema.columns c
              JOIN information_schema.tables b USING (table_schema, table_name)
              WHERE c.table_schema = 'public' AND b.table_type = 'BASE TABLE' AND c.is_generated = 'NEVER'
                AND c.table_name <> 'alembic_version'
              GROUP BY c.table_name LOOP
-        EXECUTE format('CREATE TABLE demo_snapshot.%I AS SELECT %s FROM public.%I', t.table_name, t.columns, t.table_name);
+        EXECUTE format('CREATE TABLE demo_snapshot.%I AS SELECT %s FROM public.%I',
+                       t.table_name, t.columns, t.table_name);
         INSERT INTO demo_snapshot.copied VALUES (t.table_name, t.columns);
     END LOOP;
 END $$""", """
@@ -163,7 +165,8 @@ BEGIN
     FOR t IN SELECT name, columns FROM demo_snapshot.copied LOOP
         EXECUTE format('SELECT EXISTS (SELECT FROM public.%I)', t.name) INTO filled;
         IF filled THEN EXECUTE format('DELETE FROM public.%I', t.name); END IF;
-        EXECUTE format('INSERT INTO public.%I (%s) SELECT %s FROM demo_snapshot.%I', t.name, t.columns, t.columns, t.name);
+        EXECUTE format('INSERT INTO public.%I (%s) SELECT %s FROM demo_snapshot.%I',
+                       t.name, t.columns, t.columns, t.name);
     END LOOP;
     PERFORM setval(name, coalesce(last_value, start_value), last_value IS NOT NULL) FROM demo_snapshot.sequences;
 END $$"""]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from tests.conftest import Api, mediation_data
 
 MEDIATOR = "chengdong_mediator"
@@ -78,3 +82,27 @@ def test_a_repeated_event_refused_now_still_replays_the_first_answer(api: Api) -
     again = api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李调解"}, headers={"Idempotency-Key": "ev-2"})
     assert first.status_code == again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+
+
+def test_a_repeated_event_whose_work_fails_on_the_database_replays_the_first_answer(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event's key is not looked up before the work: when the repeat's work meets a database error, the
+    stored answer is replayed all the same; a new key meeting it is 503."""
+    import sqlalchemy as sa
+
+    from api.views import cases
+
+    case = api.open_case(MEDIATOR, "mediation_case", mediation_data())
+    first = api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李调解"}, headers={"Idempotency-Key": "ev-db"})
+
+    def unavailable(*_: Any, **__: Any) -> None:
+        raise sa.exc.OperationalError("UPDATE cases", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(cases, "fire_event", unavailable)
+    again = api.fire(case["id"], "accept", MEDIATOR, {"mediator": "李调解"}, headers={"Idempotency-Key": "ev-db"})
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+    other = api.fire(case["id"], "extend", MEDIATOR, {"parties_consent": True, "days": 10},
+                     headers={"Idempotency-Key": "ev-db-2"})
+    assert other.status_code == 503 and "Idempotent-Replayed" not in other.headers
+    assert "server closed" not in other.get_data(as_text=True)

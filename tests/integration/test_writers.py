@@ -78,3 +78,41 @@ def test_a_row_writer_writes_with_the_change_and_a_set_writer_when_told(fresh: F
         assert db.session.scalar(pending) == 1   # in order, with the case's change
         rows.write()
         assert db.session.scalar(pending) == 0
+
+
+def test_a_case_changed_alone_is_written_with_the_columns_whose_values_changed(fresh: Flask,
+                                                                              clock: FrozenClock) -> None:
+    """The one-statement update of a case sets the columns that hold another value than the one loaded (a column
+    assigned its own value again is left out, as the unit of work leaves it) and moves the version by one."""
+    with fresh.app_context():
+        from api.auth import Principal
+        from api.cases import OpenRequest, open_case
+
+        principal = Principal.of(db.session.scalar(sa.select(User).where(User.username == "ent_clerk")))
+        case = open_case(db.session, fresh.extensions["gonghui.engine"], principal,
+                         OpenRequest("mediation_case", None, mediation_data()), clock())
+        db.session.commit()
+        case_id, version, level = case.id, case.version, case.level
+        sent: list[str] = []
+
+        def keep(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("UPDATE CASES"):
+                sent.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", keep)
+        try:
+            case = db.session.get(Case, case_id)
+            assert case is not None
+            case.level = level                      # the same value again
+            case.data = dict(case.data)             # an equal copy
+            case.overdue = not case.overdue         # a real change
+            RowWriter(db.session).changed(case)
+            db.session.commit()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", keep)
+        assert len(sent) == 1
+        assigned = sent[0].split(" WHERE ")[0]
+        assert "overdue=" in assigned and "version=" in assigned
+        assert "level=" not in assigned and "data=" not in assigned
+        stored = db.session.get(Case, case_id)
+        assert stored is not None and stored.version == version + 1 and stored.overdue is True
