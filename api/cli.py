@@ -90,6 +90,15 @@ def init_db(owner_role: str | None, service_role: str | None, owner_password: st
         click.echo(f"definition deployed from definitions/: {name}")
     for name in differing:
         click.echo(f"warning: {name}", err=True)
+    _prepare_document_font()
+
+
+def _prepare_document_font() -> None:
+    """The documents' cut-down font made now (a few seconds), not by the first receipt printed at a window."""
+    from api import document_font, documents
+
+    font = document_font.prepared(documents.font_folder())
+    click.echo(f"documents' font: {font}" if font else "documents' font: none made, the system's fonts are used")
 
 
 @cli.command("seed-demo")

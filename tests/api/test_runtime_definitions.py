@@ -618,6 +618,21 @@ def test_init_db_deploys_the_definition_files_the_database_lacks(fresh: Flask) -
         assert rows[("mediation_case", 1)].source == V1 and rows[("mediation_case", 1)].deployed_by == "init-db"
 
 
+def test_init_db_makes_the_documents_font_ahead_of_the_first_document(
+        fresh: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api import document_font
+    from api.cli import init_db
+
+    monkeypatch.setitem(fresh.config, "DOCUMENT_FONT_FOLDER", str(tmp_path / "fonts"))
+    monkeypatch.setattr(document_font, "characters", lambda *_: [ord(c) for c in "受理回执温岭市总工会0123456789"])
+    if not document_font.SYSTEM_FONT.is_file():
+        pytest.skip("fonts-wqy-microhei is not installed")
+    result = fresh.test_cli_runner().invoke(init_db)
+    assert result.exit_code == 0, result.output
+    made = list((tmp_path / "fonts").glob("wqy-documents-*.ttf"))
+    assert len(made) == 1 and f"documents' font: {made[0]}" in result.output
+
+
 def test_the_command_line_deploys_with_a_dry_run_first_and_refuses_a_bad_file(
         fresh: Flask, api: Api, tmp_path: Path) -> None:
     from api.cli import definitions
