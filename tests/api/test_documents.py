@@ -217,6 +217,18 @@ def test_each_thread_keeps_its_own_typesetter_and_parses_the_stylesheet_again_on
     assert here.stylesheet() is not parsed
 
 
+def test_a_document_fetches_data_uris_and_local_files_but_never_the_network() -> None:
+    from api import documents
+
+    fetcher = documents.typesetter().fetcher
+    if fetcher is None:
+        pytest.skip("WeasyPrint before 68 fetches with a function of its own")
+    assert fetcher is documents.typesetter().fetcher   # made once for the thread
+    assert fetcher.fetch("data:text/plain,ok").read() == b"ok"
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        fetcher.fetch("https://gonghui.example.cn/logo.png")
+
+
 def test_the_follow_up_qr_code_of_a_url_is_made_once_as_a_png_of_the_code() -> None:
     import base64
 
