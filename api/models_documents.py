@@ -26,13 +26,11 @@ class UnitContact(db.Model):  # type: ignore[name-defined,misc]
 def contact_of(session: Session, unit: OrgUnit) -> tuple[OrgUnit, UnitContact | None]:
     """The nearest unit on the way up (the unit itself first) that has a contact, and that contact."""
     codes = [code for code in unit.path.split("/") if code]
-    rows = dict(session.execute(sa.select(OrgUnit.code, UnitContact).join(UnitContact).where(
-        OrgUnit.code.in_(codes))).all())
+    rows = {holder.code: (holder, contact) for holder, contact in session.execute(
+        sa.select(OrgUnit, UnitContact).join(UnitContact).where(OrgUnit.code.in_(codes)))}
     for code in reversed(codes):
         if code in rows:
-            holder = unit if code == unit.code else session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
-            assert holder is not None
-            return holder, rows[code]
+            return rows[code]
     return unit, None
 
 

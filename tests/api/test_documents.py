@@ -217,12 +217,45 @@ def test_each_thread_keeps_its_own_typesetter_and_parses_the_stylesheet_again_on
     assert here.stylesheet() is not parsed
 
 
-def test_the_follow_up_qr_code_of_a_url_is_made_once() -> None:
+def test_a_document_fetches_data_uris_and_local_files_but_never_the_network() -> None:
+    from api import documents
+
+    fetcher = documents.typesetter().fetcher
+    if fetcher is None:
+        pytest.skip("WeasyPrint before 68 fetches with a function of its own")
+    assert fetcher is documents.typesetter().fetcher   # made once for the thread
+    assert fetcher.fetch("data:text/plain,ok").read() == b"ok"
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        fetcher.fetch("https://gonghui.example.cn/logo.png")
+
+
+def test_the_follow_up_qr_code_of_a_url_is_made_once_as_a_png_of_the_code() -> None:
+    import base64
+
+    import segno
+    from PIL import Image
+
     from api import documents
 
     url = "https://gonghui.example.cn/public/claim/status?number=YL-2026-000001"
-    assert documents.follow_qr(url) is documents.follow_qr(url)
-    assert documents.follow_qr(url) == documents.qr_svg(url)
+    qr = documents.follow_qr(url)
+    assert documents.follow_qr(url) is qr and qr == documents.qr_png(url)
+    assert qr.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(qr.split(",", 1)[1]))).convert("L")
+    code = segno.make(url, error="m")
+    assert image.size == code.symbol_size(scale=3, border=2)
+    dark = [[image.getpixel(((column + 2) * 3 + 1, (row + 2) * 3 + 1)) < 128 for column in range(len(line))]
+            for row, line in enumerate(code.matrix)]
+    assert dark == [[bool(module) for module in line] for line in code.matrix]   # module by module, the same code
+
+
+def test_a_receipt_draws_its_qr_code_as_one_image(api: Api) -> None:
+    receipt = submit(api, claim()).get_json()
+    response = api.get(f"/cases/{receipt['id']}/documents/receipt.pdf", COUNTER)
+    (page,) = PdfReader(io.BytesIO(response.get_data())).pages
+    images = [item.get_object() for item in page["/Resources"].get_object()["/XObject"].get_object().values()]
+    ((subtype, width, height),) = [(image["/Subtype"], image["/Width"], image["/Height"]) for image in images]
+    assert subtype == "/Image" and width == height and width % 3 == 0   # three pixels a module
 
 
 def chinese_fonts(pdf: bytes) -> list[str]:
@@ -239,7 +272,8 @@ def test_a_document_is_typeset_with_the_cut_down_font_and_a_character_outside_it
 
     plain = api.open_case(MEDIATOR, "mediation_case", mediation_data())
     response = api.get(f"/cases/{plain['id']}/documents/receipt.pdf", MEDIATOR)
-    assert chinese_fonts(response.get_data()) == ["WenQuanYi-Micro-Hei-Documents", "WenQuanYi-Micro-Hei-Documents-Bold"]
+    # One subset: the font has no bold face, and bold (which would embed the same glyphs again) is off on paper.
+    assert chinese_fonts(response.get_data()) == ["WenQuanYi-Micro-Hei-Documents"]
 
     (font,) = Path(api.client.application.config["DOCUMENT_FONT_FOLDER"]).glob("wqy-documents-*.ttf")
     covered = TTFont(font).getBestCmap()
