@@ -37,7 +37,7 @@ EDITION = 2   # raise when what goes into the font changes: the file's name chan
 SOURCES = [ROOT / "api" / "templates" / "documents", ROOT / "api" / "documents.py", ROOT / "api" / "ui" / "labels.py",
            ROOT / "definitions"]
 DATES = "年月日"   # dates as ``written_date`` writes them, on every document
-BY_FREQUENCY = Path(__file__).resolve().parent / "gb2312_by_frequency.txt"
+BY_FREQUENCY = Path(__file__).resolve().parent / "data" / "gb2312_by_frequency.txt"
 COMMON = 3755   # as many of the most used hanzi as GB 2312's level 1 has: the punctuation and symbols come after them
 SYMBOL_BLOCKS = [(0x20, 0x7F), (0xA0, 0x100), (0x2010, 0x205F), (0x2460, 0x2500), (0x3000, 0x3040),
                  (0xFF00, 0xFFF0)]
