@@ -37,6 +37,14 @@ def sideways(page: Any) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
 
 
+def focused(page: Any, element_id: str) -> bool:
+    """Whether the element takes the focus: the page's script moves it once the page has loaded, which may be after
+    the server's message is already there to read (waited for, up to five seconds)."""
+    page.wait_for_function("id => document.activeElement && document.activeElement.id === id", arg=element_id,
+                           timeout=5000)
+    return bool(page.evaluate("document.activeElement.id") == element_id)
+
+
 def test_a_wrong_id_number_is_shown_beside_its_line_and_focused(browser_page: Any) -> None:
     page = browser_page
     sign_in(page, "chengdong_clerk")
@@ -46,7 +54,7 @@ def test_a_wrong_id_number_is_shown_beside_its_line_and_focused(browser_page: An
     page.click("button:has-text('登记')")
     error = page.locator("#f-applicants-error")
     assert "第1行 身份证号：居民身份证号码无效（校验位不符）" in error.inner_text()
-    assert page.evaluate("document.activeElement.id") == "f-applicants"
+    assert focused(page, "f-applicants")
     assert "f-applicants-error" in (page.get_attribute("#f-applicants", "aria-describedby") or "")
     assert "请更正以下内容后再提交" in page.locator("[role=alert]").first.inner_text()
     assert page.input_value("#f-applicants") == "王小明,331081199805201230,13800000000"   # nothing typed is lost
@@ -152,7 +160,7 @@ def test_a_roster_that_cannot_be_read_is_refused_beside_the_form(browser_page: A
     page.click("button:has-text('导入')")
     page.wait_for_selector("#roster-problem")
     assert "缺少表头" in page.locator("#roster-problem").inner_text()
-    assert page.evaluate("document.activeElement.id") == "roster-problem"
+    assert focused(page, "roster-problem")
     page.set_input_files("#roster-file", str(write(3, tmp_path / "好名单.csv")))   # and the form works again
     page.click("button:has-text('导入')")
     page.wait_for_selector("#roster-result")
