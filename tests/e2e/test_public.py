@@ -45,6 +45,7 @@ def test_a_worker_reports_a_problem_follows_it_and_reopens_it_on_a_phone(phone: 
     no_sideways_scrolling(page)
     screenshot(page, "public-index")
     page.click("a.choice[href='/public/report']")
+    page.wait_for_load_state()   # the deferred script listens for typing only once the page has loaded
     page.locator("#employer").press_sequentially("东海鞋业")
     page.wait_for_function("() => document.querySelectorAll('#employer-names option').length > 0")
     assert page.locator("#employer-names option").first.get_attribute("value") == "温岭市东海鞋业有限公司"
