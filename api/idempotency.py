@@ -233,7 +233,7 @@ def _lost_race(idempotency: tuple[str, str, str] | None) -> Response:
     """The answer when a racing request committed first: its answer when it held the same key and body, else
     a conflict."""
     stored = _stored_answer(idempotency) if idempotency is not None else None
-    return stored or problem(409, "与同时提交的另一个请求冲突，请刷新后重试")
+    return stored if stored is not None else problem(409, "与同时提交的另一个请求冲突，请刷新后重试")
 
 
 def _stored_answer(idempotency: tuple[str, str, str]) -> Response | None:
