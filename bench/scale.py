@@ -5,20 +5,36 @@ The COPY of the cases fires the triggers that keep the report summary (one group
 then the summary is compacted, as the scheduler does every five minutes. Every lifecycle's report is timed at
 street and city scope, without a period, for a quarter, and for a range with partial months at both ends; the
 mediation report computed straight from the cases (as before the summary: ``tests/report_oracle.py``) is timed
-beside it, in process, as the baseline of the same run."""
+beside it, in process, as the baseline of the same run.
+
+Each database is measured in a fresh Python process of its own (``python -m bench.scale URL``), warmed up, its
+heap frozen (``gc.freeze()``) before the first timed request: measured in the process that had already served the
+smaller database, the larger one inherited its caches, its heap and its collector's generations, and the ratio of
+the two sizes measured that process's history as much as the database's growth."""
 
 from __future__ import annotations
 
+import argparse
+import gc
 import json
+import logging
+import os
 import random
+import secrets
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from bench.pg import prepared_app, scratch_database
 from bench.stats import percentile
+
+ROOT = Path(__file__).resolve().parent.parent
 
 STATES = ["registered", "mediating", "agreed", "closed", "rejected", "failed", "withdrawn"]
 TERMINAL = {"closed", "rejected", "failed", "withdrawn"}
@@ -88,12 +104,13 @@ def generate(url: str, cases: int, history_per_case: int) -> dict[str, int]:
 def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
     from api.auth import issue_token
     from api.extensions import db
-    from api.models import User
+    from api.models import Case, User
 
     with app.app_context():
         users = {name: db.session.scalar(sa.select(User).where(User.username == name))
                  for name in ("city_admin", "chengdong_clerk")}
         tokens = {name: issue_token(user, kind="service")[0] for name, user in users.items()}
+        cases = db.session.scalar(sa.select(sa.func.count()).select_from(Case))
         db.session.commit()
     client = app.test_client()
     paths = {
@@ -111,7 +128,7 @@ def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
         samples = []
         count = requests if "report" not in label else max(5, requests // 10)
         for _ in range(count):
-            target = path.format(case=rng.randrange(1, 1000))
+            target = path.format(case=rng.randrange(1, min(1000, cases + 1)))   # one of the first 999 cases
             started = time.perf_counter()
             response = client.get(target, headers={"Authorization": f"Bearer {tokens[user]}"})
             samples.append((time.perf_counter() - started) * 1000)
@@ -204,6 +221,8 @@ def plans(url: str) -> dict[str, list[str]]:
 
 
 def run(small: int, large: int, history_per_case: int, requests: int) -> dict[str, Any]:
+    """Generate each database in this process, then measure it in a fresh process of its own (``measured``):
+    each size is timed from the same start, not the larger one after the smaller one's run."""
     results: dict[str, Any] = {}
     for label, size in (("small", small), ("large", large)):
         with scratch_database() as url:
@@ -216,12 +235,55 @@ def run(small: int, large: int, history_per_case: int, requests: int) -> dict[st
             summary_rows = generate(url, size, history_per_case)
             results[label] = {"cases": size, "history_rows": size * history_per_case,
                               "generated_in_s": round(time.perf_counter() - started, 1),
-                              "summary_rows": summary_rows,
-                              "latency": {**measure(app, requests), **straight_baseline(app, max(5, requests // 10))}}
+                              "summary_rows": summary_rows, "latency": measured(url, requests)}
             if label == "large":
                 results["plans"] = plans(url)
-            with app.app_context():
-                from api.extensions import db
-
-                db.engine.dispose()
     return results
+
+
+def measured(url: str, requests: int) -> dict[str, dict[str, float]]:
+    """The latencies of the database at ``url``, measured by ``python -m bench.scale`` in a process of its own."""
+    environment = {"GONGHUI_SECRET_KEY": secrets.token_hex(32), **os.environ, "LOG_LEVEL": "WARNING",
+                   "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "latency.json"
+        subprocess.run([sys.executable, "-m", "bench.scale", url, "--requests", str(requests),
+                        "--output", str(output)], env=environment, cwd=ROOT, check=True)
+        latency: dict[str, dict[str, float]] = json.loads(output.read_text())
+    return latency
+
+
+def measure_alone(url: str, requests: int) -> dict[str, dict[str, float]]:
+    """The app over the generated database (its schema and demo data already there), warmed up by one round of
+    every request and of the baseline, the heap it leaves frozen; then the timed rounds."""
+    from api import create_app
+    from api.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
+    measure(app, 1)
+    straight_baseline(app, 1)
+    gc.collect()
+    gc.freeze()   # what the warm-up left (modules, compiled statements, caches) is never scanned again
+    latency = {**measure(app, requests), **straight_baseline(app, max(5, requests // 10))}
+    with app.app_context():
+        db.engine.dispose()
+    return latency
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale",
+                                     description="Measure one generated database (run by bench.scale.run).")
+    parser.add_argument("url", help="the database, generated by bench.scale.generate")
+    parser.add_argument("--requests", type=int, default=50, help="requests per list (a tenth per report)")
+    parser.add_argument("--output", help="write the latencies as JSON to this file (default: standard output)")
+    arguments = parser.parse_args(argv)
+    logging.disable(logging.WARNING)
+    text = json.dumps(measure_alone(arguments.url, arguments.requests), ensure_ascii=False)
+    if arguments.output:
+        Path(arguments.output).write_text(text)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
