@@ -64,7 +64,7 @@ def _without_secrets(body: str) -> str:
 # and webhook messages are all rows). Their key is not looked up before the work, which saves a statement on
 # every request: a repeat does the work again, and the record's insert, travelling with the COMMIT, fails on the
 # unique index — the work is rolled back and the stored answer replayed (or 422 for another body), exactly as
-# for two requests racing. An expired record of the key is deleted in the same round trip, before the insert.
+# for two requests racing. An expired record of the key is replaced by the same statement (``_KEEP_REPLACING``).
 # Not for an endpoint with an effect outside the transaction (a number drawn from a sequence, a file written, a
 # sign-in attempt counted): a repeat would leave it twice.
 CHECKED_AT_COMMIT = frozenset({"cases.CaseEvent"})
@@ -102,11 +102,25 @@ _FIND = sa.select(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("i_princi
                                   _RECORDS.c.key == sa.bindparam("i_key"))
 _FIND_LIVE = _FIND.where(_RECORDS.c.created_at > sa.bindparam("i_since", type_=_RECORDS.c.created_at.type))
 
-_DROP_EXPIRED = sa.delete(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("i_principal"),
-                                          _RECORDS.c.key == sa.bindparam("i_key"),
-                                          _RECORDS.c.created_at <= sa.bindparam("i_since",
-                                                                                type_=_RECORDS.c.created_at.type))
 _INSERT = sa.insert(_RECORDS).inline()
+
+
+def _keep_replacing_expired(dialect: str) -> Any:
+    """The insert of a record that takes the place of an expired record of its key, in one statement: on a
+    conflict the old row is overwritten with the new values — unless it is still live (created after
+    ``:i_since``), when its ``principal`` is set to NULL, which the column refuses: an IntegrityError, as the
+    plain insert gives, so a repeat or a race ends the same way (its work rolled back, the live answer
+    replayed)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_RECORDS)
+    live = _RECORDS.c.created_at > sa.bindparam("i_since", type_=_RECORDS.c.created_at.type)
+    replaced = {column.key: statement.excluded[column.key] for column in _RECORDS.columns if column.key != "id"}
+    replaced["principal"] = sa.case((live, sa.null()), else_=statement.excluded.principal)
+    return statement.on_conflict_do_update(index_elements=["principal", "key"], set_=replaced).inline()
+
+
+_KEEP_REPLACING = {dialect: _keep_replacing_expired(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def _find(principal: str, key: str, *, expired_too: bool = False) -> sa.Row[Any] | None:
@@ -211,9 +225,10 @@ def _commit(stored: dict[str, Any] | None) -> None:
     if stored is not None:
         connection = current_session().connection()
         if request.endpoint in CHECKED_AT_COMMIT:   # not looked up before: an expired record gives way here
-            connection.execute(_DROP_EXPIRED, {"i_principal": stored["principal"], "i_key": stored["key"],
-                                               "i_since": stored["created_at"] - ttl()})
-        connection.execute(_INSERT, stored)   # no RETURNING
+            connection.execute(_KEEP_REPLACING[connection.dialect.name],
+                               {**stored, "i_since": stored["created_at"] - ttl()})
+        else:
+            connection.execute(_INSERT, stored)   # no RETURNING
     db.session.commit()
 
 
