@@ -216,7 +216,7 @@ def measure(chosen: set[str], full: bool) -> dict[str, Any]:
         "sweep": lambda: sweep.run(10000, repeats=3, baseline_jobs=3000 if full else 1000),
         "http": lambda: http.run(10 if full else 3, 2000 if full else 500, memory_requests=100_000 if full else 10_000),
         "import": lambda: importer.run(10000, 100000),
-        "scale": lambda: scale.run(100_000, 1_000_000, 10, 300) if full else scale.run(10_000, 100_000, 10, 50),
+        "scale": lambda: scale.run(100_000, 1_000_000, 10, 3000) if full else scale.run(10_000, 100_000, 10, 50),
         "notify": lambda: notify.run(10000 if full else 2000, repeats=3),
         "webhooks": lambda: webhooks.run(10000 if full else 2000, repeats=3),
         "documents": lambda: documents.run(500 if full else 100, repeats=3),
