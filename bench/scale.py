@@ -7,11 +7,12 @@ street and city scope, without a period, for a quarter, and for a range with par
 mediation report computed straight from the cases (as before the summary: ``tests/report_oracle.py``) is timed
 beside it, in process, as the baseline of the same run.
 
-Each database is measured in a fresh Python process of its own (``python -m bench.scale URL``), warmed up, its
-heap frozen (``gc.freeze()``) before the first timed request: measured in the process that had already served the
-smaller database, the larger one inherited its caches, its heap and its collector's generations, and the ratio of
-the two sizes measured that process's history as much as the database's growth. Both databases are generated
-first and then measured in turn, twice (``run``), so that what disturbs the machine falls on both sizes alike."""
+Both databases are generated first, then measured side by side in a fresh Python process (``python -m
+bench.scale small=URL large=URL``): an app over each, both warmed up, the heap frozen (``gc.freeze()``), then
+every request timed against the small and the large database in turn. Measured one after the other — in one
+process, or each in its own — the larger database inherited the process's grown heap, or met a checkpoint or
+another process the smaller one did not, and the ratio of the two sizes measured those as much as the
+database's growth (reports of 2 ms came out 1.8× at one size and 1.1× side by side)."""
 
 from __future__ import annotations
 
@@ -104,18 +105,23 @@ def generate(url: str, cases: int, history_per_case: int) -> dict[str, int]:
     return summary_rows
 
 
-def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
+def measure(apps: dict[str, Any], requests: int) -> dict[str, dict[str, dict[str, float]]]:
+    """p50 and p95 of every request against each app of ``apps`` (by size), the apps taking turns request by
+    request: whatever disturbs the machine or the process while one request is timed falls on every size alike."""
     from api.auth import issue_token
     from api.extensions import db
     from api.models import Case, User
 
-    with app.app_context():
-        users = {name: db.session.scalar(sa.select(User).where(User.username == name))
-                 for name in ("city_admin", "chengdong_clerk")}
-        tokens = {name: issue_token(user, kind="service")[0] for name, user in users.items()}
-        cases = db.session.scalar(sa.select(sa.func.count()).select_from(Case))
-        db.session.commit()
-    client = app.test_client()
+    callers = {}
+    for size, app in apps.items():
+        with app.app_context():
+            users = {name: db.session.scalar(sa.select(User).where(User.username == name))
+                     for name in ("city_admin", "chengdong_clerk")}
+            tokens = {name: issue_token(user, kind="service")[0] for name, user in users.items()}
+            cases = db.session.scalar(sa.select(sa.func.count()).select_from(Case))
+            db.session.commit()
+        callers[size] = (app.test_client(), tokens, cases)
+    fewest = min(cases for _, _, cases in callers.values())
     paths = {
         "worklist (street clerk)": ("chengdong_clerk", "/api/v1/worklist"),
         "worklist (city administrator)": ("city_admin", "/api/v1/worklist"),
@@ -125,18 +131,21 @@ def measure(app: Any, requests: int) -> dict[str, dict[str, float]]:
         "case with its history": ("city_admin", "/api/v1/cases/{case}/history"),
         **report_paths(),
     }
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, dict[str, float]]] = {size: {} for size in apps}
     rng = random.Random(3)
     for label, (user, path) in paths.items():
-        samples = []
+        samples: dict[str, list[float]] = {size: [] for size in apps}
         count = requests if "report" not in label else max(5, requests // 10)
         for _ in range(count):
-            target = path.format(case=rng.randrange(1, min(1000, cases + 1)))   # one of the first 999 cases
-            started = time.perf_counter()
-            response = client.get(target, headers={"Authorization": f"Bearer {tokens[user]}"})
-            samples.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (target, response.status_code)
-        results[label] = {"p50_ms": round(percentile(samples, 0.5), 2), "p95_ms": round(percentile(samples, 0.95), 2)}
+            target = path.format(case=rng.randrange(1, min(1000, fewest + 1)))   # one of the first 999 cases
+            for size, (client, tokens, _) in callers.items():
+                started = time.perf_counter()
+                response = client.get(target, headers={"Authorization": f"Bearer {tokens[user]}"})
+                samples[size].append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, (size, target, response.status_code)
+        for size, taken in samples.items():
+            results[size][label] = {"p50_ms": round(percentile(taken, 0.5), 2),
+                                    "p95_ms": round(percentile(taken, 0.95), 2)}
     return results
 
 
@@ -223,12 +232,9 @@ def plans(url: str) -> dict[str, list[str]]:
     return found
 
 
-def run(small: int, large: int, history_per_case: int, requests: int, rounds: int = 2) -> dict[str, Any]:
-    """Generate both databases in this process, write everything out (``CHECKPOINT``), then measure them in turn,
-    each in a fresh process of its own (``measured``), ``rounds`` times: small, large, small, large. Each figure
-    is the round with the lower p95 for it (every round is kept under ``rounds``), so a disturbance of the
-    machine during one round — the other side's checkpoint, another process — falls on both sizes alike
-    instead of on whichever was measured then."""
+def run(small: int, large: int, history_per_case: int, requests: int) -> dict[str, Any]:
+    """Generate both databases in this process, write everything out (``CHECKPOINT``), then measure both in one
+    fresh process (``measured``), their requests taking turns."""
     results: dict[str, Any] = {}
     with scratch_database() as small_url, scratch_database() as large_url:
         urls = {"small": small_url, "large": large_url}
@@ -244,14 +250,8 @@ def run(small: int, large: int, history_per_case: int, requests: int, rounds: in
                               "generated_in_s": round(time.perf_counter() - started, 1),
                               "summary_rows": summary_rows}
         checkpoint()
-        runs: dict[str, list[dict[str, dict[str, float]]]] = {label: [] for label in urls}
-        for _ in range(rounds):
-            for label, url in urls.items():
-                runs[label].append(measured(url, requests))
-        for label, measured_runs in runs.items():
-            results[label]["latency"] = {name: min((run[name] for run in measured_runs), key=lambda f: f["p95_ms"])
-                                         for name in measured_runs[0]}
-            results[label]["rounds"] = measured_runs
+        for label, latency in measured(urls, requests).items():
+            results[label]["latency"] = latency
         results["plans"] = plans(large_url)
     return results
 
@@ -269,44 +269,50 @@ def checkpoint() -> None:
         engine.dispose()
 
 
-def measured(url: str, requests: int) -> dict[str, dict[str, float]]:
-    """The latencies of the database at ``url``, measured by ``python -m bench.scale`` in a process of its own."""
+def measured(urls: dict[str, str], requests: int) -> dict[str, dict[str, dict[str, float]]]:
+    """The latencies of the databases at ``urls`` (by size), measured by ``python -m bench.scale`` in a process
+    of its own."""
     environment = {"GONGHUI_SECRET_KEY": secrets.token_hex(32), **os.environ, "LOG_LEVEL": "WARNING",
                    "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "latency.json"
-        subprocess.run([sys.executable, "-m", "bench.scale", url, "--requests", str(requests),
-                        "--output", str(output)], env=environment, cwd=ROOT, check=True)
-        latency: dict[str, dict[str, float]] = json.loads(output.read_text())
+        subprocess.run([sys.executable, "-m", "bench.scale", *(f"{size}={url}" for size, url in urls.items()),
+                        "--requests", str(requests), "--output", str(output)], env=environment, cwd=ROOT, check=True)
+        latency: dict[str, dict[str, dict[str, float]]] = json.loads(output.read_text())
     return latency
 
 
-def measure_alone(url: str, requests: int) -> dict[str, dict[str, float]]:
-    """The app over the generated database (its schema and demo data already there), warmed up by one round of
-    every request and of the baseline, the heap it leaves frozen; then the timed rounds."""
+def measure_alone(urls: dict[str, str], requests: int) -> dict[str, dict[str, dict[str, float]]]:
+    """An app over each generated database (its schema and demo data already there), all warmed up by one round
+    of every request and of the baseline, the heap they leave frozen; then the timed rounds, taking turns."""
     from api import create_app
     from api.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
-    measure(app, 1)
-    straight_baseline(app, 1)
+    apps = {size: create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"}) for size, url in urls.items()}
+    measure(apps, 1)
+    for app in apps.values():
+        straight_baseline(app, 1)
     gc.collect()
     gc.freeze()   # what the warm-up left (modules, compiled statements, caches) is never scanned again
-    latency = {**measure(app, requests), **straight_baseline(app, max(5, requests // 10))}
-    with app.app_context():
-        db.engine.dispose()
+    latency = measure(apps, requests)
+    for size, app in apps.items():   # the baseline takes ~1 s a run at 1,000,000 cases: fewer runs
+        latency[size].update(straight_baseline(app, max(5, requests // 100)))
+        with app.app_context():
+            db.engine.dispose()
     return latency
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scale",
-                                     description="Measure one generated database (run by bench.scale.run).")
-    parser.add_argument("url", help="the database, generated by bench.scale.generate")
+                                     description="Measure generated databases side by side (run by bench.scale.run).")
+    parser.add_argument("databases", nargs="+", metavar="SIZE=URL",
+                        help="each database, generated by bench.scale.generate, under the name of its size")
     parser.add_argument("--requests", type=int, default=50, help="requests per list (a tenth per report)")
     parser.add_argument("--output", help="write the latencies as JSON to this file (default: standard output)")
     arguments = parser.parse_args(argv)
+    urls = dict(database.split("=", 1) for database in arguments.databases)
     logging.disable(logging.WARNING)
-    text = json.dumps(measure_alone(arguments.url, arguments.requests), ensure_ascii=False)
+    text = json.dumps(measure_alone(urls, arguments.requests), ensure_ascii=False)
     if arguments.output:
         Path(arguments.output).write_text(text)
     else:
