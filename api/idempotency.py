@@ -28,7 +28,7 @@ from api import access, connections
 from api.clock import now
 from api.extensions import current_session, db
 from api.models import IdempotencyRecord
-from api.problems import problem
+from api.problems import loggable, problem
 
 log = logging.getLogger(__name__)
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
@@ -64,7 +64,8 @@ def _without_secrets(body: str) -> str:
 # and webhook messages are all rows). Their key is not looked up before the work, which saves a statement on
 # every request: a repeat does the work again, and the record's insert, travelling with the COMMIT, fails on the
 # unique index — the work is rolled back and the stored answer replayed (or 422 for another body), exactly as
-# for two requests racing. An expired record of the key is replaced by the same statement (``_KEEP_REPLACING``).
+# for two requests racing. An expired record of the key is deleted by the same statement, before the insert
+# (``_INSERT_AFTER_DROPPING_EXPIRED``; on SQLite by a delete of its own).
 # Not for an endpoint with an effect outside the transaction (a number drawn from a sequence, a file written, a
 # sign-in attempt counted): a repeat would leave it twice.
 CHECKED_AT_COMMIT = frozenset({"cases.CaseEvent"})
@@ -103,24 +104,27 @@ _FIND = sa.select(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("i_princi
 _FIND_LIVE = _FIND.where(_RECORDS.c.created_at > sa.bindparam("i_since", type_=_RECORDS.c.created_at.type))
 
 _INSERT = sa.insert(_RECORDS).inline()
+_DROP_EXPIRED = sa.delete(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("principal"),
+                                          _RECORDS.c.key == sa.bindparam("key"),
+                                          _RECORDS.c.created_at <= sa.bindparam("i_since",
+                                                                                type_=_RECORDS.c.created_at.type))
 
 
-def _keep_replacing_expired(dialect: str) -> Any:
-    """The insert of a record that takes the place of an expired record of its key, in one statement: on a
-    conflict the old row is overwritten with the new values — unless it is still live (created after
-    ``:i_since``), when its ``principal`` is set to NULL, which the column refuses: an IntegrityError, as the
-    plain insert gives, so a repeat or a race ends the same way (its work rolled back, the live answer
-    replayed)."""
-    from sqlalchemy.dialects import postgresql, sqlite
+def _insert_after_dropping_expired() -> Any:
+    """PostgreSQL: the delete of an expired record of the key and the new record's insert in one statement.
+    The insert reads how many rows the delete removed (a sub-select over its RETURNING), so the delete has run to
+    completion first, and a row this statement deleted does not hold the unique index. A live record is left
+    where it is and the insert fails on the unique key, as a plain insert does — the error names only the key,
+    never the stored answer — so a repeat or a race ends the same way: its work rolled back, the live answer
+    replayed."""
+    columns = [column for column in _RECORDS.columns if column.key != "id"]
+    dropped = _DROP_EXPIRED.returning(sa.literal_column("1")).cte("dropped")
+    after_the_drop = sa.select(sa.func.count()).select_from(dropped).scalar_subquery() >= sa.literal_column("0")
+    values = sa.select(*(sa.bindparam(column.key, type_=column.type) for column in columns)).where(after_the_drop)
+    return sa.insert(_RECORDS).from_select([column.key for column in columns], values)
 
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_RECORDS)
-    live = _RECORDS.c.created_at > sa.bindparam("i_since", type_=_RECORDS.c.created_at.type)
-    replaced = {column.key: statement.excluded[column.key] for column in _RECORDS.columns if column.key != "id"}
-    replaced["principal"] = sa.case((live, sa.null()), else_=statement.excluded.principal)
-    return statement.on_conflict_do_update(index_elements=["principal", "key"], set_=replaced).inline()
 
-
-_KEEP_REPLACING = {dialect: _keep_replacing_expired(dialect) for dialect in ("postgresql", "sqlite")}
+_INSERT_AFTER_DROPPING_EXPIRED = _insert_after_dropping_expired()
 
 
 def _find(principal: str, key: str, *, expired_too: bool = False) -> sa.Row[Any] | None:
@@ -197,9 +201,9 @@ def after_request(response: Response) -> Response:
     except sa.exc.IntegrityError:
         db.session.rollback()
         return _lost_race(idempotency)
-    except sa.exc.SQLAlchemyError:
+    except sa.exc.SQLAlchemyError as error:
         db.session.rollback()
-        log.exception("commit failed on %s %s", request.method, request.path)
+        log.error("commit failed on %s %s: %s", request.method, request.path, loggable(error))
         return problem(503, "数据库暂不可用，请稍后重试", headers={"Retry-After": "5"})
     return response
 
@@ -224,11 +228,14 @@ def _commit(stored: dict[str, Any] | None) -> None:
     access.write(current_session())   # who saw personal data unmasked: part of the request's transaction
     if stored is not None:
         connection = current_session().connection()
-        if request.endpoint in CHECKED_AT_COMMIT:   # not looked up before: an expired record gives way here
-            connection.execute(_KEEP_REPLACING[connection.dialect.name],
-                               {**stored, "i_since": stored["created_at"] - ttl()})
-        else:
+        since = stored["created_at"] - ttl()
+        if request.endpoint not in CHECKED_AT_COMMIT:
             connection.execute(_INSERT, stored)   # no RETURNING
+        elif connection.dialect.name == "postgresql":   # not looked up before: an expired record gives way here
+            connection.execute(_INSERT_AFTER_DROPPING_EXPIRED, {**stored, "i_since": since})
+        else:   # SQLite has no DELETE inside a WITH
+            connection.execute(_DROP_EXPIRED, {**stored, "i_since": since})
+            connection.execute(_INSERT, stored)
     db.session.commit()
 
 
@@ -239,9 +246,9 @@ def _record_access_after_failure() -> None:
     try:
         access.write(current_session())
         db.session.commit()
-    except sa.exc.SQLAlchemyError:
+    except sa.exc.SQLAlchemyError as error:
         db.session.rollback()
-        log.exception("access records not written on %s %s", request.method, request.path)
+        log.error("access records not written on %s %s: %s", request.method, request.path, loggable(error))
 
 
 def _lost_race(idempotency: tuple[str, str, str] | None) -> Response:
