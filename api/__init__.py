@@ -44,6 +44,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["gonghui.engine"] = Engine(catalog, WorkCalendar())
 
     app.url_map.converters["case_number"] = CaseNumberConverter
+    # a database error's message leaves out the statement's values (case data, ID numbers, stored answers): it is
+    # logged with the traceback of a failed request
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     _sqlite_pragmas(app)

@@ -122,7 +122,36 @@ def test_environment_values_are_read_as_json_and_explicit_settings_win(fresh: Fl
     monkeypatch.setenv("DATABASE_URL", "sqlite:///" + str(tmp_path / "from-the-environment.sqlite3"))
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), "TOKEN_TTL_HOURS": 2})
     assert app.config["SESSION_COOKIE_SECURE"] is False and app.config["SWEEP_INTERVAL_SECONDS"] == 0.5
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False, "pool_recycle": 300}
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"hide_parameters": True, "pool_pre_ping": False,
+                                                       "pool_recycle": 300}
     assert app.config["METRICS_ALLOW"] == "10.0.0.0/8" and app.config["TOKEN_TTL_HOURS"] == 2
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("from-the-environment.sqlite3")
     assert app.instance_path == str(tmp_path)
+
+
+def test_a_database_error_logged_with_its_request_carries_none_of_the_statements_values(
+        fresh: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    """A request that meets a database error is answered 500 and logged with the error's kind and where it was
+    raised: neither the statement's values (hidden by the engine) nor the server's "failing row" (PostgreSQL's
+    detail of a NOT NULL violation quotes the whole row) reach the log."""
+    import logging
+
+    import sqlalchemy as sa
+
+    from api.extensions import db
+    from api.models import IdempotencyRecord
+
+    values = {"principal": None, "key": "k", "method": "POST", "path": "/api/v1/cases", "request_hash": "h",
+              "status": 201, "body": '{"id_number": "330781199001011234", "name": "王小明"}', "headers": {},
+              "created_at": None}
+    with fresh.app_context():
+        with pytest.raises(sa.exc.IntegrityError) as failed:
+            db.session.execute(sa.insert(IdempotencyRecord), values)   # principal may not be NULL
+        db.session.rollback()
+    assert "SQL parameters hidden" in str(failed.value)   # the statement's values, in the message itself
+    with caplog.at_level(logging.INFO), fresh.test_request_context("/api/v1/cases", method="POST"):
+        answer = fresh.handle_user_exception(failed.value)
+    assert answer.status_code == 500
+    assert "unhandled error on POST /api/v1/cases: IntegrityError" in caplog.text
+    assert "test_edge.py" in caplog.text   # where it was raised
+    assert "330781199001011234" not in caplog.text and "王小明" not in caplog.text
