@@ -64,8 +64,7 @@ def _without_secrets(body: str) -> str:
 # and webhook messages are all rows). Their key is not looked up before the work, which saves a statement on
 # every request: a repeat does the work again, and the record's insert, travelling with the COMMIT, fails on the
 # unique index — the work is rolled back and the stored answer replayed (or 422 for another body), exactly as
-# for two requests racing. An expired record of the key is deleted by the same statement, before the insert
-# (``_INSERT_AFTER_DROPPING_EXPIRED``; on SQLite by a delete of its own).
+# for two requests racing. An expired record of the key is deleted in the same round trip, before the insert.
 # Not for an endpoint with an effect outside the transaction (a number drawn from a sequence, a file written, a
 # sign-in attempt counted): a repeat would leave it twice.
 CHECKED_AT_COMMIT = frozenset({"cases.CaseEvent"})
@@ -103,28 +102,11 @@ _FIND = sa.select(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("i_princi
                                   _RECORDS.c.key == sa.bindparam("i_key"))
 _FIND_LIVE = _FIND.where(_RECORDS.c.created_at > sa.bindparam("i_since", type_=_RECORDS.c.created_at.type))
 
-_INSERT = sa.insert(_RECORDS).inline()
-_DROP_EXPIRED = sa.delete(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("principal"),
-                                          _RECORDS.c.key == sa.bindparam("key"),
+_DROP_EXPIRED = sa.delete(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("i_principal"),
+                                          _RECORDS.c.key == sa.bindparam("i_key"),
                                           _RECORDS.c.created_at <= sa.bindparam("i_since",
                                                                                 type_=_RECORDS.c.created_at.type))
-
-
-def _insert_after_dropping_expired() -> Any:
-    """PostgreSQL: the delete of an expired record of the key and the new record's insert in one statement.
-    The insert reads how many rows the delete removed (a sub-select over its RETURNING), so the delete has run to
-    completion first, and a row this statement deleted does not hold the unique index. A live record is left
-    where it is and the insert fails on the unique key, as a plain insert does — the error names only the key,
-    never the stored answer — so a repeat or a race ends the same way: its work rolled back, the live answer
-    replayed."""
-    columns = [column for column in _RECORDS.columns if column.key != "id"]
-    dropped = _DROP_EXPIRED.returning(sa.literal_column("1")).cte("dropped")
-    after_the_drop = sa.select(sa.func.count()).select_from(dropped).scalar_subquery() >= sa.literal_column("0")
-    values = sa.select(*(sa.bindparam(column.key, type_=column.type) for column in columns)).where(after_the_drop)
-    return sa.insert(_RECORDS).from_select([column.key for column in columns], values)
-
-
-_INSERT_AFTER_DROPPING_EXPIRED = _insert_after_dropping_expired()
+_INSERT = sa.insert(_RECORDS).inline()
 
 
 def _find(principal: str, key: str, *, expired_too: bool = False) -> sa.Row[Any] | None:
@@ -228,14 +210,10 @@ def _commit(stored: dict[str, Any] | None) -> None:
     access.write(current_session())   # who saw personal data unmasked: part of the request's transaction
     if stored is not None:
         connection = current_session().connection()
-        since = stored["created_at"] - ttl()
-        if request.endpoint not in CHECKED_AT_COMMIT:
-            connection.execute(_INSERT, stored)   # no RETURNING
-        elif connection.dialect.name == "postgresql":   # not looked up before: an expired record gives way here
-            connection.execute(_INSERT_AFTER_DROPPING_EXPIRED, {**stored, "i_since": since})
-        else:   # SQLite has no DELETE inside a WITH
-            connection.execute(_DROP_EXPIRED, {**stored, "i_since": since})
-            connection.execute(_INSERT, stored)
+        if request.endpoint in CHECKED_AT_COMMIT:   # not looked up before: an expired record gives way here
+            connection.execute(_DROP_EXPIRED, {"i_principal": stored["principal"], "i_key": stored["key"],
+                                               "i_since": stored["created_at"] - ttl()})
+        connection.execute(_INSERT, stored)   # no RETURNING
     db.session.commit()
 
 

@@ -110,8 +110,8 @@ def test_the_scheduler_and_the_cli_remove_expired_records(fresh: Flask, api: Api
 
 
 def test_an_event_key_older_than_a_day_fires_again(fresh: Flask, api: Api, clock: FrozenClock) -> None:
-    """The event endpoint looks up no record before its work: the expired record is replaced by the new one
-    in the same statement, in the same transaction."""
+    """The event endpoint looks up no record before its work: the expired record is deleted with the new one's
+    insert, in the same transaction."""
     case = api.open_case("chengdong_mediator", "mediation_case", mediation_data())
     api.fire(case["id"], "accept", "chengdong_mediator", {"mediator": "李调解"})
     extend = {"parties_consent": True, "days": 10}
