@@ -154,19 +154,23 @@ def register(app: Flask, pages_not_found: Sequence[tuple[str, Callable[[], Any]]
         if isinstance(error, HTTPException):
             return from_http_exception(error)
         if _database_away(error):
-            log.warning("database connection lost on %s %s: %s", request.method, request.path, error)
+            log.warning("database connection lost on %s %s: %s", request.method, request.path, described(error))
             return problem(503, "数据库暂不可用，请稍后重试", headers={"Retry-After": "1"})
         log.error("unhandled error on %s %s: %s", request.method, request.path, loggable(error))
         return problem(500, "服务器内部错误，已记录，请稍后重试")
 
 
-def loggable(error: BaseException) -> str:
-    """An error as it may be logged: its kind (a database error's SQLSTATE with it) and where it was raised, not
-    its message — which may quote a statement's values or the server's "failing row" (case data, ID numbers, a
-    stored answer): personal data is never logged."""
+def described(error: BaseException) -> str:
+    """An error as it may be logged: its kind, with a database error's SQLSTATE — not its message, which may quote
+    a statement's values or the server's "failing row" (case data, ID numbers, a stored answer): personal data is
+    never logged."""
     state = getattr(getattr(error, "orig", None), "sqlstate", None)
-    kind = type(error).__name__ + (f" (SQLSTATE {state})" if state else "")
-    return f"{kind}\n" + "".join(traceback.format_tb(error.__traceback__))
+    return type(error).__name__ + (f" (SQLSTATE {state})" if state else "")
+
+
+def loggable(error: BaseException) -> str:
+    """``described`` and where the error was raised (its traceback, without the message)."""
+    return f"{described(error)}\n" + "".join(traceback.format_tb(error.__traceback__))
 
 
 def _database_away(error: Exception) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api import definition_store, metrics
 from api.extensions import db
+from api.problems import described
 from api.sweep import sweep_due
 from api.webhooks import configured_allow_hosts, deliver_due
 
@@ -96,7 +97,7 @@ def _checkpoint(app: Flask) -> None:
         with Session(db.engine) as session:
             checkpoints.write(session, checkpoints.Seal.of(app), app.config["CLOCK"]())
     except (sa.exc.SQLAlchemyError, OSError) as error:
-        log.error("audit checkpoint not written, retrying after the next sweep: %s", error)
+        log.error("audit checkpoint not written, retrying after the next sweep: %s", described(error))
 
 
 def _add_job(scheduler: BackgroundScheduler | BlockingScheduler, app: Flask) -> None:
