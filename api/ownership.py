@@ -110,9 +110,25 @@ def involved_case_ids(unit_id: int) -> sa.Select[int]:
     return sa.select(CaseInvolvement.case_id).where(CaseInvolvement.org_unit_id == unit_id)
 
 
+MAX_ID = 2**31 - 1   # ids are 32-bit integers on PostgreSQL
+_CASE_BY_ID = sa.select(Case).where(Case.id == sa.bindparam("case_id"))
+
+
+def case_by_id(session: Session, case_id: int) -> Case | None:
+    """``session.get(Case, case_id)`` (None when there is no such case), read with one statement built once:
+    ``session.get`` builds its statement and works out its cache key again on every call (about a tenth of the
+    CPU of reading a case over the API)."""
+    if not 0 < case_id <= MAX_ID:
+        return None
+    known = session.identity_map.get(session.identity_key(Case, case_id))
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    return session.execute(_CASE_BY_ID, {"case_id": case_id}).scalar_one_or_none()
+
+
 def readable_case(session: Session, principal: Principal, case_id: int) -> Case:
     """A case in the caller's scope, or one the caller's unit once held (to be shown read-only); else 404."""
-    case = session.get(Case, case_id) if 0 < case_id <= 2**31 - 1 else None
+    case = case_by_id(session, case_id)
     if case is not None and not principal.sees(case.org_path) and session.scalar(
             involved_case_ids(principal.org_unit_id).where(CaseInvolvement.case_id == case_id).limit(1)) is None:
         case = None
@@ -380,7 +396,7 @@ def unread_count(session: Session, user_id: int) -> int:
 
 def mark_read(session: Session, user_id: int, notice_id: int, now: datetime) -> dict[str, Any]:
     """Mark one of the user's notices read (another user's is not found: 404)."""
-    notice = session.get(Notification, notice_id) if 0 < notice_id <= 2**31 - 1 else None
+    notice = session.get(Notification, notice_id) if 0 < notice_id <= MAX_ID else None
     if notice is None or notice.user_id != user_id:
         raise RecordNotFound(f"通知 {notice_id} 不存在")
     if notice.read_at is None:

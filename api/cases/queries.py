@@ -17,11 +17,9 @@ from api.pagination import Page, count_capped, paged
 from workflow.engine import Engine
 from workflow.errors import CaseNotFound
 
-MAX_ID = 2**31 - 1   # ids are 32-bit integers on PostgreSQL
-
 
 def get_case(session: Session, principal: Principal | None, case_id: int) -> Case:
-    case = session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
+    case = ownership.case_by_id(session, case_id)
     if case is None or (principal is not None and not principal.sees(case.org_path)):
         raise CaseNotFound(f"案件 {case_id} 不存在", case_id=case_id)
     return case

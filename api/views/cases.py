@@ -80,7 +80,7 @@ class Case(MethodView):
 
 @blp.route("/cases/<int(max=2147483647):case_id>/events/<string:event>")
 class CaseEvent(MethodView):
-    @blp.arguments(EventRequestSchema)
+    @blp.arguments(EventRequestSchema())   # an instance: parsed with it, not built anew on every request
     @blp.response(200, CaseSchema)
     @blp.alt_response(409, description="事件未知或当前状态不允许；或与同时提交的请求冲突")
     @blp.alt_response(412, description="If-Match 版本已过期")
