@@ -3,10 +3,9 @@
 (``api.webhooks``) and the case itself (``api.cases``) — is handed a ``CaseWriter`` by the one who owns the
 transaction, so the way of writing is chosen once, by the caller, and can be read in the arguments:
 
-- ``RowWriter`` writes as it goes, through the session: a request changes one case and adds a handful of rows.
-  The rows of the case's own tables (history, timers, involvement) are added to the session and go in with the
-  flush that writes the case, so a lost race fails there, as ``StaleVersion``; notices and webhook messages are
-  inserted at once (the case exists already).
+- ``RowWriter`` writes one case's change: a request changes one case and adds a handful of rows (history,
+  timers, involvement, notices, webhook messages). They go with the case's versioned update — on PostgreSQL
+  inside it, as CTEs — so a lost race fails there, as ``StaleVersion``, and takes them with it.
 - ``SetWriter`` collects new cases, changed cases, timers to cancel and rows, and ``write()`` sends them with one
   statement per table, the cases first and the rows that point at them after: the sweep's batch
   (``api.sweep``), ``api.cases.open_many`` (the roster and union_term imports), and ``open_case``, whose new case
@@ -108,25 +107,27 @@ class CaseWriter(ABC):
 
 class RowWriter(CaseWriter):
     """One case at a time (a request): the rows come in the order they are handed over and reach the database
-    with the case's change (``changed``), ahead of it and in one round trip with it where the driver allows
-    (``api.connections.results_with_next``): none of them is read back, and the case's own update, whose count
-    of rows tells a lost race, is the statement whose results are waited for. ``write()`` sends what is
-    collected without a change of the case (a caller that only adds rows)."""
+    with the case's change (``changed``), in the same round trip. On PostgreSQL a handful of them go in the very
+    statement that updates the case, as data-modifying CTEs (``WITH w0 AS (INSERT …) UPDATE cases …``): one
+    statement instead of one a row. Elsewhere, or with many rows, they are sent ahead of the case's update
+    without waiting for their results (``api.connections.results_with_next``). Either way none of them is read
+    back, the case's update, whose count of rows tells a lost race, is the statement whose results are waited
+    for, and an error of any of them (a history sequence number taken meanwhile) is raised by it.
+    ``write()`` sends what is collected without a change of the case (a caller that only adds rows)."""
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        self._pending: list[tuple[Any, Values]] = []
+        self._pending: list[tuple[sa.Table | None, Values]] = []   # (table, row); (None, …): timers cancelled
 
     def add(self, model: type[Any], values: Values) -> None:
-        self._pending.append((_unread_insert(model.__table__, self.session.get_bind().dialect.name), values))
+        self._pending.append((model.__table__, values))
 
     def insert(self, table: sa.Table, rows: list[Values]) -> None:
-        statement = _unread_insert(table, self.session.get_bind().dialect.name)
-        self._pending.extend((statement, row) for row in rows)
+        self._pending.extend((table, row) for row in rows)
 
     def cancel_timers(self, case_id: int, statuses: tuple[str, ...]) -> None:
         # a plain statement: no timer of the case is held in the session to keep in step
-        self._pending.append((_CANCEL_TIMERS, {"t_case_id": case_id, "t_statuses": list(statuses)}))
+        self._pending.append((None, {"t_case_id": case_id, "t_statuses": list(statuses)}))
 
     def write(self) -> None:
         """Send the collected rows now (without waiting for their results where they can travel with the next
@@ -135,12 +136,17 @@ class RowWriter(CaseWriter):
         if not pending:
             return
         connection = self.session.connection()
-        for statement, values in pending:   # one row each: an executemany would wait for its results
-            connection.execute(statement, values)
+        dialect = connection.dialect.name
+        for table, values in pending:   # one row each: an executemany would wait for its results
+            connection.execute(_CANCEL_TIMERS if table is None else _unread_insert(table, dialect), values)
 
     def changed(self, case: Case) -> None:
         connection, case_id = self.session.connection(), case.id
         try:
+            if self._alone(case) and _combinable(connection, self._pending):
+                pending, self._pending = self._pending, []
+                _update_case(connection, case, pending)   # one statement: the rows ride on the case's update
+                return
             with results_with_next(connection):
                 self.write()
                 if self._alone(case):
@@ -160,6 +166,22 @@ _TIMERS = Timer.__table__
 _CANCEL_TIMERS = (sa.update(_TIMERS).where(_TIMERS.c.case_id == sa.bindparam("t_case_id"),
                                           _TIMERS.c.status.in_(sa.bindparam("t_statuses", expanding=True)))
                   .values(status="cancelled").execution_options(**UNREAD))
+# at most this many rows ride on a case's update (more, and each would be a shape of statement of its own)
+MAX_RIDING_ROWS = 8
+
+
+def _combinable(connection: sa.Connection, pending: list[tuple[sa.Table | None, Values]]) -> bool:
+    """Whether ``pending`` can go in the case's update as CTEs: on PostgreSQL, a handful of rows, and no timers
+    cancelled after a timer was added (the parts of one statement see the same snapshot: a cancel would not see
+    the new timer, which written one after the other it would)."""
+    if not pending or len(pending) > MAX_RIDING_ROWS or connection.dialect.name != "postgresql":
+        return False
+    added_timer = False
+    for table, _values in pending:
+        if table is None and added_timer:
+            return False
+        added_timer = added_timer or table is _TIMERS
+    return True
 
 
 @lru_cache(maxsize=64)
@@ -178,17 +200,63 @@ def _case_update(columns: tuple[str, ...]) -> sa.Update:
                     **{name: sa.bindparam(f"c_{name}", type_=table.c[name].type) for name in columns}))
 
 
-def _update_case(connection: sa.Connection, case: Case) -> None:
+# the shape of a row riding on a case's update: (table, its columns), or None for timers cancelled
+_Part = tuple[sa.Table, tuple[str, ...]] | None
+
+
+@lru_cache(maxsize=256)
+def _case_update_with(columns: tuple[str, ...], parts: tuple[_Part, ...]) -> sa.Update:
+    """``WITH w0 AS (<part 0>), w1 AS (…) UPDATE cases …`` (PostgreSQL; built once per shape). Part ``i`` binds
+    its values as ``w<i>_<column>`` (the cancel: ``w<i>_case_id``, ``w<i>_statuses``), so that no two parts share
+    a name, and none is a column of ``cases`` (SQLAlchemy would take it for one more column to set)."""
+    ctes = []
+    for index, part in enumerate(parts):
+        name = f"w{index}"
+        if part is None:
+            statement: Any = (sa.update(_TIMERS)
+                              .where(_TIMERS.c.case_id == sa.bindparam(f"{name}_case_id"),
+                                     _TIMERS.c.status.in_(sa.bindparam(f"{name}_statuses", expanding=True)))
+                              .values(status="cancelled"))
+        else:
+            table, keys = part
+            statement = insert_statement_for("postgresql", table).values(
+                {key: sa.bindparam(f"{name}_{key}", type_=table.c[key].type) for key in keys})
+        ctes.append(statement.cte(name))
+    return _case_update(columns).add_cte(*ctes)
+
+
+def _riding(pending: list[tuple[sa.Table | None, Values]]) -> tuple[tuple[_Part, ...], Values]:
+    """The shape of ``pending`` and its values under the names ``_case_update_with`` binds them by."""
+    parts: list[_Part] = []
+    values: Values = {}
+    for index, (table, row) in enumerate(pending):
+        if table is None:
+            parts.append(None)
+            values[f"w{index}_case_id"], values[f"w{index}_statuses"] = row["t_case_id"], row["t_statuses"]
+        else:
+            keys = tuple(sorted(row))
+            parts.append((table, keys))
+            values.update({f"w{index}_{key}": row[key] for key in keys})
+    return tuple(parts), values
+
+
+def _update_case(connection: sa.Connection, case: Case,
+                 riding: list[tuple[sa.Table | None, Values]] | None = None) -> None:
     """The change of one case in one statement, as the unit of work would write it — the columns that changed
     and the version moved by one, only if still at the version read — without the unit of work's bookkeeping;
-    the case is then marked written (the version's bump a lost race, ``StaleDataError``)."""
+    the case is then marked written (the version's bump a lost race, ``StaleDataError``). ``riding``: rows
+    written by the same statement (PostgreSQL)."""
     state: InstanceState[Case] = sa.inspect(case)
     columns = tuple(sorted(key for key, before in state.committed_state.items()
                            if key in _CASE_COLUMN_KEYS and not _unchanged(key, before, state.dict.get(key))))
     version = case.version
-    written = connection.execute(_case_update(columns), {
-        "c_id": case.id, "c_v": version, "c_next": version + 1,
-        **{f"c_{name}": state.dict[name] for name in columns}})
+    parameters = {"c_id": case.id, "c_v": version, "c_next": version + 1,
+                  **{f"c_{name}": state.dict[name] for name in columns}}
+    statement = _case_update(columns)
+    if riding:
+        parts, values = _riding(riding)
+        statement, parameters = _case_update_with(columns, parts), {**parameters, **values}
+    written = connection.execute(statement, parameters)
     if written.rowcount != 1:
         raise StaleDataError(f"case {case.id} is no longer at version {version}")
     state.dict["version"] = version + 1
