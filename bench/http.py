@@ -33,13 +33,15 @@ def free_port() -> int:
 
 
 def start(target: str, url: str, workers: int = WORKERS, threads: int = THREADS,
-          extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+          extra: dict[str, str] | None = None, python: str = sys.executable,
+          root: Path = ROOT) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn serving ``target`` over ``url``, with the code of the checkout ``root`` run by ``python``."""
     port = free_port()
     environment = {"GONGHUI_SECRET_KEY": secrets.token_hex(32), **os.environ, "DATABASE_URL": url,
-                   "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), **(extra or {})}
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads",
+                   "LOG_LEVEL": "WARNING", "PYTHONPATH": str(root), **(extra or {})}
+    process = subprocess.Popen([python, "-m", "gunicorn", "--workers", str(workers), "--threads",
                                 str(threads), "--no-control-socket", "--bind", f"127.0.0.1:{port}", target],
-                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               env=environment, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310 (loopback)
