@@ -171,17 +171,27 @@ MAX_RIDING_ROWS = 8
 
 
 def _combinable(connection: sa.Connection, pending: list[tuple[sa.Table | None, Values]]) -> bool:
-    """Whether ``pending`` can go in the case's update as CTEs: on PostgreSQL, a handful of rows, and no timers
-    cancelled after a timer was added (the parts of one statement see the same snapshot: a cancel would not see
-    the new timer, which written one after the other it would)."""
+    """Whether ``pending`` can go in the case's update as CTEs: on PostgreSQL, a handful of rows, each holding
+    every column that has a default in Python (SQLAlchemy fills those in for the statement, under the column's
+    own name: two rows of one table would share it), and no timers cancelled after a timer was added (the parts
+    of one statement see the same snapshot: a cancel would not see the new timer, which written one after the
+    other it would)."""
     if not pending or len(pending) > MAX_RIDING_ROWS or connection.dialect.name != "postgresql":
         return False
     added_timer = False
-    for table, _values in pending:
+    for table, values in pending:
         if table is None and added_timer:
+            return False
+        if table is not None and not _defaulted(table) <= values.keys():
             return False
         added_timer = added_timer or table is _TIMERS
     return True
+
+
+@lru_cache(maxsize=64)
+def _defaulted(table: sa.Table) -> frozenset[str]:
+    """The columns of ``table`` that SQLAlchemy gives a value when an insert leaves them out."""
+    return frozenset(column.key for column in table.columns if column.default is not None)
 
 
 @lru_cache(maxsize=64)

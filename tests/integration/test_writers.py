@@ -220,11 +220,33 @@ def test_rows_ride_on_the_update_only_where_one_statement_does_what_the_row_by_r
         def __init__(self, name: str) -> None:
             self.dialect = Dialect(name)
 
-    history, timers, cancel = (CaseHistory.__table__, {}), (Timer.__table__, {}), (None, {})
+    history, cancel = (CaseHistory.__table__, {}), (None, {})
+    timers = (Timer.__table__, {"case_id": 1, "status": "pending", "provisional": False})
     postgres: Any = Connection("postgresql")
     assert _combinable(postgres, [cancel, timers, history])
+    assert _combinable(postgres, [cancel, timers, timers, history])
     # the parts of one statement see one snapshot: a cancel after a new timer would not see it
     assert not _combinable(postgres, [timers, cancel, history])
+    # a row without a column that has a default in Python: SQLAlchemy would bind it under the column's own name
+    assert not _combinable(postgres, [cancel, (Timer.__table__, {"case_id": 1}), history])
     assert not _combinable(postgres, [history] * (MAX_RIDING_ROWS + 1))
     assert not _combinable(postgres, [])
     assert not _combinable(Connection("sqlite"), [cancel, timers, history])  # type: ignore[arg-type]
+
+
+def test_rows_of_one_table_riding_together_are_bound_by_names_of_their_own() -> None:
+    from sqlalchemy.dialects import postgresql
+
+    from api.writers import _case_update_with, _riding
+
+    timer = {column.key: None for column in Timer.__table__.columns if column.key != "id"}
+    pending = [(None, {"t_case_id": 7, "t_statuses": ["pending"]}), (Timer.__table__, {**timer, "kind": "due"}),
+               (Timer.__table__, {**timer, "kind": "warn"})]
+    parts, values = _riding(pending)
+    compiled = _case_update_with(("due_at",), parts).compile(dialect=postgresql.dialect())
+    sql = " ".join(str(compiled).split())
+    assert sql.startswith("WITH w0 AS (UPDATE timers SET status=") and sql.count("INSERT INTO timers") == 2
+    assert "%(w1_kind)s" in sql and "%(w2_kind)s" in sql
+    assert values["w1_kind"] == "due" and values["w2_kind"] == "warn" and values["w0_case_id"] == 7
+    assert set(values) | {"c_due_at", "c_id", "c_v", "c_next"} >= {name for name in compiled.params
+                                                                    if not name.startswith("param_")}
