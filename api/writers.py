@@ -163,9 +163,16 @@ class RowWriter(CaseWriter):
 
 
 _TIMERS = Timer.__table__
-_CANCEL_TIMERS = (sa.update(_TIMERS).where(_TIMERS.c.case_id == sa.bindparam("t_case_id"),
-                                          _TIMERS.c.status.in_(sa.bindparam("t_statuses", expanding=True)))
-                  .values(status="cancelled").execution_options(**UNREAD))
+
+
+def _cancelling(case_id: str, statuses: str) -> sa.Update:
+    """``UPDATE timers SET status = 'cancelled' WHERE case_id = :<case_id> AND status IN :<statuses>``."""
+    return (sa.update(_TIMERS).where(_TIMERS.c.case_id == sa.bindparam(case_id),
+                                     _TIMERS.c.status.in_(sa.bindparam(statuses, expanding=True)))
+            .values(status="cancelled"))
+
+
+_CANCEL_TIMERS = _cancelling("t_case_id", "t_statuses").execution_options(**UNREAD)
 # at most this many rows ride on a case's update (more, and each would be a shape of statement of its own)
 MAX_RIDING_ROWS = 8
 
@@ -223,10 +230,7 @@ def _case_update_with(columns: tuple[str, ...], parts: tuple[_Part, ...]) -> sa.
     for index, part in enumerate(parts):
         name = f"w{index}"
         if part is None:
-            statement: Any = (sa.update(_TIMERS)
-                              .where(_TIMERS.c.case_id == sa.bindparam(f"{name}_case_id"),
-                                     _TIMERS.c.status.in_(sa.bindparam(f"{name}_statuses", expanding=True)))
-                              .values(status="cancelled"))
+            statement: Any = _cancelling(f"{name}_case_id", f"{name}_statuses")
         else:
             table, keys = part
             statement = insert_statement_for("postgresql", table).values(
