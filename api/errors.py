@@ -1,11 +1,13 @@
 """Refusals at the edge of the HTTP API that are not the domain's: a malformed request, a caller not signed in,
 a required header missing, a body or file too large, too many requests. Views and request hooks raise them like
 any ``WorkflowError``; ``api.problems`` maps every one of them to a problem document, in one place.
-Imports: workflow only.
+And how any error is written to the log (``described``, ``loggable``): the one rule for the request hooks, the
+sweep and the scheduler alike. Imports: workflow only.
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from workflow.errors import WorkflowError
@@ -58,3 +60,16 @@ class RateLimited(WorkflowError):
     def description(self) -> str:
         """The words of the refusal, under the name the sign-in page reads (as on Werkzeug's exceptions)."""
         return self.detail
+
+
+def described(error: BaseException) -> str:
+    """An error as it may be logged: its kind, with a database error's SQLSTATE — not its message, which may quote
+    a statement's values or the server's "failing row" (case data, ID numbers, a stored answer): personal data is
+    never logged."""
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return type(error).__name__ + (f" (SQLSTATE {state})" if state else "")
+
+
+def loggable(error: BaseException) -> str:
+    """``described`` and where the error was raised (its traceback, without the message)."""
+    return f"{described(error)}\n" + "".join(traceback.format_tb(error.__traceback__))

@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 
 from api import access, connections
 from api.clock import now
+from api.errors import loggable
 from api.extensions import current_session, db
 from api.models import IdempotencyRecord
-from api.problems import loggable, problem
+from api.problems import problem
 
 log = logging.getLogger(__name__)
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")

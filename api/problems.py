@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, NotFound
 
-from api.errors import HeaderRequired, MalformedRequest, RateLimited, TooLarge, Unauthenticated
+from api.errors import HeaderRequired, MalformedRequest, RateLimited, TooLarge, Unauthenticated, described, loggable
 from workflow.errors import (
     Conflict,
     DefinitionError,
@@ -158,19 +157,6 @@ def register(app: Flask, pages_not_found: Sequence[tuple[str, Callable[[], Any]]
             return problem(503, "数据库暂不可用，请稍后重试", headers={"Retry-After": "1"})
         log.error("unhandled error on %s %s: %s", request.method, request.path, loggable(error))
         return problem(500, "服务器内部错误，已记录，请稍后重试")
-
-
-def described(error: BaseException) -> str:
-    """An error as it may be logged: its kind, with a database error's SQLSTATE — not its message, which may quote
-    a statement's values or the server's "failing row" (case data, ID numbers, a stored answer): personal data is
-    never logged."""
-    state = getattr(getattr(error, "orig", None), "sqlstate", None)
-    return type(error).__name__ + (f" (SQLSTATE {state})" if state else "")
-
-
-def loggable(error: BaseException) -> str:
-    """``described`` and where the error was raised (its traceback, without the message)."""
-    return f"{described(error)}\n" + "".join(traceback.format_tb(error.__traceback__))
 
 
 def _database_away(error: Exception) -> bool:

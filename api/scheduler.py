@@ -16,8 +16,8 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from api import definition_store, metrics
+from api.errors import described
 from api.extensions import db
-from api.problems import described
 from api.sweep import sweep_due
 from api.webhooks import configured_allow_hosts, deliver_due
 
@@ -34,7 +34,7 @@ def run_sweep(app: Flask) -> int:
             fired = sweep_due(lambda: Session(db.engine), engine, app.config["CLOCK"](),
                               batch=app.config["SWEEP_BATCH"])
         except sa.exc.SQLAlchemyError as error:
-            log.error("sweep failed, retrying at the next interval: %s", type(error).__name__)
+            log.error("sweep failed, retrying at the next interval: %s", described(error))
             return 0
         for item in fired:
             log.info("timer %s of case %s: %s", item.timer_id, item.case_number, item.result)
@@ -51,7 +51,7 @@ def run_deliveries(app: Flask) -> int:
             return deliver_due(lambda: Session(db.engine), clock(), clock=clock,
                                allow=configured_allow_hosts(app.config), threads=app.config["WEBHOOK_THREADS"])
         except sa.exc.SQLAlchemyError as error:
-            log.error("webhook delivery failed, retrying at the next interval: %s", type(error).__name__)
+            log.error("webhook delivery failed, retrying at the next interval: %s", described(error))
             return 0
 
 
@@ -66,7 +66,7 @@ def run_housekeeping(app: Flask) -> int:
             removed = purge_idempotency_records(lambda: Session(db.engine), app.config["CLOCK"](),
                                                 timedelta(hours=app.config["IDEMPOTENCY_TTL_HOURS"]))
         except sa.exc.SQLAlchemyError as error:
-            log.error("housekeeping failed, retrying at the next interval: %s", type(error).__name__)
+            log.error("housekeeping failed, retrying at the next interval: %s", described(error))
             return 0
         if removed:
             log.info("removed %s expired idempotency records", removed)
@@ -82,7 +82,7 @@ def run_report_compaction(app: Flask) -> int:
             with Session(db.engine) as session, session.begin():
                 result = compact(session)
         except sa.exc.SQLAlchemyError as error:
-            log.error("report summary compaction failed, retrying at the next interval: %s", type(error).__name__)
+            log.error("report summary compaction failed, retrying at the next interval: %s", described(error))
             return 0
         if result.rows_folded:
             log.info("report summary: %s rows folded into %s", result.rows_folded, result.rows_written)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from api import calendar_store, ownership
 from api.cases import FireRequest, fire_event, mark_overdue
+from api.errors import described
 from api.models import Case, OrgUnit, Timer
 from api.writers import CaseWriter, RowWriter, SetWriter, affected_rows
 from workflow.engine import Engine
@@ -168,7 +169,7 @@ def _fire_setwise(session: Session, engine: Engine, timers: list[DueTimer], at: 
             done = _claim_batch(session, results, at)
             writer.write()   # the cases (each still at the version read), cancelled timers, then the new rows
     except (WorkflowError, sa.exc.SQLAlchemyError) as error:
-        log.info("set-wise batch of %s timers fell back to one by one (%s)", len(chosen), type(error).__name__)
+        log.info("set-wise batch of %s timers fell back to one by one (%s)", len(chosen), described(error))
         return []
     return done
 
@@ -212,5 +213,5 @@ def _fire_in_savepoint(session: Session, engine: Engine, timer: DueTimer, at: da
             case = session.get(Case, timer.case_id)
             return Fired(timer.id, timer.case_id, case.number if case else "?", timer.action, result, timer.due_at)
     except (WorkflowError, sa.exc.SQLAlchemyError) as error:
-        log.warning("timer %s not fired this time (%s); it stays pending", timer.id, type(error).__name__)
+        log.warning("timer %s not fired this time (%s); it stays pending", timer.id, described(error))
         return None

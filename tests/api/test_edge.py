@@ -155,6 +155,6 @@ def test_a_database_error_logged_with_its_request_carries_none_of_the_statements
     assert "unhandled error on POST /api/v1/cases: IntegrityError" in caplog.text
     assert "test_edge.py" in caplog.text   # where it was raised
     assert "330781199001011234" not in caplog.text and "王小明" not in caplog.text
-    from api.problems import described
+    from api.errors import described
 
     assert described(failed.value) in ("IntegrityError", "IntegrityError (SQLSTATE 23502)")   # SQLite, PostgreSQL
