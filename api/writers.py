@@ -143,13 +143,14 @@ class RowWriter(CaseWriter):
     def changed(self, case: Case) -> None:
         connection, case_id = self.session.connection(), case.id
         try:
-            if self._alone(case) and _combinable(connection, self._pending):
+            alone = self._alone(case)
+            if alone and _combinable(connection, self._pending):
                 pending, self._pending = self._pending, []
                 _update_case(connection, case, pending)   # one statement: the rows ride on the case's update
                 return
             with results_with_next(connection):
                 self.write()
-                if self._alone(case):
+                if alone:
                     _update_case(connection, case)   # the case's update (version checked) closes the round trip
                 else:
                     self.session.flush()   # other objects changed too: the unit of work orders them all
