@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.http import ROOT, WARM_UP_SECONDS, prepare, start, wrk
+from bench.http import ROOT, WARM_UP_SECONDS, prepare, serving, wrk
 from bench.pg import scratch_database, vacuum
 
 FLOOR = "floor"
@@ -69,15 +69,12 @@ def run(checkouts: dict[str, Path], seconds: int, rounds: int, cases: int = 2000
         for round_ in range(rounds):
             for name, checkout, target in variants if round_ % 2 == 0 else variants[::-1]:
                 vacuum(url)
-                process, port = start(target, url, python=str(checkout / ".venv" / "bin" / "python"), root=checkout)
-                try:
+                with serving(target, url, python=str(checkout / ".venv" / "bin" / "python"),
+                             root=checkout) as (process, port):
                     wrk(port, 8, WARM_UP_SECONDS, environment)
                     for connections in (8, 32):
                         runs.setdefault(f"{name}_c{connections}", []).append(
                             measure(port, process.pid, connections, seconds, environment))
-                finally:
-                    process.terminate()
-                    process.wait(timeout=30)
     medians = {key: {figure: round(statistics.median(run[figure] for run in values), 3)
                      for figure in ("rps", "p99_ms", "server_cpu_ms", "postgres_cpu_ms")}
                for key, values in runs.items()}

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,17 @@ def start(target: str, url: str, workers: int = WORKERS, threads: int = THREADS,
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"{target} did not start")
+
+
+@contextmanager
+def serving(target: str, url: str, **options: Any) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``start``'s server and port for the block; stopped after it, whatever happened."""
+    process, port = start(target, url, **options)
+    try:
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def wrk(port: int, connections: int, seconds: int, environment: dict[str, str]) -> dict[str, float]:
@@ -111,17 +124,13 @@ def prepare(url: str, cases: int) -> dict[str, str]:
 def memory(url: str, environment: dict[str, str], target: int, max_seconds: int) -> dict[str, Any]:
     """Resident memory of each API worker while one server answers ``target`` requests (reading cases, in
     rounds of wrk), sampled after every round: it must stay under 150 MB and flat."""
-    process, port = start("api.wsgi:app", url)
-    samples = [{"requests": 0, "rss_mb": worker_rss_mb(process.pid)}]
-    served, started = 0, time.perf_counter()
-    try:
+    with serving("api.wsgi:app", url) as (process, port):
+        samples = [{"requests": 0, "rss_mb": worker_rss_mb(process.pid)}]
+        served, started = 0, time.perf_counter()
         while served < target and time.perf_counter() - started < max_seconds:
             figure = wrk(port, 32, 20, {**environment, "BENCH_PATH": "case"})
             served += int(figure["rps"] * 20)
             samples.append({"requests": served, "rss_mb": worker_rss_mb(process.pid)})
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     return {"requests": served, "samples": samples, "max_rss_mb": max(max(s["rss_mb"]) for s in samples),
             "growth_mb": round(max(samples[-1]["rss_mb"]) - max(samples[1]["rss_mb"] if len(samples) > 1
                                                                  else samples[0]["rss_mb"]), 1)}
@@ -147,8 +156,7 @@ def run(seconds: int, cases: int, repeats: int = 3, memory_requests: int = 100_0
             for name, target in (("gonghui", "api.wsgi:app"), ("baseline", "bench.baseline_app:app"),
                                  ("floor", "bench.floor_app:app")):
                 vacuum(url)
-                process, port = start(target, url)
-                try:
+                with serving(target, url) as (_process, port):
                     wrk(port, 8, WARM_UP_SECONDS, environment)
                     for connections in (8, 32):
                         runs.setdefault(f"{name}_fire_c{connections}", []).append(
@@ -158,9 +166,6 @@ def run(seconds: int, cases: int, repeats: int = 3, memory_requests: int = 100_0
                                             ("list", "/api/v1/cases?state=mediating&per_page=50")):
                             runs.setdefault(f"{name}_{label}_c8", []).append(
                                 wrk(port, 8, seconds, {**environment, "BENCH_PATH": path}))
-                finally:
-                    process.terminate()
-                    process.wait(timeout=30)
         results["memory"] = memory(url, environment, memory_requests, max_seconds=600)
     results.update({key: _median(value) for key, value in runs.items()})
     return results

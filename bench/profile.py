@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.http import ROOT, prepare, start, wrk
+from bench.http import ROOT, prepare, serving, wrk
 from bench.pg import scratch_database
 
 # package (by the path of the function's file) → the group it is counted in
@@ -119,13 +119,9 @@ def run(seconds: int, connections: int, cases: int) -> dict[str, Any]:
     with scratch_database() as url, tempfile.TemporaryDirectory() as folder:
         environment = prepare(url, cases)
         out = str(Path(folder) / "fire-samples.json")
-        process, port = start("bench.profiled_app:app", url, workers=1, threads=1,
-                              extra={"BENCH_PROFILE_OUT": out})
-        try:
+        with serving("bench.profiled_app:app", url, workers=1, threads=1,
+                     extra={"BENCH_PROFILE_OUT": out}) as (_process, port):
             figure = wrk(port, connections, seconds, environment)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
         samples = json.loads(Path(out).read_text())
         summary = summarise(samples)
         summary["wrk"] = figure
