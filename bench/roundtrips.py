@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import nullcontext
 from typing import Any
 
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 from sqlalchemy.engine.default import CACHE_HIT
 
-from api.connections import open_pipeline
+from api.connections import configured, open_pipeline, watching
 
 WARM_UP, MEASURED = 5, 40
 # The same count before the token cache, the single idempotency look-up, the check of connections without a
@@ -43,7 +44,10 @@ class RoundTrips:
         self.compiling: Counter[str] = Counter()
         self.statements: list[str] = []
         self._pipeline: Any = None
-        sa.event.listen(engine, "before_cursor_execute", self._execute)
+        # our engine's statements are seen as they are sent, their pipeline open (api.connections); others' here
+        self._watched = configured(engine)
+        if not self._watched:
+            sa.event.listen(engine, "before_cursor_execute", self._execute_event)
         sa.event.listen(engine, "commit", self._end("commit"))
         sa.event.listen(engine, "rollback", self._end("rollback"))
         sa.event.listen(engine.pool, "reset", self._reset)
@@ -63,14 +67,20 @@ class RoundTrips:
     def _in_transaction(dbapi_connection: Any) -> bool:
         return bool(dbapi_connection.info.transaction_status != TransactionStatus.IDLE)
 
-    def _execute(self, connection: sa.Connection, _cursor: Any, statement: str, _parameters: Any, context: Any,
-                 executemany: bool) -> None:
+    def watching(self) -> Any:
+        """The block in which our engine's statements are counted."""
+        return watching(self._execute) if self._watched else nullcontext()
+
+    def _execute_event(self, connection: sa.Connection, _cursor: Any, statement: str, _parameters: Any,
+                       context: Any, executemany: bool) -> None:
+        self._execute(connection.connection.dbapi_connection, statement, context, executemany)
+
+    def _execute(self, dbapi_connection: Any, statement: str, context: Any, executemany: bool) -> None:
         self.compiling[_compiled(context)] += 1
-        pipeline = open_pipeline(connection.connection.dbapi_connection)
+        pipeline = open_pipeline(dbapi_connection)
         if pipeline is not None and pipeline is self._pipeline:
             self.counts["statements_pipelined"] += 1
         self._pipeline = pipeline
-        dbapi_connection: Any = connection.connection.dbapi_connection
         if not dbapi_connection.autocommit and not self._in_transaction(dbapi_connection):
             pipelined = self._pipelined(dbapi_connection)
             self.counts["begin_pipelined" if pipelined else "begin"] += 1
@@ -123,9 +133,10 @@ def per_request(app: Any, engine: sa.Engine, environment: dict[str, str], offset
         statuses[_fire(client, environment, offset + number)] += 1
     counting.counts.clear()
     counting.compiling.clear()
-    for number in range(WARM_UP, WARM_UP + MEASURED):
-        counting.statements = []
-        statuses[_fire(client, environment, offset + number)] += 1
+    with counting.watching():
+        for number in range(WARM_UP, WARM_UP + MEASURED):
+            counting.statements = []
+            statuses[_fire(client, environment, offset + number)] += 1
     kinds = {kind: round(count / MEASURED, 2) for kind, count in sorted(counting.counts.items())}
     compiling = {how: round(count / MEASURED, 2) for how, count in sorted(counting.compiling.items())}
     return {"round_trips": round(counting.total() / MEASURED, 2), "by_kind": kinds, "compiling": compiling,

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from api.connections import open_pipeline
+from api.connections import configured, open_pipeline, watching
 from api.extensions import db
 from tests.conftest import Api, mediation_data
 
@@ -30,15 +30,16 @@ class Exchanges:
         self.counts: Counter[str] = Counter()
         self.seen: list[str] = []
         self.pipeline: Any = None
-        sa.event.listen(engine, "before_cursor_execute", self.execute)
+        assert configured(engine)
+        self.watching = watching(self.execute)   # each statement as it is sent, its pipeline open
+        self.watching.__enter__()
         sa.event.listen(engine, "commit", self.commit)
 
     def close(self) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self.execute)
+        self.watching.__exit__(None, None, None)
         sa.event.remove(self.engine, "commit", self.commit)
 
-    def execute(self, connection: sa.Connection, _cursor: Any, statement: str, *_rest: Any) -> None:
-        raw = connection.connection.dbapi_connection
+    def execute(self, raw: Any, statement: str, *_rest: Any) -> None:
         pipeline = open_pipeline(raw)
         if raw.info.transaction_status == 0:   # IDLE: a BEGIN goes first
             self.counts["begin_pipelined" if pipeline is not None else "begin"] += 1
