@@ -108,6 +108,12 @@ _DROP_EXPIRED = sa.delete(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("
                                           _RECORDS.c.created_at <= sa.bindparam("i_since",
                                                                                 type_=_RECORDS.c.created_at.type))
 _INSERT = sa.insert(_RECORDS).inline()
+_STORED = ("principal", "key", "method", "path", "request_hash", "status", "body", "headers", "created_at")
+# PostgreSQL: both in one statement. The insert reads the delete's count first, so the delete runs before it (a
+# data-modifying CTE nobody reads runs after the statement), and the row it deleted no longer holds the key
+_REPLACE_EXPIRED = sa.insert(_RECORDS).from_select(_STORED, sa.select(
+    *(sa.bindparam(name, type_=_RECORDS.c[name].type) for name in _STORED)).select_from(
+    sa.select(sa.func.count()).select_from(_DROP_EXPIRED.returning(sa.literal(1)).cte("gone")).subquery("deleted")))
 
 
 def _find(principal: str, key: str, *, expired_too: bool = False) -> sa.Row[Any] | None:
@@ -210,12 +216,22 @@ def _commit(stored: dict[str, Any] | None) -> None:
         connections.commit_with_next_statements(current_session())
     access.write(current_session())   # who saw personal data unmasked: part of the request's transaction
     if stored is not None:
-        connection = current_session().connection()
-        if request.endpoint in CHECKED_AT_COMMIT:   # not looked up before: an expired record gives way here
-            connection.execute(_DROP_EXPIRED, {"i_principal": stored["principal"], "i_key": stored["key"],
-                                               "i_since": stored["created_at"] - ttl()})
-        connection.execute(_INSERT, stored)   # no RETURNING
+        _store(current_session().connection(), stored)
     db.session.commit()
+
+
+def _store(connection: sa.Connection, stored: dict[str, Any]) -> None:
+    """Insert the record (no RETURNING: it travels with the COMMIT). Where the key was not looked up before the
+    work (``CHECKED_AT_COMMIT``), an expired record of it gives way here."""
+    if request.endpoint not in CHECKED_AT_COMMIT:
+        connection.execute(_INSERT, stored)
+        return
+    expired = {"i_principal": stored["principal"], "i_key": stored["key"], "i_since": stored["created_at"] - ttl()}
+    if connection.dialect.name == "postgresql":
+        connection.execute(_REPLACE_EXPIRED, {**stored, **expired})
+    else:
+        connection.execute(_DROP_EXPIRED, expired)
+        connection.execute(_INSERT, stored)
 
 
 def _record_access_after_failure() -> None:
