@@ -56,6 +56,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'gonghui.sqlite3'}"
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    # the state machine library says at INFO that it entered and left a state: two lines for every event fired,
+    # which the case's history holds already (and writing them cost 2 % of a fired event's CPU)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
 
     lifecycles = _lifecycles(app)
     catalog = Catalog.from_directory(app.config["DEFINITIONS_DIR"], effects=lifecycles.effect_names)

@@ -246,7 +246,7 @@ def main() -> None:
         print(table(rows_of(saved)))
         return
     logging.disable(logging.WARNING)
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("GONGHUI_LOG_LEVEL", "WARNING")
     results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                                "mode": "full" if arguments.full else "quick", "cores": os.cpu_count(),
                                "python": platform.python_version()}

@@ -40,7 +40,7 @@ def start(target: str, url: str, workers: int = WORKERS, threads: int = THREADS,
     """gunicorn serving ``target`` over ``url``, with the code of the checkout ``root`` run by ``python``."""
     port = free_port()
     environment = {"GONGHUI_SECRET_KEY": secrets.token_hex(32), **os.environ, "DATABASE_URL": url,
-                   "LOG_LEVEL": "WARNING", "PYTHONPATH": str(root), **(extra or {})}
+                   "GONGHUI_LOG_LEVEL": "WARNING", "PYTHONPATH": str(root), **(extra or {})}
     process = subprocess.Popen([python, "-m", "gunicorn", "--workers", str(workers), "--threads",
                                 str(threads), "--no-control-socket", "--bind", f"127.0.0.1:{port}", target],
                                env=environment, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _import(url: str, path: Path) -> dict[str, Any]:
-    environment = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    environment = {**os.environ, "DATABASE_URL": url, "GONGHUI_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     code = ("import resource, runpy, sys; sys.argv = ['gonghui', 'import-enterprises', sys.argv[1], '--report', "
             "sys.argv[2]]\ntry:\n    runpy.run_module('api.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")

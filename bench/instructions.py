@@ -61,7 +61,7 @@ def counted(root: Path, target: str, url: str, environment: dict[str, str], requ
     python = root / ".venv" / "bin" / "python"
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
-        child = {**os.environ, **environment, "DATABASE_URL": url, "LOG_LEVEL": "WARNING",
+        child = {**os.environ, **environment, "DATABASE_URL": url, "GONGHUI_LOG_LEVEL": "WARNING",
                  "GONGHUI_SECRET_KEY": "b" * 64, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}",
                  "BENCH_TARGET": target, "BENCH_REQUESTS": str(requests), "BENCH_RUN": run_name}
         finished = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",

@@ -272,7 +272,7 @@ def checkpoint() -> None:
 def measured(urls: dict[str, str], requests: int) -> dict[str, dict[str, dict[str, float]]]:
     """The latencies of the databases at ``urls`` (by size), measured by ``python -m bench.scale`` in a process
     of its own."""
-    environment = {"GONGHUI_SECRET_KEY": secrets.token_hex(32), **os.environ, "LOG_LEVEL": "WARNING",
+    environment = {"GONGHUI_SECRET_KEY": secrets.token_hex(32), **os.environ, "GONGHUI_LOG_LEVEL": "WARNING",
                    "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "latency.json"

@@ -61,7 +61,7 @@ def one_sweeper(app: Any) -> tuple[int, float]:
 
 
 def two_sweepers(url: str) -> float:
-    environment = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    environment = {**os.environ, "DATABASE_URL": url, "GONGHUI_LOG_LEVEL": "WARNING"}
     started = time.perf_counter()
     processes = [subprocess.Popen([sys.executable, "-m", "api.cli", "sweep", "--at", DUE_AT], env=environment,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]

@@ -158,3 +158,16 @@ def test_a_database_error_logged_with_its_request_carries_none_of_the_statements
     from api.errors import described
 
     assert described(failed.value) in ("IntegrityError", "IntegrityError (SQLSTATE 23502)")   # SQLite, PostgreSQL
+
+
+def test_a_fired_event_writes_no_log_line_at_the_default_level(fresh: Flask, api: Api,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The state machine library's lines about entering and leaving states (two for every event) are not
+    logged: the case's history holds them. A request that went well writes nothing at INFO."""
+    import logging
+
+    case = api.open_case("chengdong_mediator", "mediation_case", mediation_data())
+    with caplog.at_level(logging.INFO):
+        answer = api.fire(case["id"], "accept", "chengdong_mediator", {"mediator": "李调解"})
+    assert answer.status_code == 200 and answer.get_json()["state"] == "mediating"
+    assert [(record.name, record.getMessage()) for record in caplog.records] == []

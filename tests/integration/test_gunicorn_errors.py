@@ -27,7 +27,7 @@ def test_a_long_query_string_gets_a_json_414_from_gunicorn(tmp_path: Path) -> No
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite3'}", "LOG_LEVEL": "WARNING",
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite3'}", "GONGHUI_LOG_LEVEL": "WARNING",
                    "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "1", "--no-control-socket",
                                "--config", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "api.wsgi:app"],

@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_request_leaves_no_half_written_case(fresh: Flask, a
 def gunicorn(database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """The app served by gunicorn (2 workers of 2 threads) on a free port, once it answers /healthz."""
     port = free_port()
-    environment = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    environment = {**os.environ, "DATABASE_URL": database_url, "GONGHUI_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "2",
                                "--no-control-socket", "--bind", f"127.0.0.1:{port}", "api.wsgi:app"],
                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
