@@ -46,7 +46,7 @@ def group_of(path: str) -> str:
     if path == "~":
         return "built-ins"
     for marker, label in GROUPS:
-        if f"/{marker}" in path or path.startswith(marker):
+        if (marker if marker.startswith("/") else f"/{marker}") in path or path.startswith(marker):
             return label
     return "Python standard library and other"
 
