@@ -132,19 +132,21 @@ def _refuse_nul_characters() -> None:
 
     from api.errors import MalformedRequest
 
-    if request.endpoint in LARGE_UPLOADS:
-        request.max_content_length = LARGE_UPLOADS[request.endpoint]
-    if request.mimetype == "multipart/form-data":
+    current = request._get_current_object()  # type: ignore[attr-defined]  # read a dozen times: not via the proxy
+    endpoint, mimetype = current.endpoint, current.mimetype
+    if endpoint in LARGE_UPLOADS:
+        current.max_content_length = LARGE_UPLOADS[endpoint]
+    if mimetype == "multipart/form-data":
         return
-    if not request.path.startswith("/api/") and request.endpoint not in (None, "ui.login") \
-            and "user_id" not in session:
+    if not current.path.startswith("/api/") and endpoint not in (None, "ui.login") and "user_id" not in session:
         return   # a web page's form from someone not signed in: the page sends them to sign in, unread
-    found = any("\x00" in value for values in request.args.listvalues() for value in values)
-    if not found and request.method in ("POST", "PUT", "PATCH"):
-        body = request.get_data(cache=True)
+    found = bool(current.query_string) and any(
+        "\x00" in value for values in current.args.listvalues() for value in values)
+    if not found and current.method in ("POST", "PUT", "PATCH"):
+        body = current.get_data(cache=True)
         found = b"\\u0000" in body or b"\x00" in body
-        found = found or (request.mimetype == "application/x-www-form-urlencoded" and any(
-            "\x00" in value for values in request.form.listvalues() for value in values))
+        found = found or (mimetype == "application/x-www-form-urlencoded" and any(
+            "\x00" in value for values in current.form.listvalues() for value in values))
     if found:
         raise MalformedRequest("请求中不能包含 NUL（\\u0000）字符")
 

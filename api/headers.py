@@ -22,11 +22,18 @@ PUBLIC_PREFIX = "/public/"
 
 
 def security_headers(response: Response) -> Response:
-    public = request.path.startswith(PUBLIC_PREFIX)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer" if public else "same-origin")
+    path = request.path
+    public = path.startswith(PUBLIC_PREFIX)
+    headers = response.headers
+    # each header only where the view set none: looked up in one pass (werkzeug's ``setdefault`` raises and catches
+    # an exception for every header missing, i.e. nearly all of them, on every answer)
+    present = {name.lower() for name in headers.keys()}
+    defaults = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                ("Referrer-Policy", "no-referrer" if public else "same-origin")]
     if public:
-        response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("Content-Security-Policy", API_CSP if request.path.startswith("/api/") else CSP)
+        defaults.append(("Cache-Control", "no-store"))
+    defaults.append(("Content-Security-Policy", API_CSP if path.startswith("/api/") else CSP))
+    for name, value in defaults:
+        if name.lower() not in present:
+            headers.add(name, value)
     return response

@@ -33,6 +33,7 @@ from api.problems import problem
 
 log = logging.getLogger(__name__)
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+_REPLAYED = {name.lower(): name for name in REPLAYED_HEADERS}
 MAX_KEY_LENGTH = 200
 MASK = "********"
 # endpoint → the top-level fields of its answer that hold a secret, never stored in an idempotency record
@@ -202,7 +203,11 @@ def _answer_to_keep(idempotency: tuple[str, str, str] | None, response: Response
     if idempotency is None:
         return None
     principal, key, request_hash = idempotency
-    headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
+    headers: dict[str, str] = {}
+    for name, value in response.headers.items():   # one pass: a header missing is no exception raised
+        replayed = _REPLAYED.get(name.lower())
+        if replayed is not None:
+            headers.setdefault(replayed, value)
     return {"principal": principal, "key": key, "method": request.method, "path": request.path,
             "request_hash": request_hash, "status": response.status_code,
             "body": _without_secrets(response.get_data(as_text=True)), "headers": headers, "created_at": now()}
