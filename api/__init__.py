@@ -15,6 +15,7 @@ from werkzeug.routing import BaseConverter
 from api import headers, idempotency, json_guard, problems, secret_key
 from api.config import load_defaults, load_environment
 from api.extensions import csrf, current_session, db, migrate, smorest
+from api.sessions import CookieSessions
 from workflow.calendar import WorkCalendar
 from workflow.definitions import Catalog
 from workflow.engine import Engine
@@ -74,6 +75,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _sqlite_pragmas(app)
     _check_connections(app)
     smorest.init_app(app)
+    app.session_interface = CookieSessions()
     csrf.init_app(app)   # every form of the pages; the API (bearer tokens, no cookies) is exempt below
     _register_blueprints(app)
     from api import openapi_rules, ui

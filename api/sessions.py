@@ -9,11 +9,22 @@ administrator's 结束全部会话. A copied cookie is worth nothing after that.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import g
+from flask import Flask, Request, g
 from flask import session as cookie
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
 from api.models import User
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; a request that sends no session cookie (every API call: they carry bearer
+    tokens) gets an empty session without the cookie's signer being built for it."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def start(user: User) -> None:
