@@ -186,3 +186,17 @@ def test_an_api_request_while_the_database_is_away_is_503_and_the_next_one_after
     assert client.get(f"/api/v1/cases/{case['id']}", headers=headers).status_code == 200
     with app.app_context():
         db.engine.dispose()
+
+
+def test_the_engine_keeps_no_event_listeners(fresh: Flask) -> None:
+    """Pipelines are opened and closed by the dialect's ``do_execute`` and its siblings, not by engine events: an
+    engine with a listener of any kind runs SQLAlchemy's event dispatch around every statement (about 4 % of a
+    fired event's instructions, ``python -m bench.instructions``)."""
+    from api import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": _engine(fresh).url.render_as_string(hide_password=False)})
+    with app.app_context():
+        engine = db.engine
+        assert configured(engine)
+        assert not engine._has_events and not engine.dialect._has_events
+        engine.dispose()
