@@ -24,6 +24,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 # has them; headless Chromium takes its language from LANGUAGE (LANG stays: it decides how file names are read)
 LANGUAGE = {"LANGUAGE": "zh_CN:zh"}
 OUTPUT = Path(__file__).resolve().parents[2] / "test-results"
+CAPTURE_ATTEMPTS = 3
 
 
 def _need_browser() -> None:
@@ -79,9 +80,19 @@ def sign_in(page: Any, username: str) -> None:
 
 def screenshot(page: Any, name: str, full_page: bool = True) -> Path:
     """The page (whole, or what the window shows) under test-results/ and docs/screenshots/ for the README."""
+    from playwright.sync_api import Error as BrowserError
+
     OUTPUT.mkdir(exist_ok=True)
     path = OUTPUT / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    for attempt in range(1, CAPTURE_ATTEMPTS + 1):
+        try:
+            page.screenshot(path=str(path), full_page=full_page)
+            break
+        except BrowserError as error:
+            # on a busy machine Chromium now and then refuses one capture ("Unable to capture screenshot") and takes
+            # the same picture when asked again; anything else, or a third refusal, fails the test
+            if "Unable to capture screenshot" not in str(error) or attempt == CAPTURE_ATTEMPTS:
+                raise
     docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     docs.mkdir(parents=True, exist_ok=True)
     (docs / f"{name}.png").write_bytes(path.read_bytes())
