@@ -109,7 +109,8 @@ _DROP_EXPIRED = sa.delete(_RECORDS).where(_RECORDS.c.principal == sa.bindparam("
                                           _RECORDS.c.created_at <= sa.bindparam("i_since",
                                                                                 type_=_RECORDS.c.created_at.type))
 _INSERT = sa.insert(_RECORDS).inline()
-_STORED = ("principal", "key", "method", "path", "request_hash", "status", "body", "headers", "created_at")
+# every column but the key the database draws: the same as ``_INSERT`` is given (``_answer_to_keep``)
+_STORED = tuple(column.key for column in _RECORDS.columns if not column.primary_key)
 # PostgreSQL: both in one statement. The insert reads the delete's count first, so the delete runs before it (a
 # data-modifying CTE nobody reads runs after the statement), and the row it deleted no longer holds the key
 _REPLACE_EXPIRED = sa.insert(_RECORDS).from_select(_STORED, sa.select(

@@ -69,8 +69,7 @@ def run(checkouts: dict[str, Path], seconds: int, rounds: int, cases: int = 2000
         for round_ in range(rounds):
             for name, checkout, target in variants if round_ % 2 == 0 else variants[::-1]:
                 vacuum(url)
-                with serving(target, url, python=str(checkout / ".venv" / "bin" / "python"),
-                             root=checkout) as (process, port):
+                with serving(target, url, python=str(python_of(checkout)), root=checkout) as (process, port):
                     wrk(port, 8, WARM_UP_SECONDS, environment)
                     for connections in (8, 32):
                         runs.setdefault(f"{name}_c{connections}", []).append(
@@ -79,14 +78,30 @@ def run(checkouts: dict[str, Path], seconds: int, rounds: int, cases: int = 2000
                      for figure in ("rps", "p99_ms", "server_cpu_ms", "postgres_cpu_ms")}
                for key, values in runs.items()}
     return {"checkouts": {name: str(path) for name, path in checkouts.items()}, "commits": {
-        name: _commit(Path(path)) for name, path in checkouts.items()}, "seconds": seconds, "rounds": rounds,
+        name: commit_of(Path(path)) for name, path in checkouts.items()}, "seconds": seconds, "rounds": rounds,
         "cores": os.cpu_count(), "runs": runs, "medians": medians}
 
 
-def _commit(checkout: Path) -> str:
+def python_of(checkout: Path) -> Path:
+    """The interpreter of ``checkout``'s virtual environment."""
+    return checkout / ".venv" / "bin" / "python"
+
+
+def commit_of(checkout: Path) -> str:
     found = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
                            text=True)
     return found.stdout.strip() or "?"
+
+
+def checkouts_from(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, Path]:
+    """``NAME=CHECKOUT`` arguments as names and directories (a bad one ends the command with its usage)."""
+    checkouts = {}
+    for pair in pairs:
+        name, _, checkout = pair.partition("=")
+        if not name or not checkout or name == FLOOR or name in checkouts:
+            parser.error(f"{pair!r}: expected NAME=CHECKOUT, each name once (and other than {FLOOR!r})")
+        checkouts[name] = Path(checkout).resolve()
+    return checkouts
 
 
 def render(result: dict[str, Any]) -> str:
@@ -109,13 +124,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("checkouts", nargs="+", metavar="NAME=CHECKOUT")
     arguments = parser.parse_args()
-    checkouts = {}
-    for pair in arguments.checkouts:
-        name, _, checkout = pair.partition("=")
-        if not name or not checkout or name == FLOOR:
-            parser.error(f"{pair!r}: expected NAME=CHECKOUT (and a name other than {FLOOR!r})")
-        checkouts[name] = Path(checkout)
-    result = run(checkouts, arguments.seconds, arguments.rounds)
+    result = run(checkouts_from(parser, arguments.checkouts), arguments.seconds, arguments.rounds)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     written = ROOT / "bench" / "results" / f"compare-{stamp}.json"
     written.write_text(json.dumps(result, indent=2))

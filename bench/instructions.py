@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOOR = "floor"
+FLOOR = "floor"   # as bench.compare names it (not imported here: the child runs this file in any checkout)
 WARM_UP = 60
 BODY = b'{"data": {"parties_consent": true, "days": 10}}'
 
 
 def run(requests: int, checkouts: dict[str, Path], cases: int = 300) -> dict[str, Any]:
+    from bench.compare import commit_of
     from bench.http import prepare
     from bench.pg import scratch_database, vacuum
 
@@ -47,7 +48,7 @@ def run(requests: int, checkouts: dict[str, Path], cases: int = 300) -> dict[str
         vacuum(url)
         for name, root in [*checkouts.items(), (FLOOR, ROOT)]:
             target = "bench.floor_app:app" if name == FLOOR else "api.wsgi:app"
-            results["counted"][name] = {"checkout": str(root), "commit": _commit(root),
+            results["counted"][name] = {"checkout": str(root), "commit": commit_of(root),
                                         **counted(root, target, url, environment, requests, name)}
     floor = results["counted"][FLOOR]["instructions_per_request"]
     for figure in results["counted"].values():
@@ -58,7 +59,9 @@ def run(requests: int, checkouts: dict[str, Path], cases: int = 300) -> dict[str
 def counted(root: Path, target: str, url: str, environment: dict[str, str], requests: int,
             run_name: str) -> dict[str, Any]:
     """Instructions per request of ``target`` run by ``root``'s virtual environment under callgrind."""
-    python = root / ".venv" / "bin" / "python"
+    from bench.compare import python_of
+
+    python = python_of(root)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
         child = {**os.environ, **environment, "DATABASE_URL": url, "GONGHUI_LOG_LEVEL": "WARNING",
@@ -77,11 +80,6 @@ def counted(root: Path, target: str, url: str, environment: dict[str, str], requ
 
 # the child runs this file by its path (the checkout counted may not have it) without putting bench/ on sys.path
 _CHILD = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='bench_instructions_child')"
-
-
-def _commit(root: Path) -> str:
-    found = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return found.stdout.strip() or "?"
 
 
 def child() -> None:
@@ -124,12 +122,13 @@ def render(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    from bench.compare import checkouts_from
+
     parser = argparse.ArgumentParser(prog="python -m bench.instructions")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("checkouts", nargs="*", metavar="NAME=CHECKOUT")
     arguments = parser.parse_args()
-    checkouts = {name: Path(path).resolve() for name, path in (item.split("=", 1) for item in arguments.checkouts)}
-    results = run(arguments.requests, checkouts or {"this": ROOT})
+    results = run(arguments.requests, checkouts_from(parser, arguments.checkouts) or {"this": ROOT})
     if "skipped" in results:
         print(results["skipped"])
         return
