@@ -155,15 +155,16 @@ def _refuse_nul_characters() -> None:
 
 def _calendar_in_step() -> None:
     """A year loaded through another process reaches this one within a minute (one query a minute)."""
-    from flask import current_app, request
+    from api.context import this_app, this_request
 
-    if request.method == "POST":
+    if this_request().method == "POST":
         from api import calendar_store
         from api.clock import now
 
+        extensions = this_app().extensions
         try:
-            calendar_store.refresh_if_stale(current_session(), now(), current_app.extensions["gonghui.engine"].calendar,
-                                            current_app.extensions.setdefault("gonghui.calendar_refreshed", []))
+            calendar_store.refresh_if_stale(current_session(), now(), extensions["gonghui.engine"].calendar,
+                                            extensions.setdefault("gonghui.calendar_refreshed", []))
         except Exception:  # noqa: BLE001 - a database that is away is answered by the request itself
             db.session.rollback()
 

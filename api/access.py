@@ -16,6 +16,7 @@ from flask import g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from api.clock import now
+from api.context import request_globals
 from api.models_medical import AccessRecord
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def _record(session: Session, subject: dict[str, int | None], principal: Princip
 
 def write(session: Session, at: datetime | None = None) -> int:
     """Insert the request's access records (one statement); how many."""
-    pending: dict[Any, dict[str, Any]] = g.pop("access_records", {}) if has_request_context() else {}
+    pending: dict[Any, dict[str, Any]] = request_globals().pop("access_records", {}) if has_request_context() else {}
     if not pending:
         return 0
     moment = at or now()
@@ -64,7 +65,7 @@ def write(session: Session, at: datetime | None = None) -> int:
 
 
 def pending() -> bool:
-    return has_request_context() and bool(g.get("access_records"))
+    return has_request_context() and bool(request_globals().get("access_records"))
 
 
 def _joined(fields: tuple[str, ...] | list[str]) -> str:

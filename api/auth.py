@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, g, request
+from flask import current_app
 from werkzeug.exceptions import Forbidden, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from api.clock import now
+from api.context import request_globals, this_app, this_request
 from api.extensions import db
 from api.models import ApiToken, OrgUnit, User
 from api.token_cache import TokenCache
@@ -114,16 +115,17 @@ def principal_from_token(token: str) -> Principal | None:
 
 
 def _token_cache() -> TokenCache[Principal]:
-    cache: TokenCache[Principal] | None = current_app.extensions.get("gonghui.token_cache")
+    app = this_app()
+    cache: TokenCache[Principal] | None = app.extensions.get("gonghui.token_cache")
     if cache is None:
-        cache = current_app.extensions.setdefault(
-            "gonghui.token_cache", TokenCache(float(current_app.config["TOKEN_CACHE_SECONDS"])))
+        cache = app.extensions.setdefault(
+            "gonghui.token_cache", TokenCache(float(app.config["TOKEN_CACHE_SECONDS"])))
     return cache
 
 
 def bearer_principal() -> Principal:
     """The caller of an API request, or 401."""
-    header = request.headers.get("Authorization", "")
+    header = this_request().headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     principal = principal_from_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if principal is None:
@@ -134,10 +136,11 @@ def bearer_principal() -> Principal:
 
 
 def current() -> Principal:
-    principal: Principal | None = g.get("principal")
+    globals_ = request_globals()
+    principal: Principal | None = globals_.get("principal")
     if principal is None:
         principal = bearer_principal()
-        g.principal = principal
+        globals_.principal = principal
     return principal
 
 
@@ -175,9 +178,11 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
 def authenticate_api_request() -> None:
     """Before any argument parsing: a request to a protected API endpoint without a valid token is 401,
     and one to an endpoint reserved to other roles is 403."""
-    if request.path.startswith("/api/v1/") and request.endpoint not in PUBLIC_ENDPOINTS \
-            and request.endpoint is not None and request.method != "OPTIONS":
+    current_request = this_request()
+    endpoint = current_request.endpoint
+    if current_request.path.startswith("/api/v1/") and endpoint not in PUBLIC_ENDPOINTS \
+            and endpoint is not None and current_request.method != "OPTIONS":
         principal = current()
-        needed = ENDPOINT_ROLES.get(request.endpoint)
+        needed = ENDPOINT_ROLES.get(endpoint)
         if needed and not principal.roles & needed:
             raise Forbidden(f"需要以下角色之一：{', '.join(sorted(needed))}")

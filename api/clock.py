@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
+from api.context import this_app
 
 
 def now() -> datetime:
-    moment: datetime = current_app.config["CLOCK"]()
+    moment: datetime = this_app().config["CLOCK"]()
     return moment

@@ -11,7 +11,9 @@ May import nothing of the app.
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response
+
+from api.context import this_request
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -22,7 +24,7 @@ PUBLIC_PREFIX = "/public/"
 
 
 def security_headers(response: Response) -> Response:
-    path = request.path
+    path = this_request().path
     public = path.startswith(PUBLIC_PREFIX)
     headers = response.headers
     # each header only where the view set none: looked up in one pass (werkzeug's ``setdefault`` raises and catches

@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, request
 from sqlalchemy.orm import Session
 
 from api import access, connections
 from api.clock import now
+from api.context import request_globals, this_app, this_request
 from api.errors import loggable
 from api.extensions import current_session, db
 from api.models import IdempotencyRecord
@@ -43,14 +44,12 @@ SECRET_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 def ttl() -> timedelta:
-    from flask import current_app
-
-    return timedelta(hours=int(current_app.config.get("IDEMPOTENCY_TTL_HOURS", 24)))
+    return timedelta(hours=int(this_app().config.get("IDEMPOTENCY_TTL_HOURS", 24)))
 
 
 def _without_secrets(body: str) -> str:
     """The answer as it may be stored: every secret field of this endpoint masked."""
-    fields = SECRET_FIELDS.get(request.endpoint or "", ())
+    fields = SECRET_FIELDS.get(this_request().endpoint or "", ())
     if not fields:
         return body
     try:
@@ -73,20 +72,21 @@ CHECKED_AT_COMMIT = frozenset({"cases.CaseEvent"})
 KEY_PATTERN = re.compile(r"[\x21-\x7e]+( +[\x21-\x7e]+)*")   # as the document states it
 
 
-def _principal_key() -> str:
-    principal = g.get("principal")
+def _principal_key(current_request: Request) -> str:
+    principal = request_globals().get("principal")
     if principal is not None:
         return f"user:{principal.user_id}"
-    header = request.headers.get("Authorization", "")
+    header = current_request.headers.get("Authorization", "")
     if header:
         return "token:" + hashlib.sha256(header.encode()).hexdigest()[:32]
-    return f"addr:{request.remote_addr}"
+    return f"addr:{current_request.remote_addr}"
 
 
-def _request_hash() -> str:
+def _request_hash(current_request: Request) -> str:
     digest = hashlib.sha256()
-    digest.update(f"{request.method} {request.path}?{request.query_string.decode()}\n".encode())
-    digest.update(request.get_data(cache=True))
+    digest.update(f"{current_request.method} {current_request.path}?{current_request.query_string.decode()}\n"
+                  .encode())
+    digest.update(current_request.get_data(cache=True))
     return digest.hexdigest()
 
 
@@ -142,30 +142,34 @@ def _drop_expired(principal: str, key: str) -> None:
 
 
 def before_request() -> Response | None:
-    key = request.headers.get("Idempotency-Key")
-    if request.method != "POST" or key is None:
+    current_request = this_request()
+    key = current_request.headers.get("Idempotency-Key")
+    if current_request.method != "POST" or key is None:
         return None
     if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.fullmatch(key):
         return problem(400, f"Idempotency-Key 须为 1 到 {MAX_KEY_LENGTH} 个可打印 ASCII 字符（空格只在中间）")
-    if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/auth/"):
+    path = current_request.path
+    if path.startswith("/api/v1/") and not path.startswith("/api/v1/auth/"):
         from api import auth  # authenticate first so the key is scoped to the caller, not the header text
 
-        if request.headers.get("Authorization"):
+        if current_request.headers.get("Authorization"):
             try:
                 auth.current()
             except Exception:  # noqa: BLE001 - the view answers 401 itself
                 pass
-    g.idempotency = (_principal_key(), key, _request_hash())
-    if request.endpoint in CHECKED_AT_COMMIT:
+    globals_ = request_globals()
+    principal, request_hash = _principal_key(current_request), _request_hash(current_request)
+    globals_.idempotency = (principal, key, request_hash)
+    if current_request.endpoint in CHECKED_AT_COMMIT:
         return None
-    record = _find(g.idempotency[0], key, expired_too=True)   # one query, whether or not it has expired
+    record = _find(principal, key, expired_too=True)   # one query, whether or not it has expired
     if record is None:
         return None
     if _expired(record):
-        _drop_expired(g.idempotency[0], key)
+        _drop_expired(principal, key)
         return None
-    g.idempotency_replayed = True
-    if record.request_hash != g.idempotency[2] or record.method != request.method or record.path != request.path:
+    globals_.idempotency_replayed = True
+    if record.request_hash != request_hash or record.method != current_request.method or record.path != path:
         return problem(422, "同一个 Idempotency-Key 已用于另一个请求体，请换一个新的键",
                        errors={"Idempotency-Key": ["已用于内容不同的请求"]})
     return _replay(record)
@@ -174,16 +178,17 @@ def before_request() -> Response | None:
 def after_request(response: Response) -> Response:
     """Commit the request's work with its access records and, under an Idempotency-Key, the answer to replay;
     a failed request keeps nothing but its access records."""
-    if g.get("idempotency_replayed"):
+    globals_ = request_globals()
+    if globals_.get("idempotency_replayed"):
         db.session.rollback()
         return response
     if response.status_code >= 400:
         db.session.rollback()
-    idempotency = g.get("idempotency")
+    idempotency = globals_.get("idempotency")
     if response.status_code >= 400 and idempotency is None:
         _record_access_after_failure()
         return response
-    if response.status_code >= 500 and idempotency is not None and request.endpoint in CHECKED_AT_COMMIT:
+    if response.status_code >= 500 and idempotency is not None and this_request().endpoint in CHECKED_AT_COMMIT:
         stored = _stored_answer_or_none(idempotency)   # not looked up before the work: a repeat replays still
         if stored is not None:
             return stored
@@ -209,7 +214,8 @@ def _answer_to_keep(idempotency: tuple[str, str, str] | None, response: Response
         replayed = _REPLAYED.get(name.lower())
         if replayed is not None:
             headers.setdefault(replayed, value)
-    return {"principal": principal, "key": key, "method": request.method, "path": request.path,
+    current_request = this_request()
+    return {"principal": principal, "key": key, "method": current_request.method, "path": current_request.path,
             "request_hash": request_hash, "status": response.status_code,
             "body": _without_secrets(response.get_data(as_text=True)), "headers": headers, "created_at": now()}
 
@@ -229,7 +235,7 @@ def _commit(stored: dict[str, Any] | None) -> None:
 def _store(connection: sa.Connection, stored: dict[str, Any]) -> None:
     """Insert the record (no RETURNING: it travels with the COMMIT). Where the key was not looked up before the
     work (``CHECKED_AT_COMMIT``), an expired record of it gives way here."""
-    if request.endpoint not in CHECKED_AT_COMMIT:
+    if this_request().endpoint not in CHECKED_AT_COMMIT:
         connection.execute(_INSERT, stored)
         return
     expired = {"i_principal": stored["principal"], "i_key": stored["key"], "i_since": stored["created_at"] - ttl()}

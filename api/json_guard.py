@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, request
-
+from api.context import this_app, this_request
 from api.errors import MalformedRequest
 
 _TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
@@ -67,8 +66,9 @@ def faults(body: bytes, max_depth: int) -> list[str]:
 
 def refuse_unsafe_json() -> None:
     """Before any view: a JSON body too deep or with an unpaired surrogate is a 400 naming the fault."""
-    if request.method not in ("POST", "PUT", "PATCH", "DELETE") or not request.is_json:
+    current_request = this_request()
+    if current_request.method not in ("POST", "PUT", "PATCH", "DELETE") or not current_request.is_json:
         return
-    problems = faults(request.get_data(cache=True), int(current_app.config.get("MAX_JSON_DEPTH", 64)))
+    problems = faults(current_request.get_data(cache=True), int(this_app().config.get("MAX_JSON_DEPTH", 64)))
     if problems:
         raise MalformedRequest("；".join(problems), errors={"body": problems})

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Response, g, request
+from flask import Response
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -27,6 +27,8 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+
+from api.context import request_globals, this_request
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -53,13 +55,14 @@ def exposition() -> bytes:
 
 
 def start_timer() -> None:
-    g.started = time.perf_counter()
+    request_globals().started = time.perf_counter()
 
 
 def count_request(response: Response) -> Response:
-    REQUESTS.labels(request.method, request.endpoint or "unknown", str(response.status_code)).inc()
-    if "started" in g:
-        DURATION.observe(time.perf_counter() - g.started)
+    current_request, started = this_request(), request_globals().get("started")
+    REQUESTS.labels(current_request.method, current_request.endpoint or "unknown", str(response.status_code)).inc()
+    if started is not None:
+        DURATION.observe(time.perf_counter() - started)
     return response
 
 

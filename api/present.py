@@ -12,11 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, overload
 
-from flask import current_app
-
 from api import access, ownership
 from api.auth import Principal
 from api.cases.data import view_of
+from api.context import this_app
 from api.deadlines import SHANGHAI
 from api.extensions import current_session, db
 from api.lifecycles import registry
@@ -27,7 +26,7 @@ from workflow.engine import Engine
 
 
 def engine() -> Engine:
-    found: Engine = current_app.extensions["gonghui.engine"]
+    found: Engine = this_app().extensions["gonghui.engine"]
     return found
 
 

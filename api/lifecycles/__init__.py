@@ -224,9 +224,9 @@ class Lifecycles(Mapping[str, Lifecycle]):
 def registry(app: Flask | None = None) -> Lifecycles:
     """The app's plug-ins (``current_app`` unless an app is given)."""
     if app is None:
-        from flask import current_app
+        from api.context import this_app
 
-        app = current_app
+        app = this_app()
     found: Lifecycles = app.extensions[EXTENSION]
     return found
 
