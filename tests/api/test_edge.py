@@ -171,3 +171,21 @@ def test_a_fired_event_writes_no_log_line_at_the_default_level(fresh: Flask, api
         answer = api.fire(case["id"], "accept", "chengdong_mediator", {"mediator": "李调解"})
     assert answer.status_code == 200 and answer.get_json()["state"] == "mediating"
     assert [(record.name, record.getMessage()) for record in caplog.records] == []
+
+
+def test_the_objects_behind_flasks_proxies_are_the_requests_own(app: Flask) -> None:
+    """``api.context`` hands out what Flask's proxies stand for, and like them refuses outside a request."""
+    from flask import current_app, g, request
+
+    from api.context import request_globals, this_app, this_request
+
+    with app.test_request_context("/api/v1/cases?page=2", method="POST"):
+        assert this_request() is request._get_current_object()  # type: ignore[attr-defined]
+        assert this_request().args["page"] == "2" and this_request().method == "POST"
+        assert this_app() is app is current_app._get_current_object()  # type: ignore[attr-defined]
+        request_globals().marker = "seen"
+        assert g.marker == "seen"
+    with pytest.raises(RuntimeError):
+        this_request()
+    with pytest.raises(RuntimeError):
+        this_app()
