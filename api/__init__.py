@@ -130,11 +130,12 @@ LARGE_UPLOADS = {"enterprises.EnterpriseImport": 64 * 1024 * 1024, "ui.roster_im
 def _refuse_nul_characters() -> None:
     """NUL characters cannot be stored in PostgreSQL text: refused (400) before anything reads them.
     (Uploads are files, read by their own parsers; only the roster import may send more than 1 MiB.)"""
-    from flask import request, session
+    from flask import session
 
+    from api.context import this_request
     from api.errors import MalformedRequest
 
-    current = request._get_current_object()  # type: ignore[attr-defined]  # read a dozen times: not via the proxy
+    current = this_request()   # read a dozen times: not via the proxy
     endpoint, mimetype = current.endpoint, current.mimetype
     if endpoint in LARGE_UPLOADS:
         current.max_content_length = LARGE_UPLOADS[endpoint]

@@ -13,6 +13,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from api import create_app, passwords
+from api.context import this_app
 from api.extensions import current_session, db
 
 
@@ -57,7 +58,7 @@ def init_db(owner_role: str | None, service_role: str | None, owner_password: st
 
     from api import checkpoints, secret_key
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = this_app()
     migration_url = app.config.get("MIGRATION_DATABASE_URL")
     target = create_app({"SQLALCHEMY_DATABASE_URI": migration_url}) if migration_url else app
     with target.app_context():
@@ -131,7 +132,7 @@ def seed_demo(story: bool) -> None:
 @with_appcontext
 def run(host: str, port: int, no_scheduler: bool) -> None:
     """Development server (one process, with the deadline scheduler unless --no-scheduler)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = this_app()
     if not no_scheduler:
         from api import scheduler
 

@@ -224,11 +224,10 @@ def init_app(app: Flask) -> None:
 
 def in_step() -> None:
     """Before a request: a version deployed through another process reaches this one within a minute."""
-    from flask import current_app
-
     from api.clock import now
+    from api.context import this_app
 
     try:
-        refresh_if_stale(current_app._get_current_object(), current_session(), now())  # type: ignore[attr-defined]
+        refresh_if_stale(this_app(), current_session(), now())
     except sa.exc.SQLAlchemyError:  # a database that is away is answered by the request itself
         db.session.rollback()

@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from api.context import this_app
 from api.extensions import current_session, db
 from workflow.calendar import SHANGHAI
 
@@ -54,7 +55,7 @@ def scheduler() -> None:
     """Run the deadline scheduler alone (production: N API processes + M of these + one PostgreSQL)."""
     from api.scheduler import run_blocking
 
-    run_blocking(current_app._get_current_object())  # type: ignore[attr-defined]
+    run_blocking(this_app())
 
 
 @click.group("calendar")

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from api.context import this_app
 from api.extensions import current_session, db
 from workflow.calendar import SHANGHAI
 from workflow.errors import Conflict, InvalidData, UnknownDefinition
@@ -32,7 +32,7 @@ def deploy(path: Path, dry_run: bool) -> None:
     """Deploy a definition file as the latest version of its lifecycle (validated as at start-up)."""
     from api import admin_log, definition_store
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = this_app()
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -72,7 +72,7 @@ def migrate(key: str, from_version: int, to_version: int, mapping: tuple[str, ..
     """Move the open cases of KEY from one version to a later one (run it again to finish a stopped run)."""
     from api import admin_log, definition_migrations, definition_store
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = this_app()
     state_map = {}
     for item in mapping:
         old, sep, new = item.partition("=")

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session
 
 from api import definition_migrations, definition_store, diagram
 from api.clock import now
+from api.context import this_app
 from api.extensions import current_session, db
 from api.present import engine
 from api.ui import blp
 from api.ui.session import requires
 from workflow.diff import diff
 from workflow.errors import Conflict, InvalidData, UnknownDefinition
-
-
-def _app() -> Any:
-    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 @blp.get("/admin/definitions")
@@ -61,8 +58,8 @@ def definition_preview() -> Any:
     """Step one of a deploy: the diff against the latest version, both diagrams, and the confirm button."""
     text = request.form.get("definition", "")
     try:
-        done = definition_store.deploy_in_app(_app(), current_session(), text, actor=g.principal.username, now=now(),
-                                              origin="网页", dry_run=True)
+        done = definition_store.deploy_in_app(this_app(), current_session(), text, actor=g.principal.username,
+                                              now=now(), origin="网页", dry_run=True)
     except (InvalidData, Conflict) as error:
         session["admin_errors"] = getattr(error, "errors", None) or {"definition": [error.detail]}
         return redirect(url_for("ui.definitions_page"))
@@ -75,7 +72,7 @@ def definition_preview() -> Any:
 def definition_deploy() -> Any:
     """Step two: deploy what was previewed."""
     try:
-        done = definition_store.deploy_in_app(_app(), current_session(), request.form.get("definition", ""),
+        done = definition_store.deploy_in_app(this_app(), current_session(), request.form.get("definition", ""),
                                               actor=g.principal.username, now=now(), origin="网页")
     except (InvalidData, Conflict) as error:
         db.session.rollback()

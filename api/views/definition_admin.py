@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api import auth, definition_migrations, definition_store
 from api.clock import now
+from api.context import this_app
 from api.extensions import current_session, db
 from api.present import engine, local
 from api.schemas import DefinitionSchema
@@ -142,7 +143,7 @@ class DefinitionDeploy(MethodView):
         version and stores nothing. A stored version never changes: the same number with another text is 409."""
         principal = auth.require_role("admin")
         deployment = definition_store.deploy_in_app(
-            current_app._get_current_object(), current_session(), _yaml_body(),  # type: ignore[attr-defined]
+            this_app(), current_session(), _yaml_body(),
             actor=principal.username, now=now(), origin="api", dry_run=args["dry_run"])
         return deployment_resource(deployment), 201 if deployment.created else 200
 
