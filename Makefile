@@ -9,6 +9,8 @@ PYTEST_WORKERS ?= auto
 PG_URL ?= postgresql+psycopg://root@127.0.0.1:5432/test
 # branch coverage of api/ and workflow/, reported at the end of `make test` (COVERAGE= to run without it)
 COVERAGE ?= --cov=api --cov=workflow --cov-branch --cov-report=term:skip-covered
+# the fifteen slowest tests, listed at the end of every run: where the suite's time goes as it grows
+DURATIONS ?= --durations=15
 
 .PHONY: run system-deps test test-pg bench bench-deps bench-full fuzz lint typecheck check-definitions clean
 
@@ -43,10 +45,10 @@ $(AXE):
 
 ## make test: venv, install, the whole suite (SQLite; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
 test: $(STAMP) system-deps $(AXE)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(COVERAGE) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(COVERAGE) $(DURATIONS) $(PYTEST_ARGS)
 
 test-pg: $(STAMP) system-deps $(AXE)
-	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) $(COVERAGE) $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) $(COVERAGE) $(DURATIONS) $(PYTEST_ARGS)
 
 bench-deps: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
