@@ -93,13 +93,15 @@ def commit_of(checkout: Path) -> str:
     return found.stdout.strip() or "?"
 
 
-def checkouts_from(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, Path]:
-    """``NAME=CHECKOUT`` arguments as names and directories (a bad one ends the command with its usage)."""
+def checkouts_from(parser: argparse.ArgumentParser, pairs: list[str],
+                   reserved: tuple[str, ...] = (FLOOR,)) -> dict[str, Path]:
+    """``NAME=CHECKOUT`` arguments as names and directories (a bad one ends the command with its usage); the
+    ``reserved`` names are the command's own figures."""
     checkouts = {}
     for pair in pairs:
         name, _, checkout = pair.partition("=")
-        if not name or not checkout or name == FLOOR or name in checkouts:
-            parser.error(f"{pair!r}: expected NAME=CHECKOUT, each name once (and other than {FLOOR!r})")
+        if not name or not checkout or name in reserved or name in checkouts:
+            parser.error(f"{pair!r}: expected NAME=CHECKOUT, each name once (and none of {', '.join(reserved)})")
         checkouts[name] = Path(checkout).resolve()
     return checkouts
 

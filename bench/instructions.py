@@ -10,8 +10,10 @@ and serves its first requests (caches warm, as in a worker that has served a whi
 requests. What PostgreSQL does is not counted (another process), nor is the HTTP server.
 
 Each CHECKOUT is a directory holding the project with its ``.venv`` (as ``bench.compare``); without any, this
-checkout is counted. The floor (``bench/floor_app.py``) is counted beside them. Prints instructions per request
-and the ratio to the floor, and writes ``bench/results/instructions-<time>.json``.
+checkout is counted. Beside them, as ``bench.http`` runs them: the floor (``bench/floor_app.py``: the writes in
+hand-written SQL) and the ORM baseline (``bench/baseline_app.py``: the same writes through Flask-SQLAlchemy's ORM
+and nothing else, which tells what the ORM alone costs). Prints instructions per request and the ratio to the
+floor, and writes ``bench/results/instructions-<time>.json``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR = "floor"   # as bench.compare names it (not imported here: the child runs this file in any checkout)
+BASELINE = "baseline"   # as bench.http names it
+# the figures counted beside the checkouts, each from this checkout: name → WSGI app
+REFERENCES = {BASELINE: "bench.baseline_app:app", FLOOR: "bench.floor_app:app"}
 WARM_UP = 60
 BODY = b'{"data": {"parties_consent": true, "days": 10}}'
 
@@ -46,8 +51,8 @@ def run(requests: int, checkouts: dict[str, Path], cases: int = 300) -> dict[str
     with scratch_database() as url:
         environment = prepare(url, cases)
         vacuum(url)
-        for name, root in [*checkouts.items(), (FLOOR, ROOT)]:
-            target = "bench.floor_app:app" if name == FLOOR else "api.wsgi:app"
+        for name, (root, target) in {**{name: (root, "api.wsgi:app") for name, root in checkouts.items()},
+                                     **{name: (ROOT, app) for name, app in REFERENCES.items()}}.items():
             results["counted"][name] = {"checkout": str(root), "commit": commit_of(root),
                                         **counted(root, target, url, environment, requests, name)}
     floor = results["counted"][FLOOR]["instructions_per_request"]
@@ -128,7 +133,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("checkouts", nargs="*", metavar="NAME=CHECKOUT")
     arguments = parser.parse_args()
-    results = run(arguments.requests, checkouts_from(parser, arguments.checkouts) or {"this": ROOT})
+    results = run(arguments.requests, checkouts_from(parser, arguments.checkouts, tuple(REFERENCES)) or {"this": ROOT})
     if "skipped" in results:
         print(results["skipped"])
         return
