@@ -11,9 +11,7 @@ May import nothing of the app.
 
 from __future__ import annotations
 
-from flask import Response
-
-from api.context import this_request
+from flask import Response, request
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -24,7 +22,7 @@ PUBLIC_PREFIX = "/public/"
 
 
 def security_headers(response: Response) -> Response:
-    path = this_request().path
+    path = request.path   # the one read of the request: through the proxy, as this module imports nothing of the app
     public = path.startswith(PUBLIC_PREFIX)
     headers = response.headers
     # each header only where the view set none: looked up in one pass (werkzeug's ``setdefault`` raises and catches

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response
 from sqlalchemy.orm import Session
 
 from api import access, connections
@@ -199,7 +199,8 @@ def after_request(response: Response) -> Response:
         return _lost_race(idempotency)
     except sa.exc.SQLAlchemyError as error:
         db.session.rollback()
-        log.error("commit failed on %s %s: %s", request.method, request.path, loggable(error))
+        current_request = this_request()
+        log.error("commit failed on %s %s: %s", current_request.method, current_request.path, loggable(error))
         return problem(503, "数据库暂不可用，请稍后重试", headers={"Retry-After": "5"})
     return response
 
@@ -255,7 +256,9 @@ def _record_access_after_failure() -> None:
         db.session.commit()
     except sa.exc.SQLAlchemyError as error:
         db.session.rollback()
-        log.error("access records not written on %s %s: %s", request.method, request.path, loggable(error))
+        current_request = this_request()
+        log.error("access records not written on %s %s: %s", current_request.method, current_request.path,
+                  loggable(error))
 
 
 def _lost_race(idempotency: tuple[str, str, str] | None) -> Response:

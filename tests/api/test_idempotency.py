@@ -106,3 +106,30 @@ def test_a_repeated_event_whose_work_fails_on_the_database_replays_the_first_ans
                      headers={"Idempotency-Key": "ev-db-2"})
     assert other.status_code == 503 and "Idempotent-Replayed" not in other.headers
     assert "server closed" not in other.get_data(as_text=True)
+
+
+def test_a_commit_the_database_refuses_is_503_nothing_kept_and_the_log_names_only_the_request(
+        api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The request's work is rolled back and the caller is told to retry; the log line says which request failed
+    (method and path), not what it carried."""
+    import logging
+
+    import sqlalchemy as sa
+
+    from api import idempotency
+
+    def refused(_stored: Any) -> None:
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    api.token(MEDIATOR)   # signed in before the database refuses
+    monkeypatch.setattr(idempotency, "_commit", refused)
+    body = {"definition": "mediation_case", "data": mediation_data(claims="拖欠工资 13800138000")}
+    with caplog.at_level(logging.ERROR, logger="api.idempotency"):
+        answer = api.post("/cases", MEDIATOR, body, headers={"Idempotency-Key": "refused-1"})
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert "数据库暂不可用" in answer.get_json()["detail"]
+    lines = [record.getMessage() for record in caplog.records if record.name == "api.idempotency"]
+    assert len(lines) == 1 and lines[0].startswith("commit failed on POST /api/v1/cases: ")
+    assert "13800138000" not in lines[0]
+    monkeypatch.undo()
+    assert api.get("/cases", MEDIATOR).get_json()["total"] == 0
